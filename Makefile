@@ -1,0 +1,22 @@
+# The two set-up commands of README.md. Both install whatever is missing first (scripts/setup.sh).
+SHELL := /bin/bash
+VENV := .venv/bin
+
+.PHONY: run test setup lint lock
+
+run: setup  ## run the whole product on this machine and print its URLs and login
+	$(VENV)/skycam up
+
+test: setup lint  ## the whole test suite, slow end-to-end tests included (what CI runs)
+	$(VENV)/pytest
+
+setup:
+	@bash scripts/setup.sh
+
+lint:
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+	$(VENV)/mypy
+
+lock:  ## refresh requirements/constraints.txt from the current venv
+	$(VENV)/pip freeze --exclude-editable | grep -v '^skycam' > requirements/constraints.txt

@@ -1,0 +1,1 @@
+"""SkyCam recorder: capture, storage, API and tunnel client of one on-prem site."""

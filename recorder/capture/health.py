@@ -1,0 +1,76 @@
+"""Per-camera health, as the API and the dashboard show it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+
+class CameraState(StrEnum):
+    CONNECTING = "connecting"
+    ONLINE = "online"
+    OFFLINE = "offline"  # reachable before, no packets now: reconnecting with backoff
+    ERROR = "error"  # the camera answers but its stream is unusable (auth, codec, garbage)
+    PAUSED = "paused"  # storage circuit breaker open: connected, not writing
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True)
+class CameraHealth:
+    camera_id: str
+    state: CameraState = CameraState.CONNECTING
+    reason: str = ""
+    since_ms: int = 0
+    last_packet_ms: int | None = None
+    bitrate_bps: float = 0.0
+    fps: float = 0.0
+    width: int = 0
+    height: int = 0
+    video_codec: str = ""
+    has_audio: bool = False
+    segments_written: int = 0
+    reconnects: int = 0
+
+
+Listener = Callable[[CameraHealth], None]
+
+
+class HealthBoard:
+    """The latest health of every camera; notifies listeners (the real-time API) on changes.
+
+    Lives on the event loop; capture threads post updates through `post_threadsafe`."""
+
+    def __init__(self) -> None:
+        self._health: dict[str, CameraHealth] = {}
+        self._listeners: list[Listener] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def get(self, camera_id: str) -> CameraHealth:
+        return self._health.get(camera_id) or CameraHealth(camera_id)
+
+    def all(self) -> list[CameraHealth]:
+        return [self._health[key] for key in sorted(self._health)]
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def update(self, camera_id: str, **changes: object) -> CameraHealth:
+        current = self.get(camera_id)
+        new = replace(current, **changes)  # type: ignore[arg-type]
+        self._health[camera_id] = new
+        if new.state != current.state or new.reason != current.reason:
+            for listener in list(self._listeners):
+                listener(new)
+        return new
+
+    def post_threadsafe(self, camera_id: str, **changes: object) -> None:
+        if self._loop is None:
+            self.update(camera_id, **changes)
+        else:
+            self._loop.call_soon_threadsafe(lambda: self.update(camera_id, **changes))

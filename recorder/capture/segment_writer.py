@@ -1,0 +1,145 @@
+"""Writing one fMP4 segment durably: packets -> `<name>.partial` -> fsync -> rename -> fsync dir.
+
+Only after `finish()` returns is the segment handed to the index, so the index never names a
+file that a crash could leave incomplete (docs/design/segments.md).
+
+Packets are written with timestamps relative to the start of their run and the muxer is told
+to keep them (`frag_discont`, no negative-timestamp shifting): the fragments' decode times
+then continue from one file to the next, so playback can chain the segments of a run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+import av
+import av.error
+
+from recorder.errors import SegmentError
+from recorder.storage.fmp4 import inspect_fmp4
+from recorder.storage.layout import SegmentLayout
+from recorder.storage.model import NewSegment
+
+MUXER_OPTIONS = {
+    "movflags": "frag_keyframe+empty_moov+default_base_moof+frag_discont",
+    "avoid_negative_ts": "disabled",
+}
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dirs_durable(path: Path) -> None:
+    """mkdir -p, then fsync each new directory's parent so the new entries survive a crash."""
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        directory.mkdir(exist_ok=True)
+        fsync_dir(directory.parent)
+
+
+class SegmentWriter:
+    def __init__(
+        self,
+        layout: SegmentLayout,
+        camera_id: str,
+        video: Any,
+        audio: Any | None,
+        run_start_ms: int,
+        start_ms: int,
+        run_base_s: float,
+    ) -> None:
+        self.camera_id = camera_id
+        self.run_start_ms = run_start_ms
+        self.start_ms = start_ms
+        self.relative = layout.relative_path(camera_id, start_ms)
+        self.final = layout.absolute(self.relative)
+        self.partial = layout.temp_path(self.final)
+        self.packets = 0
+        self.bytes_in = 0
+        make_dirs_durable(self.final.parent)
+        try:
+            self._out = av.open(str(self.partial), "w", format="mp4", options=MUXER_OPTIONS)
+            self._video_in = video
+            self._video = self._out.add_stream_from_template(video)
+            self._audio_in = audio
+            self._audio = self._out.add_stream_from_template(audio) if audio else None
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            raise SegmentError(f"cannot create {self.relative}: {exc}") from exc
+        # Per input stream: the tick that maps to 0 (start of run) and the last DTS written.
+        self._base = {id(video): round(run_base_s / video.time_base)}
+        if audio is not None:
+            self._base[id(audio)] = round(run_base_s / audio.time_base)
+        self._last_dts: dict[int, int] = {}
+
+    def write(self, packet: Any) -> bool:
+        """Mux one packet; returns False when it was dropped (before the run, or out of order)."""
+        key = id(packet.stream)
+        base = self._base.get(key)
+        if base is None:
+            return False
+        dts = packet.dts if packet.dts is not None else packet.pts
+        pts = packet.pts if packet.pts is not None else dts
+        dts -= base
+        pts -= base
+        if dts < 0 or dts <= self._last_dts.get(key, -1):
+            return False  # audio from before the first keyframe, or a duplicate
+        packet.dts, packet.pts = dts, pts
+        out = self._video if packet.stream is self._video_in else self._audio
+        packet.stream = out
+        try:
+            self._out.mux(packet)
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            raise SegmentError(f"cannot write {self.relative}: {exc}") from exc
+        self._last_dts[key] = dts
+        self.packets += 1
+        self.bytes_in += packet.size
+        return True
+
+    def finish(self, end_ms: int) -> NewSegment:
+        """Close, fsync, rename into place, fsync the directory; then describe the segment."""
+        try:
+            self._out.close()
+            fd = os.open(self.partial, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self.partial.rename(self.final)
+            fsync_dir(self.final.parent)
+        except (av.error.FFmpegError, OSError) as exc:
+            self.abort()
+            raise SegmentError(f"cannot finish {self.relative}: {exc}") from exc
+        facts = inspect_fmp4(self.final)
+        if not facts.complete:
+            # Left in place: start-up reconciliation quarantines what it cannot index.
+            raise SegmentError(f"{self.relative} is not a complete fMP4: {facts.problem}")
+        return NewSegment(
+            camera_id=self.camera_id,
+            run_start_ms=self.run_start_ms,
+            start_ms=self.start_ms,
+            end_ms=max(end_ms, self.start_ms + 1),
+            bytes=facts.size,
+            path=self.relative,
+            init_bytes=facts.init_bytes,
+            keyframes=facts.keyframes,
+            video_codec=facts.video_codec,
+            has_audio=self._audio is not None,
+        )
+
+    def abort(self) -> None:
+        """Drop the segment in flight (nothing of it reaches the index)."""
+        with contextlib.suppress(av.error.FFmpegError, OSError, ValueError):
+            self._out.close()
+        self.partial.unlink(missing_ok=True)

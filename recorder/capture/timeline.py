@@ -1,0 +1,64 @@
+"""Placing packets on the wall clock, and deciding where runs break.
+
+A run is a gap-free span of recording. Within a run, a packet's wall time is
+`anchor + pts`, where the anchor is fixed when the run starts (arrival time minus PTS of its
+first packet). Cameras' PTS reflect capture time, so they are more precise than arrival times,
+which jitter with the network; arrival times only guard against a PTS that lies.
+
+A new run starts, leaving an honest gap in the index, when:
+- PTS goes backwards (the camera or the RTSP session restarted its clock);
+- PTS jumps forward by more than `max_gap_s` (frames were lost or the camera paused);
+- arrival and `anchor + pts` disagree by more than `max_drift_s` (packets stopped coming while
+  PTS kept counting from where it was, or the camera clock drifted from ours).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Break(Enum):
+    NONE = "none"
+    FIRST = "first packet"
+    BACKWARDS = "PTS went backwards"
+    JUMP = "PTS jumped forward"
+    DRIFT = "arrival time drifted from PTS"
+
+
+@dataclass
+class RunTimeline:
+    max_gap_s: float = 3.0
+    max_drift_s: float = 3.0
+    anchor: float | None = None  # wall seconds at PTS 0 for the current run
+    last_pts: float | None = None
+    run_start_pts: float = 0.0
+
+    def observe(self, pts_s: float, arrival_s: float) -> Break:
+        """Feed the PTS (seconds) of a video packet and when it arrived; say if a run breaks."""
+        reason = self._classify(pts_s, arrival_s)
+        if reason is not Break.NONE:
+            self.anchor = arrival_s - pts_s
+            self.run_start_pts = pts_s
+        self.last_pts = pts_s
+        return reason
+
+    def _classify(self, pts_s: float, arrival_s: float) -> Break:
+        if self.anchor is None or self.last_pts is None:
+            return Break.FIRST
+        if pts_s < self.last_pts:
+            return Break.BACKWARDS
+        if pts_s - self.last_pts > self.max_gap_s:
+            return Break.JUMP
+        if abs(arrival_s - (self.anchor + pts_s)) > self.max_drift_s:
+            return Break.DRIFT
+        return Break.NONE
+
+    def wall_ms(self, pts_s: float) -> int:
+        assert self.anchor is not None, "no run started"
+        return round((self.anchor + pts_s) * 1000)
+
+    def reset(self) -> None:
+        """Forget the run (a new connection always starts a new run)."""
+        self.anchor = None
+        self.last_pts = None

@@ -1,0 +1,240 @@
+"""The recorder's configuration file (TOML), parsed and validated once into frozen models.
+
+Every field documents its default; docs/ref/config.md mirrors this module. Unknown keys,
+malformed URLs and impossible values are rejected with a message that names the field.
+Runtime changes made later through the API persist in SQLite, not in this file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Self
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from pydantic import (
+    BaseModel,
+    ByteSize,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from recorder.errors import ConfigError
+from recorder.storage.layout import CAMERA_ID_RE
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RecordMode(StrEnum):
+    CONTINUOUS = "continuous"
+    MOTION = "motion"
+    OFF = "off"
+
+
+Percent = Annotated[float, Field(gt=0, lt=100)]
+
+
+class StorageConfig(_Model):
+    segment_seconds: Annotated[float, Field(ge=2, le=300)] = 10
+    """Target segment length; segments are cut at the first keyframe after it (default 10 s)."""
+
+    retention_days: Annotated[float, Field(gt=0)] | None = 30
+    """Default days to keep recordings (default 30); cameras may override it; None: no limit."""
+
+    high_water_percent: Percent = 90
+    """Usage (of the filesystem or max_bytes) above which the oldest go (default 90)."""
+
+    low_water_percent: Percent = 85
+    """Space-driven deletion stops below this usage (default 85)."""
+
+    max_bytes: ByteSize | None = None
+    """Optional cap on the bytes recordings may use, e.g. "500 GB"; percents apply to it too."""
+
+    min_free_bytes: ByteSize | None = None
+    """Optional bytes to keep free on the filesystem whatever the percents say, e.g. "5 GiB"."""
+
+    retention_interval_s: Annotated[float, Field(ge=1, le=3600)] = 30
+    """How often retention runs (default 30 s); it also runs after each finished segment."""
+
+    @model_validator(mode="after")
+    def _water_marks_ordered(self) -> Self:
+        if self.low_water_percent >= self.high_water_percent:
+            raise ValueError("low_water_percent must be below high_water_percent")
+        return self
+
+
+class CaptureConfig(_Model):
+    connect_timeout_s: Annotated[float, Field(ge=1, le=120)] = 10
+    """Time allowed to open a stream (RTSP handshake and probing; default 10 s)."""
+
+    read_timeout_s: Annotated[float, Field(ge=2, le=300)] = 20
+    """No packets for this long means the camera is offline: reconnect (default 20 s)."""
+
+    backoff_cap_s: Annotated[float, Field(ge=1, le=600)] = 30
+    """Upper bound of the full-jitter exponential reconnect backoff (default 30 s)."""
+
+    rtsp_transport: str = "tcp"
+    """"tcp" (default: no packet loss on busy LANs) or "udp"."""
+
+    max_drift_s: Annotated[float, Field(ge=0.5, le=60)] = 3
+    """Arrival time and PTS disagreeing by more than this starts a new run (default 3 s)."""
+
+    @field_validator("rtsp_transport")
+    @classmethod
+    def _transport(cls, value: str) -> str:
+        if value not in ("tcp", "udp"):
+            raise ValueError('must be "tcp" or "udp"')
+        return value
+
+
+def _check_stream_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("rtsp", "rtsps"):
+        raise ValueError("must be an rtsp:// or rtsps:// URL")
+    if not parts.hostname:
+        raise ValueError("has no host")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ValueError(f"has a bad port: {exc}") from None
+    return value
+
+
+class CameraConfig(_Model):
+    id: str
+    """Stable identifier: lowercase letters, digits, '-' and '_' (used in paths and URLs)."""
+
+    name: str = ""
+    """Display name (default: the id)."""
+
+    main_url: str
+    """RTSP URL of the main (recording) stream. Credentials may be embedded or given below."""
+
+    sub_url: str | None = None
+    """RTSP URL of the substream (motion detection, mosaics); optional."""
+
+    username: str | None = None
+    """RTSP user name (default: the one embedded in the URL, if any)."""
+
+    password: SecretStr | None = None
+    """RTSP password; never logged or returned by the API."""
+
+    enabled: bool = True
+    """A disabled camera is neither captured nor shown live (default true)."""
+
+    record_mode: RecordMode = RecordMode.CONTINUOUS
+    """continuous (default), motion (keep only event ranges) or off."""
+
+    retention_days: Annotated[float, Field(gt=0)] | None = None
+    """Overrides storage.retention_days for this camera."""
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not CAMERA_ID_RE.match(value):
+            raise ValueError("must be 1-63 of a-z, 0-9, '-', '_', starting with a letter or digit")
+        return value
+
+    @field_validator("main_url", "sub_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_stream_url(value)
+
+    @model_validator(mode="after")
+    def _credentials_out_of_urls(self) -> Self:
+        # Keep secrets in one place: move userinfo embedded in URLs into username/password.
+        parts = urlsplit(self.main_url)
+        user = self.username or (unquote(parts.username) if parts.username else None)
+        password = self.password
+        if password is None and parts.password:
+            password = SecretStr(unquote(parts.password))
+        object.__setattr__(self, "username", user)
+        object.__setattr__(self, "password", password)
+        object.__setattr__(self, "main_url", strip_credentials(self.main_url))
+        if self.sub_url:
+            object.__setattr__(self, "sub_url", strip_credentials(self.sub_url))
+        if not self.name:
+            object.__setattr__(self, "name", self.id)
+        return self
+
+    def stream_url(self, which: str = "main") -> str:
+        """The URL with credentials embedded, for the RTSP client only: never log it."""
+        base = self.main_url if which == "main" else (self.sub_url or self.main_url)
+        if not self.username:
+            return base
+        parts = urlsplit(base)
+        secret = self.password.get_secret_value() if self.password else ""
+        userinfo = quote(self.username, safe="")
+        if secret:
+            userinfo += ":" + quote(secret, safe="")
+        return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
+
+
+def strip_credentials(url: str) -> str:
+    """The URL without user:password@, safe to log and to return from the API."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=host))
+
+
+class RecorderConfig(_Model):
+    data_dir: Path
+    """Where recordings, the SQLite index and generated secrets live (required)."""
+
+    storage: StorageConfig = StorageConfig()
+    capture: CaptureConfig = CaptureConfig()
+    cameras: tuple[CameraConfig, ...] = ()
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_ids(cls, cameras: tuple[CameraConfig, ...]) -> tuple[CameraConfig, ...]:
+        seen: set[str] = set()
+        for camera in cameras:
+            if camera.id in seen:
+                raise ValueError(f"camera id {camera.id!r} appears twice")
+            seen.add(camera.id)
+        return cameras
+
+    def retention_days_for(self, camera: CameraConfig) -> float | None:
+        return camera.retention_days or self.storage.retention_days
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        where = ""
+        for part in item["loc"]:
+            where += f"[{part}]" if isinstance(part, int) else f".{part}" if where else str(part)
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{where or 'config'}: {message}")
+    return "; ".join(lines)
+
+
+def parse_config(raw: dict[str, Any], base_dir: Path | None = None) -> RecorderConfig:
+    try:
+        config = RecorderConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    if base_dir is not None and not config.data_dir.is_absolute():
+        config = config.model_copy(update={"data_dir": (base_dir / config.data_dir).resolve()})
+    return config
+
+
+def load_config(path: Path) -> RecorderConfig:
+    """Read and validate a TOML configuration file; relative data_dir is relative to the file."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    return parse_config(raw, base_dir=path.parent)

@@ -1,0 +1,59 @@
+"""The recorder's error hierarchy.
+
+Adapters catch library exceptions (PyAV, sqlite3, OS errors) and re-raise one of these with
+`raise ... from exc`, so callers handle a small, stable set and users read a clear message.
+"""
+
+from __future__ import annotations
+
+
+class RecorderError(Exception):
+    """Base class of every error the recorder raises on purpose."""
+
+
+class ConfigError(RecorderError):
+    """The configuration is invalid; the message names the offending field."""
+
+
+class StreamError(RecorderError):
+    """A camera stream could not be opened or read."""
+
+
+class StreamTimeout(StreamError):
+    """A camera stopped sending packets for longer than the read timeout."""
+
+
+class StreamDiscontinuity(StreamError):
+    """Timestamps jumped or went backwards: the current run must end here."""
+
+
+class SegmentError(RecorderError):
+    """A segment file could not be written, finished or validated."""
+
+
+class IndexFailure(RecorderError):
+    """The SQLite index failed (I/O, corruption, schema)."""
+
+
+class SchemaTooNew(IndexFailure):
+    """The index was written by a newer recorder; opening it could corrupt it, so we refuse."""
+
+
+class IndexConflict(IndexFailure):
+    """A write contradicts the index (duplicate path, unknown camera, impossible times).
+
+    A caller bug or a race, not a broken disk: the message names the offending value."""
+
+
+class StorageFull(RecorderError):
+    """The circuit breaker is open: writing would fill the disk."""
+
+
+class StorageUnavailable(RecorderError):
+    """The recordings directory is missing while the index lists segments (disk not mounted?)."""
+
+
+class StreamUnusable(StreamError):
+    """The camera answers but its stream cannot be recorded (authentication, codec, garbage).
+
+    Reported as an error state rather than offline: retrying alone will rarely fix it."""

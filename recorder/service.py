@@ -1,0 +1,161 @@
+"""The recorder service: wires configuration, index, reconciliation, retention and capture.
+
+Start-up order matters: the index opens, reconciliation makes disk and index agree, then
+retention and the capture workers start. On shutdown the workers close their segments in
+flight and index them before the index closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from recorder.capture.health import CameraState, HealthBoard
+from recorder.capture.opener import PyAVOptions, PyAVStreamOpener, StreamOpener
+from recorder.capture.session import CaptureSession, SessionSettings
+from recorder.capture.worker import CameraWorker
+from recorder.clock import Clock, SystemClock
+from recorder.config import CameraConfig, RecorderConfig, RecordMode
+from recorder.storage.capacity import CapacityProbe, StatvfsProbe
+from recorder.storage.index import SegmentIndex
+from recorder.storage.layout import SegmentLayout
+from recorder.storage.model import NewSegment
+from recorder.storage.reconcile import Reconciler
+from recorder.storage.retention import RetentionPolicy, Watermarks
+from recorder.storage.retention_worker import RetentionWorker
+from recorder.storage.sqlite_index import SqliteSegmentIndex
+from recorder.storage.state import StorageState
+
+log = logging.getLogger(__name__)
+
+INDEX_FILE = "index.sqlite3"
+
+
+def retention_policy(config: RecorderConfig) -> RetentionPolicy:
+    storage = config.storage
+    return RetentionPolicy(
+        retention_days={cam.id: config.retention_days_for(cam) for cam in config.cameras},
+        default_retention_days=storage.retention_days,
+        quota_bytes=int(storage.max_bytes) if storage.max_bytes else None,
+        marks=Watermarks(
+            high_percent=storage.high_water_percent,
+            low_percent=storage.low_water_percent,
+            min_free_bytes=int(storage.min_free_bytes or 0),
+        ),
+    )
+
+
+def session_settings(config: RecorderConfig) -> SessionSettings:
+    return SessionSettings(
+        segment_seconds=config.storage.segment_seconds,
+        read_timeout_s=config.capture.read_timeout_s,
+        max_gap_s=config.capture.max_drift_s,
+        max_drift_s=config.capture.max_drift_s,
+    )
+
+
+@dataclass
+class Recorder:
+    """One site's recorder. Adapters are injectable for tests; defaults are the real ones."""
+
+    config: RecorderConfig
+    clock: Clock = field(default_factory=SystemClock)
+    opener: StreamOpener | None = None
+    probe: CapacityProbe | None = None
+    health: HealthBoard = field(default_factory=HealthBoard)
+    storage: StorageState = field(default_factory=StorageState)
+    index: SegmentIndex | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self, shutdown: asyncio.Event) -> None:
+        config = self.config
+        data_dir = config.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        layout = SegmentLayout(data_dir)
+        layout.root.mkdir(exist_ok=True)
+        self.health.bind(asyncio.get_running_loop())
+        index = self.index or SqliteSegmentIndex(data_dir / INDEX_FILE, clock=self.clock)
+        self.index = index
+        await index.open()
+        try:
+            summary = await Reconciler(index, layout).run()
+            log.info("%s", summary)
+            for camera in config.cameras:
+                await index.ensure_camera(camera.id, camera.name)
+            retention = RetentionWorker(
+                index=index,
+                layout=layout,
+                policy=retention_policy(config),
+                probe=self.probe or StatvfsProbe(layout.root),
+                state=self.storage,
+                clock=self.clock,
+                interval_s=config.storage.retention_interval_s,
+            )
+            await retention.run_once()  # make room before the first segment is written
+            workers = [self._worker(cam, layout, index, retention) for cam in config.cameras]
+            tasks = [asyncio.create_task(retention.run(shutdown), name="retention")]
+            tasks += [
+                asyncio.create_task(worker.run(shutdown), name=f"camera-{worker.camera_id}")
+                for worker in workers
+                if worker is not None
+            ]
+            self.ready.set()
+            log.info("recording %d camera(s) into %s", len(tasks) - 1, data_dir)
+            await asyncio.gather(*tasks)
+        finally:
+            await index.close()
+
+    def _worker(
+        self,
+        camera: CameraConfig,
+        layout: SegmentLayout,
+        index: SegmentIndex,
+        retention: RetentionWorker,
+    ) -> CameraWorker | None:
+        if not camera.enabled or camera.record_mode is RecordMode.OFF:
+            self.health.update(camera.id, state=CameraState.DISABLED, reason="recording off")
+            return None
+        capture = self.config.capture
+        opener = self.opener or PyAVStreamOpener(
+            PyAVOptions(
+                rtsp_transport=capture.rtsp_transport,
+                connect_timeout_s=capture.connect_timeout_s,
+                read_timeout_s=capture.read_timeout_s,
+            )
+        )
+        settings = session_settings(self.config)
+        storage = self.storage
+
+        def make_session(on_segment: Callable[[NewSegment], None]) -> CaptureSession:
+            return CaptureSession(
+                camera.id,
+                camera.stream_url("main"),
+                opener,
+                layout,
+                settings,
+                self.health,
+                self.clock,
+                on_segment,
+                writable=lambda: storage.writable,
+            )
+
+        async def index_segment(segment: NewSegment) -> None:
+            await index.add_segment(segment)
+            retention.poke()
+
+        return CameraWorker(
+            camera.id, make_session, index_segment, self.health, self.clock, capture.backoff_cap_s
+        )
+
+
+async def run_until_signalled(config: RecorderConfig) -> None:
+    """Run until SIGINT or SIGTERM; segments in flight are closed and indexed first."""
+    shutdown = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, shutdown.set)
+    await Recorder(config).run(shutdown)
+    log.info("recorder stopped")

@@ -1,0 +1,1 @@
+"""Segments on disk, their SQLite index, start-up reconciliation and FIFO retention."""

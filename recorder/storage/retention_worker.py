@@ -1,0 +1,282 @@
+"""Gather facts, plan (retention.py), execute: the thin I/O side of retention.
+
+`RetentionWorker.run_once` may take several rounds: each plans from bounded windows of
+candidates (never the whole index), executes, and re-reads usage, until the plan is final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
+
+from recorder.clock import Clock
+from recorder.storage.capacity import CapacityProbe
+from recorder.storage.garbage import GarbageCollector, GarbageReport
+from recorder.storage.index import SegmentIndex, SegmentRef
+from recorder.storage.layout import SegmentLayout
+from recorder.storage.retention import (
+    ClearAlarm,
+    CloseCircuitBreaker,
+    DeleteReason,
+    DeleteSegments,
+    OpenCircuitBreaker,
+    RaiseAlarm,
+    RetentionInputs,
+    RetentionPlan,
+    RetentionPolicy,
+    RetentionStatus,
+    budgets,
+    bytes_to_free,
+    plan_retention,
+)
+from recorder.storage.state import AlertKind, StorageAlert, StorageState
+
+log = logging.getLogger(__name__)
+
+_HOUR_MS = 3_600_000
+
+
+@dataclass
+class RetentionReport:
+    deleted: Counter[DeleteReason] = field(default_factory=Counter)  # segments per reason
+    freed_bytes: int = 0
+    kept_protected: int = 0  # planned, but a protection appeared before the delete
+    garbage: GarbageReport = field(default_factory=GarbageReport)
+    rounds: int = 0
+    used_percent: float = 0.0
+    projected_percent: float = 0.0
+
+
+class RetentionExecutor:
+    """Applies a plan: deletions through the index's garbage flow, state changes to
+    `StorageState` (which publishes the alerts)."""
+
+    def __init__(self, index: SegmentIndex, collector: GarbageCollector, state: StorageState):
+        self._index = index
+        self._collector = collector
+        self._state = state
+
+    async def execute(self, plan: RetentionPlan, now_ms: int, report: RetentionReport) -> None:
+        for action in plan.actions:
+            if isinstance(action, DeleteSegments):
+                entries = await self._index.mark_garbage(
+                    action.segment_ids, keep_protected_at_ms=now_ms
+                )
+                report.deleted[action.reason] += len(entries)
+                report.kept_protected += len(action.segment_ids) - len(entries)
+                # Hour directories are pruned only once their hour is well past: capture may
+                # still be creating the current one.
+                collected = await self._collector.collect(
+                    entries, prune_dirs_before_ms=now_ms - _HOUR_MS
+                )
+                report.garbage += collected
+                report.freed_bytes += collected.freed_bytes
+            else:
+                self._state.publish(_alert(action, self._state, now_ms))
+        self._state.used_percent = plan.projected_percent
+
+
+def _alert(
+    action: RaiseAlarm | ClearAlarm | OpenCircuitBreaker | CloseCircuitBreaker,
+    state: StorageState,
+    now_ms: int,
+) -> StorageAlert:
+    level = state.alarm_level
+    if isinstance(action, RaiseAlarm):
+        text = f"{action.budget} {action.used_percent:.1f}% full (alarm level {action.level}%)"
+        return StorageAlert(
+            AlertKind.RAISED, action.level, action.level, action.used_percent, text, now_ms
+        )
+    if isinstance(action, ClearAlarm):
+        text = f"storage back to {action.used_percent:.1f}% (alarm {action.level}% cleared)"
+        return StorageAlert(
+            AlertKind.CLEARED,
+            action.level,
+            action.remaining_level,
+            action.used_percent,
+            text,
+            now_ms,
+        )
+    if isinstance(action, OpenCircuitBreaker):
+        text = (
+            f"{action.budget} {action.used_percent:.1f}% full and nothing more can be deleted: "
+            "recording paused"
+        )
+        return StorageAlert(
+            AlertKind.BREAKER_OPENED, level, level, action.used_percent, text, now_ms
+        )
+    text = f"storage down to {action.used_percent:.1f}%: recording resumed"
+    return StorageAlert(AlertKind.BREAKER_CLOSED, level, level, action.used_percent, text, now_ms)
+
+
+class RetentionWorker:
+    def __init__(
+        self,
+        *,
+        index: SegmentIndex,
+        layout: SegmentLayout,
+        policy: RetentionPolicy,
+        probe: CapacityProbe,
+        state: StorageState,
+        clock: Clock,
+        interval_s: float = 30.0,
+        min_interval_s: float = 1.0,
+        batch: int = 2000,
+        max_rounds: int = 100,
+    ) -> None:
+        self._index = index
+        self._policy = policy
+        self._probe = probe
+        self._state = state
+        self._clock = clock
+        self._interval_s = interval_s
+        self._min_interval_s = min_interval_s
+        self._batch = batch
+        self._max_rounds = max_rounds
+        self._collector = GarbageCollector(index, layout)
+        self._executor = RetentionExecutor(index, self._collector, state)
+        self._poked = asyncio.Event()
+        self._draining = False
+
+    def poke(self) -> None:
+        """Run soon (e.g. a segment was just indexed). Call on the event loop thread."""
+        self._poked.set()
+
+    async def run_once(self) -> RetentionReport:
+        """One full pass; raises on failure (the index or the filesystem)."""
+        now_ms = int(self._clock.now() * 1000)
+        report = RetentionReport()
+        report.garbage = await self._collector.finish_pending(
+            prune_dirs_before_ms=now_ms - _HOUR_MS
+        )
+        await self._index.expire_protections(now_ms)
+        while report.rounds < self._max_rounds:
+            report.rounds += 1
+            plan = await self.plan(now_ms)
+            await self._executor.execute(plan, now_ms, report)
+            self._draining = plan.draining
+            if report.rounds == 1:
+                report.used_percent = plan.used_percent
+            report.projected_percent = plan.projected_percent
+            if plan.final or not plan.deletions:
+                break
+        if any(report.deleted.values()):
+            log.info(
+                "retention: deleted %d segments for age, %d for space (%d bytes); usage %.1f%%",
+                report.deleted[DeleteReason.AGE],
+                report.deleted[DeleteReason.SPACE],
+                report.freed_bytes,
+                report.projected_percent,
+            )
+        return report
+
+    async def plan(self, now_ms: int) -> RetentionPlan:
+        """Gather the facts and plan one round (no side effects)."""
+        return plan_retention(await self._gather(now_ms))
+
+    async def run(self, shutdown: asyncio.Event) -> None:
+        """Run passes every `interval_s` (or sooner when poked) until `shutdown` is set; a
+        failing pass is retried with jittered exponential backoff, never ends the loop."""
+        while not shutdown.is_set():
+            retrying = AsyncRetrying(
+                retry=retry_if_exception_type(Exception),
+                wait=wait_exponential_jitter(initial=1, max=300),
+                stop=lambda _state: shutdown.is_set(),
+                sleep=lambda seconds: self._pause(seconds, shutdown),
+                before_sleep=_log_failure,
+                reraise=True,
+            )
+            try:
+                async for attempt in retrying:
+                    with attempt:
+                        await self.run_once()
+            except Exception:
+                if shutdown.is_set():
+                    return
+                raise
+            await self._pause(self._min_interval_s, shutdown)
+            await self._pause(self._interval_s, shutdown, wake=self._poked)
+            self._poked.clear()
+
+    async def _gather(self, now_ms: int) -> RetentionInputs:
+        index, policy = self._index, self._policy
+        usage = await index.usage()
+        disk = await asyncio.to_thread(self._probe.capacity)
+        protections = tuple(await index.protections(active_at_ms=now_ms))
+        expired: list[SegmentRef] = []
+        expired_exhausted = True
+        for camera in usage.per_camera:
+            cutoff = policy.cutoff_ms(camera.camera_id, now_ms)
+            if cutoff is None or camera.oldest_ms is None or camera.oldest_ms >= cutoff:
+                continue
+            refs = await index.oldest_segments(
+                limit=self._batch,
+                camera_id=camera.camera_id,
+                ending_by_ms=cutoff,
+                unprotected_at_ms=now_ms,
+            )
+            expired += refs
+            expired_exhausted = expired_exhausted and len(refs) < self._batch
+        need = bytes_to_free(budgets(policy, usage, disk), draining=self._draining)
+        oldest, oldest_exhausted = await self._oldest_window(need, now_ms)
+        return RetentionInputs(
+            now_ms=now_ms,
+            policy=policy,
+            usage=usage,
+            disk=disk,
+            protections=protections,
+            expired=tuple(expired),
+            expired_exhausted=expired_exhausted,
+            oldest=tuple(oldest),
+            oldest_exhausted=oldest_exhausted,
+            status=RetentionStatus(
+                self._state.alarm_level, self._state.breaker_open, self._draining
+            ),
+        )
+
+    async def _oldest_window(self, need: int, now_ms: int) -> tuple[list[SegmentRef], bool]:
+        """Oldest unprotected segments, paged until they cover `need` bytes or `batch` rows."""
+        window: list[SegmentRef] = []
+        covered = 0
+        after: tuple[int, int] | None = None
+        while need > 0 and covered < need and len(window) < self._batch:
+            want = min(500, self._batch - len(window))
+            page = await self._index.oldest_segments(
+                limit=want, after=after, unprotected_at_ms=now_ms
+            )
+            window += page
+            covered += sum(ref.bytes for ref in page)
+            if len(page) < want:
+                return window, True
+            after = (page[-1].start_ms, page[-1].id)
+        return window, need <= 0
+
+    async def _pause(
+        self, seconds: float, shutdown: asyncio.Event, wake: asyncio.Event | None = None
+    ) -> None:
+        """Sleep on the clock, cut short by shutdown (or `wake`)."""
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._clock.sleep(seconds))]
+        waits.append(asyncio.ensure_future(shutdown.wait()))
+        if wake is not None:
+            waits.append(asyncio.ensure_future(wake.wait()))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waits:
+                waiter.cancel()
+            for waiter in waits:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiter
+
+
+def _log_failure(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    wait = state.next_action.sleep if state.next_action else 0
+    log.error("retention pass failed (attempt %d), retrying in %.0f s: %s",
+              state.attempt_number, wait, exc, exc_info=exc)  # fmt: skip

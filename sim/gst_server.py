@@ -1,0 +1,413 @@
+#!/usr/bin/python3
+"""The simulated cameras' RTSP server: one process, one GStreamer RTSPServer per camera.
+
+It runs under the system interpreter (/usr/bin/python3), the only one where the GStreamer bindings
+import, so it uses the standard library, `gi` and the stdlib-only sibling `bitstream.py` (imported
+by bare name: Python puts this file's folder first on sys.path when it runs as a script).
+
+Protocol with the parent (`sim.cluster.ServerProcess`):
+- stdin, first line: the JSON configuration built by `sim.server_config`. The parent then keeps
+  stdin open; end of file means the parent is gone, and the server exits.
+- stdout: one JSON object per line. `{"event": "ready", "cameras": [{"name", "port"}]}` once every
+  camera listens, or `{"event": "error", "message": ...}` before exiting with status 2. Later:
+  `media` (a mount started streaming), `drop`, `stall` and `resume` events for the fault modes.
+- stderr: GStreamer's and our diagnostics, for humans.
+
+Timing model: unit k of a looped stream (a video frame or an AAC frame) belongs to Unix time
+k * unit_duration. A new media starts with the GOP that began at the current whole second, so
+a `clocksync` lets that GOP through at once (a short catch-up burst, like a camera's GOP cache) and
+then releases each unit at its wall-clock time. Hence the scene time shown at Unix time T is
+T mod duration, for every camera and every client, and PTS run on across loops without a seam.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+import bitstream  # noqa: E402
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+
+NS = 1_000_000_000
+MS = 1_000_000
+# Re-anchor a feeder when its clock mapping is off by more than this: only happens if the pipeline
+# was paused (running time stops while wall time goes on).
+REANCHOR_NS = 500 * MS
+
+_print_lock = threading.Lock()
+
+
+def emit(event, **fields):
+    with _print_lock:
+        sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
+        sys.stdout.flush()
+
+
+def log(message):
+    with _print_lock:
+        sys.stderr.write(f"gst_server: {message}\n")
+        sys.stderr.flush()
+
+
+class UnitLoop:
+    """Encoded units played in an endless loop; unit k lasts num/den seconds."""
+
+    def __init__(self, payloads, keyframes, num, den, align):
+        self.buffers = [GLib.Bytes.new(p) for p in payloads]
+        self.keyframes = keyframes
+        self.num = num
+        self.den = den
+        self.align = align  # a new media starts on a multiple of this (the GOP for video)
+
+    def unix_ns(self, k):
+        # Ceiling keeps every timestamp at or just after the exact instant, so the payloader's
+        # floor() to RTP clock ticks gives exactly even steps (see WallClockFeeder).
+        return -((-k * self.num * NS) // self.den)
+
+    def unit_at_unix_ns(self, t_ns):
+        return (t_ns * self.den) // (self.num * NS)
+
+
+def load_h264_loop(path, fps, gop):
+    units = bitstream.split_access_units(Path(path).read_bytes())
+    bitstream.check_gop_structure(units, gop)
+    return UnitLoop([u.data for u in units], [u.is_idr for u in units], 1, fps, gop)
+
+
+def load_adts_loop(path):
+    stream = bitstream.split_adts(Path(path).read_bytes())
+    keyframes = [True] * len(stream.frames)
+    return UnitLoop(
+        stream.frames, keyframes, bitstream.ADTS_SAMPLES_PER_FRAME, stream.sample_rate, 1
+    )
+
+
+def garbage_loop(fps, size):
+    """Random NAL units with no SPS/PPS: valid RTP, undecodable payload."""
+    payloads = []
+    for index in range(fps):
+        body = os.urandom(size).replace(b"\x00", b"\x5a")  # no zero bytes: no start codes inside
+        header = b"\x65" if index == 0 else b"\x41"  # IDR / non-IDR slice that reference no PPS
+        payloads.append(b"\x00\x00\x00\x01" + header + body)
+    return UnitLoop(payloads, [i == 0 for i in range(fps)], 1, fps, fps)
+
+
+class WallClockFeeder:
+    """Feeds one appsrc from a UnitLoop, one unit per need-data, aligned to the wall clock.
+
+    PTS are `unix_ns(k) - origin`: continuous across loops and exactly evenly spaced. The
+    downstream clocksync's ts-offset maps them onto running time so unit k leaves at Unix time
+    unix_ns(k). The origin is a whole millisecond, so with ceil'd unix_ns the payloader's RTP
+    timestamps (90 kHz, or the audio rate) step by exactly the same number of ticks every time.
+    """
+
+    def __init__(self, appsrc, clocksync, loop):
+        self.appsrc = appsrc
+        self.clocksync = clocksync
+        self.loop = loop
+        self.k = None
+        self.origin_ns = 0
+        self.offset_ns = 0  # running time - Unix time, rounded to a millisecond
+
+    def _mapping_ns(self):
+        clock = self.appsrc.get_clock()
+        if clock is None:
+            clock = Gst.SystemClock.obtain()
+        running = clock.get_time() - self.appsrc.get_base_time()
+        return running - time.time_ns()
+
+    def _anchor(self, mapping_ns):
+        loop = self.loop
+        now_k = loop.unit_at_unix_ns(time.time_ns())
+        start_k = now_k - now_k % loop.align
+        if self.k is None:
+            self.origin_ns = loop.unix_ns(start_k) // MS * MS
+        self.k = max(start_k, self.k or 0)
+        self.offset_ns = mapping_ns // MS * MS
+        self.clocksync.set_property("ts-offset", self.origin_ns + self.offset_ns)
+
+    def on_need_data(self, appsrc, _length):
+        loop = self.loop
+        if self.k is None:
+            self._anchor(self._mapping_ns())
+        elif self.k % loop.align == 0:
+            mapping = self._mapping_ns()
+            if abs(mapping - self.offset_ns) > REANCHOR_NS:
+                self._anchor(mapping)
+        index = self.k % len(loop.buffers)
+        buf = Gst.Buffer.new_wrapped_bytes(loop.buffers[index])
+        pts = loop.unix_ns(self.k) - self.origin_ns
+        buf.pts = pts
+        buf.dts = pts
+        buf.duration = loop.unix_ns(self.k + 1) - loop.unix_ns(self.k)
+        if not loop.keyframes[index]:
+            buf.set_flags(Gst.BufferFlags.DELTA_UNIT)
+        self.k += 1
+        appsrc.emit("push-buffer", buf)
+
+
+class StallGate:
+    """The `stall` fault: after `after_s` of streaming drop every packet; optionally resume after
+    `resume_s`, from the next keyframe so the client's decoder restarts cleanly.
+
+    It sits on the payloaders' sink pads, so the sources keep their real-time pace and the PTS
+    after a resume jump by the stall's length, as with a real camera whose encoder froze. RTSP
+    keep-alive replies and RTCP go on: the socket stays open and looks healthy.
+    """
+
+    def __init__(self, camera, mount, after_s, resume_s):
+        self.camera = camera
+        self.mount = mount
+        self.after_ns = int(after_s * NS)
+        self.resume_ns = None if resume_s is None else int(resume_s * NS)
+        self.started = None
+        self.state = "open"  # open -> stalled -> (waiting for a keyframe ->) resumed
+        self.lock = threading.Lock()
+
+    def probe(self, _pad, info, is_video):
+        buf = info.get_buffer()
+        now = time.monotonic_ns()
+        with self.lock:
+            if self.started is None:
+                self.started = now
+            elapsed = now - self.started
+            if self.state == "open" and elapsed >= self.after_ns:
+                self.state = "stalled"
+                emit("stall", camera=self.camera, mount=self.mount)
+            if (
+                self.state == "stalled"
+                and self.resume_ns is not None
+                and elapsed >= self.after_ns + self.resume_ns
+            ):
+                self.state = "keyframe"
+            if self.state == "keyframe" and (
+                not is_video or not buf.has_flags(Gst.BufferFlags.DELTA_UNIT)
+            ):
+                self.state = "resumed"
+                emit("resume", camera=self.camera, mount=self.mount)
+            passing = self.state in ("open", "resumed")
+        return Gst.PadProbeReturn.OK if passing else Gst.PadProbeReturn.DROP
+
+
+H264_CAPS = "video/x-h264,stream-format=byte-stream,alignment=au"
+
+
+def mount_launch(mount, garbage):
+    """The launch line of one mount. pay0 is video, pay1 the optional audio."""
+    parts = []
+    fps = mount["fps"]
+    if garbage:
+        parts.append(
+            f"appsrc name=video is-live=true format=time caps={H264_CAPS} "
+            "! clocksync name=videosync ! rtph264pay name=pay0 pt=96"
+        )
+    elif mount["source"] == "pattern":
+        parts.append(
+            "videotestsrc is-live=true pattern=ball "
+            f"! video/x-raw,width={mount['width']},height={mount['height']},framerate={fps}/1 "
+            f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bframes=0 "
+            f"bitrate={mount['bitrate_kbps']} ! h264parse "
+            "! rtph264pay name=pay0 pt=96 config-interval=-1"
+        )
+    else:
+        parts.append(
+            f"appsrc name=video is-live=true format=time caps={H264_CAPS},framerate={fps}/1 "
+            "! clocksync name=videosync ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1"
+        )
+    if mount.get("audio"):
+        parts.append(
+            "appsrc name=audio is-live=true format=time "
+            "caps=audio/mpeg,mpegversion=4,stream-format=adts "
+            "! clocksync name=audiosync ! aacparse ! rtpmp4gpay name=pay1 pt=97"
+        )
+    return "( " + "  ".join(parts) + " )"
+
+
+class Camera:
+    def __init__(self, config, loops, host):
+        self.name = config["name"]
+        self.config = config
+        self.fault = config.get("fault") or {}
+        self.server = GstRtspServer.RTSPServer()
+        self.server.set_address(host)
+        self.server.set_service(str(config.get("port", 0)))
+        auth = config.get("auth")
+        mounts = self.server.get_mount_points()
+        for mount_name, mount in config["mounts"].items():
+            factory = self._factory(mount_name, mount, loops, auth is not None)
+            mounts.add_factory(f"/{mount_name}", factory)
+        if auth is not None:
+            self.server.set_auth(make_auth(auth["user"], auth["password"]))
+        if self.server.attach(None) == 0:
+            raise RuntimeError(f"camera {self.name}: cannot listen on {host}:{config.get('port')}")
+        self.port = self.server.get_bound_port()
+        if self.fault.get("kind") == "drop":
+            GLib.timeout_add(int(self.fault["every_s"] * 1000), self._drop_clients)
+
+    def _factory(self, mount_name, mount, loops, with_auth):
+        factory = GstRtspServer.RTSPMediaFactory()
+        garbage = self.fault.get("kind") == "garbage"
+        factory.set_launch(mount_launch(mount, garbage))
+        # One pipeline per mount however many clients watch: the recorder and a baseline ffmpeg
+        # must see the same packets, and a camera's cost must not grow with its viewers.
+        factory.set_shared(True)
+        if with_auth:
+            permissions = GstRtspServer.RTSPPermissions()
+            permissions.add_permission_for_role("viewer", "media.factory.access", True)
+            permissions.add_permission_for_role("viewer", "media.factory.construct", True)
+            factory.set_permissions(permissions)
+        factory.connect("media-configure", self._on_media_configure, mount_name, mount, loops)
+        return factory
+
+    def _on_media_configure(self, _factory, media, mount_name, mount, loops):
+        element = media.get_element()
+        video_src = element.get_by_name("video")
+        if video_src is not None:
+            if self.fault.get("kind") == "garbage":
+                loop = loops.garbage(mount["fps"], mount.get("garbage_bytes", 4000))
+            else:
+                loop = loops.h264(mount["video"], mount["fps"])
+            feeder = WallClockFeeder(video_src, element.get_by_name("videosync"), loop)
+            video_src.connect("need-data", feeder.on_need_data)
+        audio_src = element.get_by_name("audio")
+        if audio_src is not None:
+            feeder = WallClockFeeder(
+                audio_src, element.get_by_name("audiosync"), loops.adts(mount["audio"])
+            )
+            audio_src.connect("need-data", feeder.on_need_data)
+        if self.fault.get("kind") == "stall":
+            gate = StallGate(
+                self.name, mount_name, self.fault["after_s"], self.fault.get("resume_after_s")
+            )
+            for pay_name, is_video in (("pay0", True), ("pay1", False)):
+                pay = element.get_by_name(pay_name)
+                if pay is not None:
+                    pay.get_static_pad("sink").add_probe(
+                        Gst.PadProbeType.BUFFER, gate.probe, is_video
+                    )
+        emit("media", camera=self.name, mount=mount_name)
+
+    def _drop_clients(self):
+        dropped = []
+
+        def remove(_server, client, _user_data):
+            dropped.append(client)
+            return GstRtspServer.RTSPFilterResult.REMOVE
+
+        self.server.client_filter(remove, None)
+        emit("drop", camera=self.name, clients=len(dropped))
+        return GLib.SOURCE_CONTINUE
+
+
+def make_auth(user, password):
+    auth = GstRtspServer.RTSPAuth()
+    token = GstRtspServer.RTSPToken()
+    token.set_string("media.factory.role", "viewer")
+    auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+    auth.add_digest(user, password, token)
+    _offer_basic_and_digest(auth)
+    return auth
+
+
+def _offer_basic_and_digest(auth):
+    """Offer both schemes, as most IP cameras do (clients such as FFmpeg then pick digest).
+
+    The method set is a bitmask typed as an enum, and PyGObject refuses BASIC | DIGEST, so call the
+    C function directly. If that fails, basic alone (the library default) is still offered.
+    """
+    try:
+        lib = ctypes.CDLL("libgstrtspserver-1.0.so.0")
+        get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+        get_pointer.restype = ctypes.c_void_p
+        get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+        lib.gst_rtsp_auth_set_supported_methods.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        methods = int(GstRtsp.RTSPAuthMethod.BASIC) | int(GstRtsp.RTSPAuthMethod.DIGEST)
+        lib.gst_rtsp_auth_set_supported_methods(get_pointer(auth.__gpointer__, None), methods)
+    except (OSError, AttributeError, ValueError) as exc:
+        log(f"digest authentication unavailable, offering basic only: {exc}")
+
+
+class LoopCache:
+    """Encoded files are loaded once however many cameras and media play them."""
+
+    def __init__(self):
+        self._loops = {}
+        self._lock = threading.Lock()
+
+    def _get(self, key, make):
+        with self._lock:
+            if key not in self._loops:
+                self._loops[key] = make()
+            return self._loops[key]
+
+    def h264(self, path, fps):
+        return self._get(("h264", path), lambda: load_h264_loop(path, fps, fps))
+
+    def adts(self, path):
+        return self._get(("adts", path), lambda: load_adts_loop(path))
+
+    def garbage(self, fps, size):
+        return self._get(("garbage", fps, size), lambda: garbage_loop(fps, size))
+
+
+def preload(config, loops):
+    """Load and check every file up front, so a bad file fails the start instead of a client."""
+    for camera in config["cameras"]:
+        for mount in camera["mounts"].values():
+            if mount["source"] == "file":
+                loops.h264(mount["video"], mount["fps"])
+            if mount.get("audio"):
+                loops.adts(mount["audio"])
+
+
+def main():
+    Gst.init(None)
+    main_loop = GLib.MainLoop()
+    try:
+        config = json.loads(sys.stdin.buffer.readline())
+        loops = LoopCache()
+        preload(config, loops)
+        cameras = [Camera(c, loops, config.get("host", "127.0.0.1")) for c in config["cameras"]]
+    except Exception as exc:  # report any setup failure to the parent, whatever it is
+        emit("error", message=f"{type(exc).__name__}: {exc}")
+        return 2
+
+    def on_stdin(fd, _condition):
+        if not os.read(fd, 4096):
+            main_loop.quit()
+            return GLib.SOURCE_REMOVE
+        return GLib.SOURCE_CONTINUE
+
+    def on_signal():
+        main_loop.quit()
+        return GLib.SOURCE_REMOVE
+
+    GLib.io_add_watch(
+        sys.stdin.fileno(),
+        GLib.PRIORITY_DEFAULT,
+        GLib.IOCondition.IN | GLib.IOCondition.HUP | GLib.IOCondition.ERR,
+        on_stdin,
+    )
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, on_signal)
+    emit("ready", cameras=[{"name": c.name, "port": c.port} for c in cameras])
+    main_loop.run()
+    return 0
+
+
+if __name__ == "__main__":
+    status = main()
+    sys.stdout.flush()
+    # Streaming threads may still be running; there is nothing to save, so leave at once.
+    os._exit(status)

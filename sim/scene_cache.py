@@ -1,0 +1,221 @@
+"""Scripted scenes are encoded once, with ffmpeg, into a cache keyed by everything that shapes them.
+
+A cache entry is a folder `<kind>-<hash>/` holding `main.h264` and `sub.h264` (Annex-B, one AUD per
+access unit), their ground truth `main.json` and `sub.json`, and `scene.json` (the parameters that
+were hashed). Entries are built in a temporary folder and renamed into place, so concurrent test
+runs never see half an entry, and a hit costs two small JSON reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from sim import bitstream
+from sim.errors import SceneEncodeError
+from sim.filtergraph import scene_graph
+from sim.formats import StreamFormat
+from sim.ground_truth import GroundTruth, compute_ground_truth
+from sim.scenes import ScriptedScene
+
+# Bump when encoding changes in a way the parameters, the graph and the x264 arguments do not show.
+ENCODING_VERSION = 1
+CACHE_ENV = "SKYCAM_SIM_CACHE"
+AUDIO_SECONDS = 10
+AUDIO_RATE = 16_000
+
+# No B-frames and a fixed one-second GOP without scene cuts (-g/-keyint_min = fps, added per
+# stream): PTS = index / fps and every GOP starts with an IDR. repeat-headers puts SPS/PPS in every
+# IDR; aud=1 marks each access unit so the server can split the file without parsing slices.
+X264_ARGS = (
+    "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p",
+    "-bf", "0", "-sc_threshold", "0", "-x264-params", "repeat-headers=1:aud=1",
+)  # fmt: skip
+AAC_ARGS = ("-c:a", "aac", "-b:a", "32k", "-ac", "1")
+
+
+def resolve_cache_dir(explicit: Path | None, environ: Mapping[str, str]) -> Path:
+    """`explicit` if given, else $SKYCAM_SIM_CACHE, else ~/.cache/skycam/scenes."""
+    if explicit is not None:
+        return explicit.expanduser()
+    if environ.get(CACHE_ENV):
+        return Path(environ[CACHE_ENV]).expanduser()
+    return Path.home() / ".cache" / "skycam" / "scenes"
+
+
+@dataclass(frozen=True)
+class EncodedScene:
+    scene: ScriptedScene
+    directory: Path
+    main_video: Path
+    sub_video: Path
+    main_truth: GroundTruth
+    sub_truth: GroundTruth
+
+
+class SceneEncoder(Protocol):
+    """Renders and encodes media files. `settings` is part of every cache key."""
+
+    @property
+    def settings(self) -> dict[str, Any]: ...
+
+    def encode_video(
+        self, graph: str, outputs: list[tuple[StreamFormat, Path]], frames: int
+    ) -> None:
+        """Run the -filter_complex `graph`; output i goes to outputs[i] as Annex-B H.264."""
+
+    def encode_audio(self, path: Path, seconds: int, sample_rate: int) -> None:
+        """Write an ADTS AAC clip of `seconds` of tone and noise."""
+
+
+class FfmpegEncoder:
+    """The real encoder: /usr/bin/ffmpeg with libx264 and its native AAC encoder."""
+
+    def __init__(self, ffmpeg: str = "/usr/bin/ffmpeg", timeout_s: float = 600.0) -> None:
+        self._ffmpeg = ffmpeg
+        self._timeout_s = timeout_s
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"x264": X264_ARGS, "aac": AAC_ARGS}
+
+    @staticmethod
+    def _x264_args(fmt: StreamFormat) -> list[str]:
+        rate = f"{fmt.bitrate_kbps}k"
+        gop = str(fmt.gop)
+        return [
+            *X264_ARGS,
+            "-g",
+            gop,
+            "-keyint_min",
+            gop,
+            "-b:v",
+            rate,
+            "-maxrate",
+            rate,
+            "-bufsize",
+            rate,
+        ]
+
+    def encode_video(
+        self, graph: str, outputs: list[tuple[StreamFormat, Path]], frames: int
+    ) -> None:
+        labels = ["main", "sub"]
+        args = [self._ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+        args += ["-filter_complex", graph]
+        for label, (fmt, path) in zip(labels, outputs, strict=False):
+            args += ["-map", f"[{label}]", *self._x264_args(fmt), "-f", "h264", str(path)]
+        self._run(args)
+        for fmt, path in outputs:
+            self._check_video(path, fmt, frames)
+
+    def encode_audio(self, path: Path, seconds: int, sample_rate: int) -> None:
+        graph = (
+            f"sine=frequency=440:sample_rate={sample_rate}:duration={seconds},volume=0.25[tone];"
+            f"anoisesrc=sample_rate={sample_rate}:amplitude=0.02:duration={seconds}[hiss];"
+            "[tone][hiss]amix=inputs=2:normalize=0[a]"
+        )
+        args = [self._ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+        args += ["-filter_complex", graph, "-map", "[a]", *AAC_ARGS]
+        args += ["-ar", str(sample_rate), "-f", "adts", str(path)]
+        self._run(args)
+        try:
+            bitstream.split_adts(path.read_bytes())
+        except ValueError as exc:
+            raise SceneEncodeError(f"{path}: ffmpeg wrote an unusable ADTS stream: {exc}") from exc
+
+    def _run(self, args: list[str]) -> None:
+        try:
+            subprocess.run(args, check=True, capture_output=True, timeout=self._timeout_s)
+        except FileNotFoundError as exc:
+            raise SceneEncodeError(f"ffmpeg not found at {self._ffmpeg}") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise SceneEncodeError(f"ffmpeg took more than {self._timeout_s:.0f} s") from exc
+        except subprocess.CalledProcessError as exc:
+            stderr = exc.stderr.decode(errors="replace").strip()[-2000:]
+            raise SceneEncodeError(f"ffmpeg failed ({exc.returncode}): {stderr}") from exc
+
+    @staticmethod
+    def _check_video(path: Path, fmt: StreamFormat, frames: int) -> None:
+        try:
+            units = bitstream.split_access_units(path.read_bytes())
+            bitstream.check_gop_structure(units, fmt.gop)
+        except ValueError as exc:
+            raise SceneEncodeError(f"{path}: {exc}") from exc
+        if len(units) != frames:
+            raise SceneEncodeError(f"{path}: {len(units)} frames, expected {frames}")
+
+
+class SceneCache:
+    def __init__(self, directory: Path, encoder: SceneEncoder | None = None) -> None:
+        self.directory = directory
+        self._encoder: SceneEncoder = encoder or FfmpegEncoder()
+
+    def _key(self, params: dict[str, Any]) -> str:
+        blob = json.dumps(
+            {"version": ENCODING_VERSION, "encoder": self._encoder.settings, **params},
+            sort_keys=True,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def scene(self, scene: ScriptedScene, main: StreamFormat, sub: StreamFormat) -> EncodedScene:
+        """The encoded scene, from the cache or freshly encoded into it."""
+        if main.fps != sub.fps:
+            raise SceneEncodeError(f"main ({main.fps}) and sub ({sub.fps}) fps must be equal")
+        graph = scene_graph(scene, main, sub)
+        # The graph is hashed too, so a change in how scenes are drawn re-encodes them.
+        params = {"scene": scene.params(), "main": asdict(main), "sub": asdict(sub), "graph": graph}
+        entry = self.directory / f"{scene.kind}-{self._key(params)}"
+        if not (entry / "scene.json").exists():
+            self._build(entry, params, lambda tmp: self._encode_scene(tmp, graph, scene, main, sub))
+        return EncodedScene(
+            scene=scene,
+            directory=entry,
+            main_video=entry / "main.h264",
+            sub_video=entry / "sub.h264",
+            main_truth=GroundTruth.read(entry / "main.json"),
+            sub_truth=GroundTruth.read(entry / "sub.json"),
+        )
+
+    def audio(self) -> Path:
+        """The ADTS AAC clip cameras with audio loop on their main mount."""
+        params = {"audio": {"seconds": AUDIO_SECONDS, "rate": AUDIO_RATE}}
+        entry = self.directory / f"audio-{self._key(params)}"
+        if not (entry / "scene.json").exists():
+            self._build(
+                entry,
+                params,
+                lambda tmp: self._encoder.encode_audio(
+                    tmp / "audio.aac", AUDIO_SECONDS, AUDIO_RATE
+                ),
+            )
+        return entry / "audio.aac"
+
+    def _encode_scene(
+        self, tmp: Path, graph: str, scene: ScriptedScene, main: StreamFormat, sub: StreamFormat
+    ) -> None:
+        outputs = [(main, tmp / "main.h264"), (sub, tmp / "sub.h264")]
+        self._encoder.encode_video(graph, outputs, scene.duration_s * main.fps)
+        compute_ground_truth(scene, "main", main, main).write(tmp / "main.json")
+        compute_ground_truth(scene, "sub", main, sub).write(tmp / "sub.json")
+
+    def _build(self, entry: Path, params: dict[str, Any], fill: Callable[[Path], None]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=self.directory))
+        try:
+            fill(tmp)
+            (tmp / "scene.json").write_text(json.dumps(params, indent=1, sort_keys=True) + "\n")
+            try:
+                tmp.rename(entry)
+            except OSError:
+                if not (entry / "scene.json").exists():  # not a concurrent twin: a real failure
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,99 @@
+"""CaptureSession on a replayed clip: real PyAV demux and mux, real files, fake time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import pytest
+
+from recorder.capture.health import CameraState, HealthBoard
+from recorder.capture.replay import ReplayOpener
+from recorder.capture.session import CaptureSession, SessionSettings
+from recorder.clock import FakeClock
+from recorder.errors import StreamError
+from recorder.storage.fmp4 import inspect_fmp4
+from recorder.storage.layout import SegmentLayout
+from recorder.storage.model import NewSegment
+from tests.conftest import ClipFactory
+
+
+def record(
+    clip: Path, data_dir: Path, segment_seconds: float = 10, writable: bool = True
+) -> tuple[list[NewSegment], HealthBoard, FakeClock]:
+    clock = FakeClock()
+    health = HealthBoard()
+    segments: list[NewSegment] = []
+    session = CaptureSession(
+        "cam1",
+        "replay://",
+        ReplayOpener(clip, clock),
+        SegmentLayout(data_dir),
+        SessionSettings(segment_seconds=segment_seconds),
+        health,
+        clock,
+        segments.append,
+        writable=lambda: writable,
+    )
+    # The clip ends: the session reports it as a closed stream, after finishing its segment.
+    with pytest.raises(StreamError, match="closed the stream"):
+        session.run()
+    return segments, health, clock
+
+
+def test_segments_are_cut_at_keyframes_and_contiguous(tmp_path: Path, make_clip: ClipFactory):
+    segments, health, clock = record(make_clip(seconds=35), tmp_path)
+
+    durations = [s.duration_ms for s in segments]
+    assert len(segments) == 4, durations
+    for duration in durations[:-1]:
+        assert 10_000 <= duration <= 11_000  # the configured length within one GOP
+    assert 4_000 <= durations[-1] <= 5_100
+    assert sum(durations) == pytest.approx(35_000, abs=200)
+    for before, after in zip(segments, segments[1:], strict=False):
+        assert after.start_ms == before.end_ms  # one run: no gap, no overlap
+        assert after.run_start_ms == segments[0].start_ms
+    assert health.get("cam1").state is CameraState.ONLINE
+    assert health.get("cam1").width == 320
+
+
+def test_segments_are_durable_playable_fmp4_with_audio(tmp_path: Path, make_clip: ClipFactory):
+    segments, _, _ = record(make_clip(seconds=22), tmp_path)
+    layout = SegmentLayout(tmp_path)
+    assert not list(tmp_path.rglob("*.partial"))
+    for segment in segments:
+        path = layout.absolute(segment.path)
+        facts = inspect_fmp4(path)
+        assert facts.complete and facts.has_audio
+        assert segment.video_codec.startswith("avc1.")
+        assert segment.bytes == path.stat().st_size
+        # One fragment per 1 s GOP, each starting with a keyframe.
+        expected = list(range(0, segment.duration_ms, 1000))
+        assert [k.offset_ms for k in segment.keyframes] == pytest.approx(expected, abs=70)
+        with av.open(str(path)) as container:
+            kinds = sorted(s.type for s in container.streams)
+            assert kinds == ["audio", "video"]
+            frames = sum(1 for _ in container.decode(video=0))
+        assert frames == pytest.approx(segment.duration_ms / 1000 * 15, abs=2)
+
+
+def test_decode_times_continue_across_the_segments_of_a_run(
+    tmp_path: Path, make_clip: ClipFactory
+):
+    segments, _, _ = record(make_clip(seconds=25, audio=False), tmp_path)
+    layout = SegmentLayout(tmp_path)
+    starts = []
+    for segment in segments:
+        with av.open(str(layout.absolute(segment.path))) as container:
+            first = next(container.demux(video=0))
+            starts.append(float(first.dts * first.time_base))
+    # Each file starts where its segment sits in the run, so playback can chain them.
+    for segment, start in zip(segments, starts, strict=True):
+        assert start * 1000 == pytest.approx(segment.start_ms - segment.run_start_ms, abs=70)
+
+
+def test_nothing_is_written_while_storage_is_not_writable(tmp_path: Path, make_clip: ClipFactory):
+    segments, health, _ = record(make_clip(seconds=12, audio=False), tmp_path, writable=False)
+    assert segments == []
+    assert not list((tmp_path / "recordings").rglob("*.mp4*"))
+    assert health.get("cam1").state is CameraState.PAUSED

@@ -1,0 +1,149 @@
+"""Start-up reconciliation on real fMP4 files and a real SQLite index."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from recorder.errors import StorageUnavailable
+from recorder.storage.layout import SegmentLayout
+from recorder.storage.reconcile import QUARANTINE_DIR, Reconciler
+from recorder.storage.sqlite_index import SqliteSegmentIndex
+
+from .conftest import T0, place_segment
+
+S = 10_000
+
+
+def _chop(path: Path, tail: int) -> None:
+    path.write_bytes(path.read_bytes()[:-tail])
+
+
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+async def test_crash_leftovers_are_reconciled(
+    sqlite_index: SqliteSegmentIndex, layout: SegmentLayout, clip: Path
+) -> None:
+    index = sqlite_index
+    await index.ensure_camera("cam")
+    # Three indexed segments of one run...
+    indexed = [
+        await index.add_segment(place_segment(layout, clip, "cam", T0 + i * S, run_start_ms=T0))
+        for i in range(3)
+    ]
+    # ... the second's file was lost,
+    layout.absolute(indexed[1].path).unlink()
+    # a fourth was renamed into place but the crash came before its row was inserted,
+    orphan = place_segment(layout, clip, "cam", T0 + 3 * S)
+    # a fifth was being written (a partial file, truncated),
+    fifth = layout.absolute(layout.relative_path("cam", T0 + 4 * S))
+    partial = layout.temp_path(fifth)
+    shutil.copyfile(clip, partial)
+    _chop(partial, partial.stat().st_size - 5000)
+    # a final file in another hour is truncated (the disk lost its tail),
+    damaged = place_segment(layout, clip, "cam", T0 + 2 * 3_600_000)
+    damaged_file = layout.absolute(damaged.path)
+    _chop(damaged_file, 3000)
+    # a deletion was marked but its file never unlinked,
+    doomed = await index.add_segment(place_segment(layout, clip, "cam", T0 - 3 * 3_600_000))
+    await index.mark_garbage([doomed.id])
+    # and someone left a note in our tree.
+    note = layout.camera_dir("cam") / "README.txt"
+    note.write_text("hands off")
+
+    summary = await Reconciler(index, layout).run()
+
+    assert (summary.indexed, summary.dropped_rows, summary.discarded_partials) == (1, 1, 1)
+    assert (summary.quarantined, summary.garbage_finished, summary.ignored_files) == (1, 1, 1)
+    assert str(summary).startswith(
+        "reconciled: indexed 1 orphan segment, dropped 1 missing row, discarded 1 partial file, "
+        "quarantined 1 damaged file, finished 1 pending deletion, removed "
+    )
+    # The orphan is indexed with what its file says, continuing the run before it.
+    found = await index.segment_at("cam", T0 + 3 * S + 1)
+    assert found is not None
+    assert (found.path, found.run_start_ms, found.end_ms) == (orphan.path, T0, orphan.end_ms)
+    assert found.keyframes == orphan.keyframes and found.bytes == orphan.bytes
+    # The index now lists exactly the complete files on disk.
+    rows = {ref.path async for ref in index.segment_refs("cam")}
+    assert rows == {indexed[0].path, indexed[2].path, orphan.path}
+    on_disk = {f"recordings/{p}" for p in _files(layout.root) if p.endswith(".mp4")}
+    assert on_disk == rows
+    assert not partial.exists() and note.exists()
+    # The damaged file was moved aside for a human, not deleted and not indexed.
+    assert _files(layout.data_dir / QUARANTINE_DIR) == {f"cam/{damaged_file.name}"}
+    assert await index.list_garbage() == []
+    # Directories emptied by all this are gone; the camera directory stays.
+    assert not damaged_file.parent.exists()
+    assert not layout.absolute(doomed.path).parent.exists()
+    assert layout.camera_dir("cam").is_dir()
+
+    again = await Reconciler(index, layout).run()
+    assert str(again) == "reconciled: ignored 1 unknown file"
+
+
+async def test_files_of_a_camera_the_index_never_knew_are_indexed(
+    sqlite_index: SqliteSegmentIndex, layout: SegmentLayout, clip: Path, clip_with_audio: Path
+) -> None:
+    place_segment(layout, clip_with_audio, "new-cam", T0)
+    summary = await Reconciler(sqlite_index, layout).run()
+    assert summary.indexed == 1
+    assert [c.id for c in await sqlite_index.cameras()] == ["new-cam"]
+    seg = await sqlite_index.latest_segment("new-cam")
+    assert seg is not None and seg.has_audio and seg.video_codec.startswith("avc1.")
+
+
+async def test_rebuilding_a_lost_index_in_chunks_keeps_runs_whole(
+    tmp_path: Path, layout: SegmentLayout, clip: Path
+) -> None:
+    # The index file was lost; 12 contiguous segments on disk must come back as one run.
+    info_end = T0
+    for _ in range(12):
+        seg = place_segment(layout, clip, "cam", info_end)
+        info_end = seg.end_ms
+    async with SqliteSegmentIndex(tmp_path / "fresh.db") as index:
+        summary = await Reconciler(index, layout, chunk=5).run()
+        assert summary.indexed == 12
+        runs = await index.runs("cam", T0, info_end)
+        assert len(runs) == 1 and runs[0].segments == 12
+
+
+async def test_index_rows_of_a_deleted_camera_directory_are_dropped(
+    sqlite_index: SqliteSegmentIndex, layout: SegmentLayout, clip: Path
+) -> None:
+    await sqlite_index.ensure_camera("cam")
+    for i in range(7):
+        await sqlite_index.add_segment(place_segment(layout, clip, "cam", T0 + i * S))
+    shutil.rmtree(layout.camera_dir("cam"))
+    summary = await Reconciler(sqlite_index, layout, chunk=3).run()
+    assert summary.dropped_rows == 7
+    assert (await sqlite_index.usage()).total_bytes == 0
+
+
+async def test_quarantine_is_bounded(
+    sqlite_index: SqliteSegmentIndex, layout: SegmentLayout, clip: Path
+) -> None:
+    for i in range(3):
+        seg = place_segment(layout, clip, "cam", T0 + i * S)
+        layout.absolute(seg.path).write_bytes(b"\x00\x00\x00\x20ftyp")  # cut inside ftyp
+    summary = await Reconciler(sqlite_index, layout, quarantine_keep=2).run()
+    assert summary.quarantined == 3 and summary.indexed == 0
+    assert _files(layout.data_dir / QUARANTINE_DIR) == {
+        f"cam/{T0 + S}.mp4",
+        f"cam/{T0 + 2 * S}.mp4",
+    }
+
+
+async def test_a_missing_recordings_tree_is_refused_not_emptied_from_the_index(
+    sqlite_index: SqliteSegmentIndex, layout: SegmentLayout, clip: Path
+) -> None:
+    await sqlite_index.ensure_camera("cam")
+    await sqlite_index.add_segment(place_segment(layout, clip, "cam", T0))
+    shutil.rmtree(layout.root)  # as if the recordings disk had not been mounted
+    with pytest.raises(StorageUnavailable, match="mounted"):
+        await Reconciler(sqlite_index, layout).run()
+    assert (await sqlite_index.usage()).total_bytes > 0

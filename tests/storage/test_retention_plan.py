@@ -1,0 +1,324 @@
+"""The retention planner on hand-built facts: no disk, no database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+import pytest
+
+from recorder.storage.index import SegmentRef
+from recorder.storage.model import CameraUsage, Protection, StorageUsage
+from recorder.storage.retention import (
+    DAY_MS,
+    Action,
+    ClearAlarm,
+    CloseCircuitBreaker,
+    DeleteReason,
+    DeleteSegments,
+    DiskCapacity,
+    OpenCircuitBreaker,
+    RaiseAlarm,
+    RetentionInputs,
+    RetentionPolicy,
+    RetentionStatus,
+    Watermarks,
+    plan_retention,
+)
+
+NOW = 1_700_000_000_000
+S = 10_000
+NO_STATUS = RetentionStatus()
+BIG_DISK = DiskCapacity(total_bytes=10**15, free_bytes=10**15 - 10**6)  # never the limit
+
+
+def segments(
+    camera_id: str, first_id: int, count: int, *, start: int, size: int = 100
+) -> list[SegmentRef]:
+    return [
+        SegmentRef(
+            first_id + i,
+            camera_id,
+            start,
+            start + i * S,
+            start + (i + 1) * S,
+            size,
+            f"p{first_id + i}",
+        )
+        for i in range(count)
+    ]
+
+
+def usage_of(refs: Iterable[SegmentRef]) -> StorageUsage:
+    per: dict[str, list[SegmentRef]] = {}
+    for ref in refs:
+        per.setdefault(ref.camera_id, []).append(ref)
+    cams = tuple(
+        CameraUsage(
+            cam,
+            sum(r.bytes for r in rs),
+            len(rs),
+            min(r.start_ms for r in rs),
+            max(r.end_ms for r in rs),
+        )
+        for cam, rs in sorted(per.items())
+    )
+    return StorageUsage(total_bytes=sum(c.bytes for c in cams), per_camera=cams)
+
+
+def oldest_first(refs: Iterable[SegmentRef]) -> tuple[SegmentRef, ...]:
+    return tuple(sorted(refs, key=lambda r: (r.start_ms, r.id)))
+
+
+def inputs(
+    refs: Sequence[SegmentRef],
+    *,
+    policy: RetentionPolicy,
+    disk: DiskCapacity = BIG_DISK,
+    protections: tuple[Protection, ...] = (),
+    status: RetentionStatus = NO_STATUS,
+    expired: Sequence[SegmentRef] = (),
+    usage: StorageUsage | None = None,
+) -> RetentionInputs:
+    return RetentionInputs(
+        now_ms=NOW,
+        policy=policy,
+        usage=usage or usage_of(refs),
+        disk=disk,
+        protections=protections,
+        expired=tuple(expired),
+        oldest=oldest_first(refs),
+        status=status,
+    )
+
+
+def deleted(actions: Iterable[Action], reason: DeleteReason | None = None) -> list[int]:
+    return [
+        i
+        for a in actions
+        if isinstance(a, DeleteSegments) and (reason is None or a.reason is reason)
+        for i in a.segment_ids
+    ]
+
+
+def others(actions: Iterable[Action]) -> list[Action]:
+    return [a for a in actions if not isinstance(a, DeleteSegments)]
+
+
+# -- age ------------------------------------------------------------------------------------
+
+
+def test_segments_past_their_cameras_retention_are_deleted() -> None:
+    week_ago = NOW - 7 * DAY_MS
+    a = segments("a", 1, 4, start=week_ago - 2 * S - 5_000)  # ends: -15 s, -5 s, +5 s, +15 s
+    b = segments("b", 100, 4, start=week_ago - 2 * S)  # camera b keeps everything
+    policy = RetentionPolicy(retention_days={"a": 7, "b": None})
+    plan = plan_retention(inputs(a + b, policy=policy, expired=a + b))
+    # Only a's segments that ended before the cutoff go; the one straddling it stays.
+    assert deleted(plan.actions, DeleteReason.AGE) == [1, 2]
+    assert deleted(plan.actions, DeleteReason.SPACE) == []
+    assert plan.final
+
+
+def test_default_retention_applies_to_cameras_missing_from_the_policy() -> None:
+    old = segments("gone", 1, 2, start=NOW - 40 * DAY_MS)
+    plan = plan_retention(
+        inputs(old, policy=RetentionPolicy(default_retention_days=30), expired=old)
+    )
+    assert deleted(plan.actions, DeleteReason.AGE) == [1, 2]
+
+
+# -- space ----------------------------------------------------------------------------------
+
+
+def test_above_high_water_deletes_oldest_until_low_water() -> None:
+    refs = segments("a", 1, 95, start=NOW - DAY_MS)  # 9,500 bytes of a 10,000 quota: 95 %
+    plan = plan_retention(inputs(refs, policy=RetentionPolicy(quota_bytes=10_000)))
+    assert deleted(plan.actions, DeleteReason.SPACE) == list(range(1, 11))  # down to 85 %
+    assert plan.projected_percent == pytest.approx(85.0)
+    space = next(a for a in plan.actions if isinstance(a, DeleteSegments))
+    assert space.bytes == 1000
+
+
+def test_between_the_marks_nothing_is_deleted() -> None:
+    refs = segments("a", 1, 88, start=NOW - DAY_MS)  # 88 %: below high, above low
+    plan = plan_retention(inputs(refs, policy=RetentionPolicy(quota_bytes=10_000)))
+    assert deleted(plan.actions) == []
+
+
+def test_deletion_started_above_high_water_continues_to_low_water() -> None:
+    refs = segments("a", 1, 88, start=NOW - DAY_MS)  # 88 %: between the marks...
+    policy = RetentionPolicy(quota_bytes=10_000)
+    plan = plan_retention(inputs(refs, policy=policy, status=RetentionStatus(draining=True)))
+    # ... but an earlier round started draining: it goes on down to 85 %, then stops.
+    assert deleted(plan.actions) == [1, 2, 3]
+    assert not plan.draining
+    window = replace(
+        inputs(refs, policy=RetentionPolicy(quota_bytes=10_000)),
+        usage=usage_of(segments("a", 1, 95, start=NOW - DAY_MS)),
+        oldest=oldest_first(refs)[:2],
+        oldest_exhausted=False,
+    )
+    assert plan_retention(window).draining  # 2 of the 10 needed: not there yet
+
+
+def test_age_deletions_count_toward_the_space_goal() -> None:
+    old = segments("a", 1, 5, start=NOW - 10 * DAY_MS, size=200)  # 1,000 bytes, expired
+    recent = segments("a", 10, 85, start=NOW - DAY_MS)  # 8,500 bytes
+    policy = RetentionPolicy(retention_days={"a": 7}, quota_bytes=10_000)
+    plan = plan_retention(inputs(old + recent, policy=policy, expired=old))
+    assert deleted(plan.actions, DeleteReason.AGE) == [1, 2, 3, 4, 5]
+    assert deleted(plan.actions, DeleteReason.SPACE) == []  # 95 % - 10 % = 85 %: done
+
+
+def test_space_is_freed_fairly_by_time_across_cameras() -> None:
+    # A 4K camera writes ten times the bytes of an SD one. Oldest-first across cameras cuts both
+    # at the same instant, so both keep the same depth of history.
+    hd = segments("hd", 1, 50, start=NOW - DAY_MS, size=1000)
+    sd = segments("sd", 1000, 50, start=NOW - DAY_MS + 1, size=100)
+    total = 50 * 1000 + 50 * 100
+    plan = plan_retention(inputs(hd + sd, policy=RetentionPolicy(quota_bytes=int(total / 0.95))))
+    gone = set(deleted(plan.actions))
+    for camera in (hd, sd):
+        kept_starts = [r.start_ms for r in camera if r.id not in gone]
+        gone_starts = [r.start_ms for r in camera if r.id in gone]
+        assert gone_starts and max(gone_starts) < min(kept_starts)
+    hd_cut = min(r.start_ms for r in hd if r.id not in gone)
+    sd_cut = min(r.start_ms for r in sd if r.id not in gone)
+    assert abs(hd_cut - sd_cut) <= S
+
+
+def test_protected_segments_are_never_deleted() -> None:
+    refs = segments("a", 1, 95, start=NOW - 10 * DAY_MS)
+    protections = (
+        Protection("a", refs[0].start_ms + 1, refs[2].start_ms + 1, "event", NOW + 1),  # ids 1-3
+        Protection("a", refs[5].start_ms, refs[6].start_ms, "clip"),  # id 6, permanent
+        Protection("a", refs[3].start_ms, refs[5].start_ms, "expired", NOW),  # no longer active
+    )
+    policy = RetentionPolicy(retention_days={"a": 1}, quota_bytes=10_000)
+    plan = plan_retention(inputs(refs, policy=policy, protections=protections, expired=refs))
+    gone = set(deleted(plan.actions))
+    assert gone.isdisjoint({1, 2, 3, 6})
+    assert {4, 5, 7} <= gone
+
+
+def test_other_data_filling_the_filesystem_triggers_deletion() -> None:
+    refs = segments("a", 1, 100, start=NOW - DAY_MS, size=10)  # recordings: only 1,000 bytes
+    disk = DiskCapacity(total_bytes=10_000, free_bytes=800)  # someone else wrote 8,200
+    plan = plan_retention(inputs(refs, policy=RetentionPolicy(), disk=disk))
+    assert deleted(plan.actions) == list(range(1, 71))  # 700 bytes: 92 % -> 85 %
+    assert plan.projected_percent == pytest.approx(85.0)
+
+
+def test_min_free_bytes_acts_as_a_high_water_mark() -> None:
+    refs = segments("a", 1, 100, start=NOW - DAY_MS, size=10**9)
+    disk = DiskCapacity(total_bytes=10**12, free_bytes=40 * 10**9)  # 96 %... with 40 GB free
+    marks = Watermarks(high_percent=99, low_percent=98, min_free_bytes=50 * 10**9)
+    plan = plan_retention(inputs(refs, policy=RetentionPolicy(marks=marks), disk=disk))
+    # Below the floor by 10 GB, plus the 1 % band (10 GB) of hysteresis.
+    assert len(deleted(plan.actions)) == 20
+
+
+def test_a_truncated_window_defers_alarms_and_breaker() -> None:
+    refs = segments("a", 1, 99, start=NOW - DAY_MS)
+    window = replace(
+        inputs(refs, policy=RetentionPolicy(quota_bytes=10_000)),
+        oldest=oldest_first(refs)[:5],
+        oldest_exhausted=False,
+    )
+    plan = plan_retention(window)
+    assert deleted(plan.actions) == [1, 2, 3, 4, 5]
+    assert not plan.final
+    assert others(plan.actions) == []
+
+
+# -- circuit breaker ------------------------------------------------------------------------
+
+
+def test_breaker_opens_when_nothing_can_be_freed_and_closes_with_hysteresis() -> None:
+    refs = segments("a", 1, 97, start=NOW - DAY_MS)
+    everything = (Protection("a", NOW - 2 * DAY_MS, NOW, "clip"),)
+    policy = RetentionPolicy(quota_bytes=10_000)
+
+    plan = plan_retention(inputs(refs, policy=policy, protections=everything))
+    assert deleted(plan.actions) == []
+    assert OpenCircuitBreaker(97.0, "quota") in plan.actions
+    assert RaiseAlarm(95, 97.0, "quota") in plan.actions
+
+    opened = RetentionStatus(alarm_level=95, breaker_open=True)
+    # Still 93 % (someone deleted a little): above the close threshold, stays open.
+    plan = plan_retention(inputs(refs[:93], policy=policy, protections=everything, status=opened))
+    assert not any(isinstance(a, CloseCircuitBreaker | OpenCircuitBreaker) for a in plan.actions)
+    # The protection is gone: retention frees down to 85 %, and the breaker closes by itself.
+    plan = plan_retention(inputs(refs, policy=policy, status=opened))
+    assert len(deleted(plan.actions)) == 12
+    assert CloseCircuitBreaker(85.0) in plan.actions
+
+
+def test_breaker_stays_closed_when_deletion_can_make_room() -> None:
+    refs = segments("a", 1, 99, start=NOW - DAY_MS)
+    plan = plan_retention(inputs(refs, policy=RetentionPolicy(quota_bytes=10_000)))
+    assert len(deleted(plan.actions)) == 14
+    assert not any(isinstance(a, OpenCircuitBreaker) for a in plan.actions)
+    assert RaiseAlarm(80, 85.0, "quota") in plan.actions  # what is left after deleting
+
+
+def test_breaker_opens_when_other_data_fills_the_disk_beyond_all_recordings() -> None:
+    refs = segments("a", 1, 10, start=NOW - DAY_MS, size=10)
+    disk = DiskCapacity(total_bytes=10_000, free_bytes=200)  # 98 %, recordings only 1 %
+    plan = plan_retention(inputs(refs, policy=RetentionPolicy(), disk=disk))
+    assert deleted(plan.actions) == list(range(1, 11))  # overwrite-oldest frees what it can
+    assert OpenCircuitBreaker(97.0, "filesystem") in plan.actions
+
+
+# -- alarms ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("level", "percent", "expected"),
+    [
+        (0, 79.9, []),
+        (0, 80.0, [RaiseAlarm(80, 80.0, "quota")]),
+        (0, 89.0, [RaiseAlarm(80, 89.0, "quota")]),
+        (80, 84.0, []),  # raised once, not again
+        (80, 79.0, []),  # within the 2 % hysteresis
+        (80, 77.9, [ClearAlarm(80, 0, 77.9)]),
+        (90, 87.0, [ClearAlarm(90, 80, 87.0)]),
+        (95, 70.0, [ClearAlarm(95, 0, 70.0)]),
+    ],
+)
+def test_alarm_levels_are_raised_crossing_up_and_cleared_below(
+    level: int, percent: float, expected: list[Action]
+) -> None:
+    # Usage between the marks (no deletion), or with nothing deletable, shows the alarm logic.
+    size = int(percent * 10)
+    usage = StorageUsage(total_bytes=size, per_camera=(CameraUsage("a", size, 1, NOW, NOW + S),))
+    policy = RetentionPolicy(quota_bytes=1000, marks=Watermarks(high_percent=99.9, low_percent=99))
+    plan = plan_retention(
+        inputs([], policy=policy, usage=usage, status=RetentionStatus(alarm_level=level))
+    )
+    assert others(plan.actions) == expected
+
+
+@pytest.mark.parametrize(
+    ("level", "percent", "raised"), [(0, 91.0, 90), (0, 96.0, 95), (80, 90.5, 90), (90, 95.0, 95)]
+)
+def test_alarm_jumps_straight_to_the_highest_level_crossed(
+    level: int, percent: float, raised: int
+) -> None:
+    size = int(percent * 10)
+    usage = StorageUsage(total_bytes=size, per_camera=(CameraUsage("a", size, 1, NOW, NOW + S),))
+    policy = RetentionPolicy(quota_bytes=1000, marks=Watermarks(high_percent=99.9, low_percent=99))
+    plan = plan_retention(
+        inputs([], policy=policy, usage=usage, status=RetentionStatus(alarm_level=level))
+    )
+    assert [a.level for a in plan.actions if isinstance(a, RaiseAlarm)] == [raised]
+
+
+def test_policies_that_cannot_work_are_refused() -> None:
+    with pytest.raises(ValueError):
+        Watermarks(high_percent=80, low_percent=85)
+    with pytest.raises(ValueError):
+        RetentionPolicy(breaker_open_percent=90, breaker_close_percent=95)
+    with pytest.raises(ValueError):
+        RetentionPolicy(alarm_levels=(90, 80))
