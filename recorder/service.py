@@ -69,6 +69,7 @@ class Recorder:
     storage: StorageState = field(default_factory=StorageState)
     index: SegmentIndex | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    _in_flight: dict[str, int] = field(default_factory=dict)  # camera -> bytes being written
 
     async def run(self, shutdown: asyncio.Event) -> None:
         config = self.config
@@ -85,6 +86,9 @@ class Recorder:
             log.info("%s", summary)
             for camera in config.cameras:
                 await index.ensure_camera(camera.id, camera.name)
+                latest = await index.latest_segment(camera.id)
+                if latest is not None and camera.enabled:
+                    self._note_in_flight(latest)
             retention = RetentionWorker(
                 index=index,
                 layout=layout,
@@ -93,20 +97,39 @@ class Recorder:
                 state=self.storage,
                 clock=self.clock,
                 interval_s=config.storage.retention_interval_s,
+                # Each camera is writing about what it wrote last: keep room for that.
+                reserve=lambda: sum(self._in_flight.values()),
             )
             await retention.run_once()  # make room before the first segment is written
+            # Everything stops together: on a signal, or if any task dies unexpectedly, so
+            # that workers finish their segments before the index closes.
+            stop = asyncio.Event()
+            relay = asyncio.create_task(_relay(shutdown, stop))
             workers = [self._worker(cam, layout, index, retention) for cam in config.cameras]
-            tasks = [asyncio.create_task(retention.run(shutdown), name="retention")]
+            tasks = [asyncio.create_task(retention.run(stop), name="retention")]
             tasks += [
-                asyncio.create_task(worker.run(shutdown), name=f"camera-{worker.camera_id}")
+                asyncio.create_task(worker.run(stop), name=f"camera-{worker.camera_id}")
                 for worker in workers
                 if worker is not None
             ]
+            for task in tasks:
+                task.add_done_callback(lambda _task: stop.set())
             self.ready.set()
             log.info("recording %d camera(s) into %s", len(tasks) - 1, data_dir)
-            await asyncio.gather(*tasks)
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            relay.cancel()
+            failures = [r for r in results if isinstance(r, BaseException)]
+            if failures:
+                raise failures[0]
         finally:
             await index.close()
+
+    def _note_in_flight(self, last: NewSegment) -> None:
+        """Estimate what the camera is writing now: its last segment's byte rate over a whole
+        segment (a segment cut short by a reconnect or the breaker must not shrink it)."""
+        seconds = max(last.duration_ms, 1000) / 1000
+        full = self.config.storage.segment_seconds + 1  # cut at the keyframe after the length
+        self._in_flight[last.camera_id] = round(last.bytes / seconds * full)
 
     def _worker(
         self,
@@ -144,11 +167,17 @@ class Recorder:
 
         async def index_segment(segment: NewSegment) -> None:
             await index.add_segment(segment)
+            self._note_in_flight(segment)
             retention.poke()
 
         return CameraWorker(
             camera.id, make_session, index_segment, self.health, self.clock, capture.backoff_cap_s
         )
+
+
+async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:
+    await source.wait()
+    target.set()
 
 
 async def run_until_signalled(config: RecorderConfig) -> None:

@@ -14,10 +14,9 @@ Protocol with the parent (`sim.cluster.ServerProcess`):
 - stderr: GStreamer's and our diagnostics, for humans.
 
 Timing model: unit k of a looped stream (a video frame or an AAC frame) belongs to Unix time
-k * unit_duration. A new media starts with the GOP that began at the current whole second, so
-a `clocksync` lets that GOP through at once (a short catch-up burst, like a camera's GOP cache) and
-then releases each unit at its wall-clock time. Hence the scene time shown at Unix time T is
-T mod duration, for every camera and every client, and PTS run on across loops without a seam.
+k * unit_duration and leaves the server at that time (see WallClockFeeder). A new media starts at
+the next whole second, on an IDR. Hence the scene time shown at Unix time T is T mod duration,
+for every camera and every client, and PTS run on across loops without a seam.
 """
 
 from __future__ import annotations
@@ -75,8 +74,10 @@ class UnitLoop:
         # floor() to RTP clock ticks gives exactly even steps (see WallClockFeeder).
         return -((-k * self.num * NS) // self.den)
 
-    def unit_at_unix_ns(self, t_ns):
-        return (t_ns * self.den) // (self.num * NS)
+    def first_unit_after_unix_ns(self, t_ns):
+        """The first unit at or after `t_ns` that starts an aligned group (a GOP)."""
+        k = -(-t_ns * self.den // (self.num * NS))
+        return -(-k // self.align) * self.align
 
 
 def load_h264_loop(path, fps, gop):
@@ -106,36 +107,36 @@ def garbage_loop(fps, size):
 class WallClockFeeder:
     """Feeds one appsrc from a UnitLoop, one unit per need-data, aligned to the wall clock.
 
-    PTS are `unix_ns(k) - origin`: continuous across loops and exactly evenly spaced. The
-    downstream clocksync's ts-offset maps them onto running time so unit k leaves at Unix time
-    unix_ns(k). The origin is a whole millisecond, so with ceil'd unix_ns the payloader's RTP
-    timestamps (90 kHz, or the audio rate) step by exactly the same number of ticks every time.
+    A buffer's PTS is the running time at which it must leave: `unix_ns(k) + offset`, with
+    offset = running time - Unix time. The RTP sinks of the RTSP server sync on it (and the
+    clocksync after the appsrc paces the source the same way), so unit k leaves at Unix time
+    unix_ns(k). A new media starts at the next unit boundary of `align` (the next GOP: at most
+    one second of wait) because a PTS in the past would be negative for a fresh pipeline.
+
+    PTS run on across loops, and the offset is a whole millisecond while unix_ns is rounded up,
+    so the payloader's RTP timestamps (90 kHz, or the audio rate) advance by exactly the same
+    number of ticks every unit.
     """
 
-    def __init__(self, appsrc, clocksync, loop):
+    def __init__(self, appsrc, loop):
         self.appsrc = appsrc
-        self.clocksync = clocksync
         self.loop = loop
         self.k = None
-        self.origin_ns = 0
-        self.offset_ns = 0  # running time - Unix time, rounded to a millisecond
+        self.offset_ns = 0
 
     def _mapping_ns(self):
-        clock = self.appsrc.get_clock()
-        if clock is None:
-            clock = Gst.SystemClock.obtain()
+        clock = self.appsrc.get_clock() or Gst.SystemClock.obtain()
         running = clock.get_time() - self.appsrc.get_base_time()
         return running - time.time_ns()
 
     def _anchor(self, mapping_ns):
         loop = self.loop
-        now_k = loop.unit_at_unix_ns(time.time_ns())
-        start_k = now_k - now_k % loop.align
-        if self.k is None:
-            self.origin_ns = loop.unix_ns(start_k) // MS * MS
-        self.k = max(start_k, self.k or 0)
         self.offset_ns = mapping_ns // MS * MS
-        self.clocksync.set_property("ts-offset", self.origin_ns + self.offset_ns)
+        # The millisecond rounding may put unit `first` a hair before running time zero.
+        first = loop.first_unit_after_unix_ns(time.time_ns() + MS)
+        # Running time stops while a pipeline is paused: after that, skip what the wall clock
+        # has passed (a gap, as from a real camera), never go back.
+        self.k = max(first, self.k or 0)
 
     def on_need_data(self, appsrc, _length):
         loop = self.loop
@@ -147,7 +148,7 @@ class WallClockFeeder:
                 self._anchor(mapping)
         index = self.k % len(loop.buffers)
         buf = Gst.Buffer.new_wrapped_bytes(loop.buffers[index])
-        pts = loop.unix_ns(self.k) - self.origin_ns
+        pts = loop.unix_ns(self.k) + self.offset_ns
         buf.pts = pts
         buf.dts = pts
         buf.duration = loop.unix_ns(self.k + 1) - loop.unix_ns(self.k)
@@ -210,26 +211,26 @@ def mount_launch(mount, garbage):
     if garbage:
         parts.append(
             f"appsrc name=video is-live=true format=time caps={H264_CAPS} "
-            "! clocksync name=videosync ! rtph264pay name=pay0 pt=96"
+            "! clocksync ! rtph264pay name=pay0 pt=96"
         )
     elif mount["source"] == "pattern":
         parts.append(
             "videotestsrc is-live=true pattern=ball "
             f"! video/x-raw,width={mount['width']},height={mount['height']},framerate={fps}/1 "
             f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bframes=0 "
-            f"bitrate={mount['bitrate_kbps']} ! h264parse "
-            "! rtph264pay name=pay0 pt=96 config-interval=-1"
+            f"bitrate={mount['bitrate_kbps']} option-string=repeat-headers=1 ! h264parse "
+            "! rtph264pay name=pay0 pt=96 config-interval=1"
         )
     else:
         parts.append(
             f"appsrc name=video is-live=true format=time caps={H264_CAPS},framerate={fps}/1 "
-            "! clocksync name=videosync ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1"
+            "! clocksync ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1"
         )
     if mount.get("audio"):
         parts.append(
             "appsrc name=audio is-live=true format=time "
             "caps=audio/mpeg,mpegversion=4,stream-format=adts "
-            "! clocksync name=audiosync ! aacparse ! rtpmp4gpay name=pay1 pt=97"
+            "! clocksync ! aacparse ! rtpmp4gpay name=pay1 pt=97"
         )
     return "( " + "  ".join(parts) + " )"
 
@@ -278,13 +279,11 @@ class Camera:
                 loop = loops.garbage(mount["fps"], mount.get("garbage_bytes", 4000))
             else:
                 loop = loops.h264(mount["video"], mount["fps"])
-            feeder = WallClockFeeder(video_src, element.get_by_name("videosync"), loop)
+            feeder = WallClockFeeder(video_src, loop)
             video_src.connect("need-data", feeder.on_need_data)
         audio_src = element.get_by_name("audio")
         if audio_src is not None:
-            feeder = WallClockFeeder(
-                audio_src, element.get_by_name("audiosync"), loops.adts(mount["audio"])
-            )
+            feeder = WallClockFeeder(audio_src, loops.adts(mount["audio"]))
             audio_src.connect("need-data", feeder.on_need_data)
         if self.fault.get("kind") == "stall":
             gate = StallGate(

@@ -28,7 +28,16 @@ def make_clip(tmp_path_factory: pytest.TempPathFactory) -> ClipFactory:
         if audio:
             cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000"]
         cmd += ["-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-bf", "0"]
-        cmd += ["-g", str(fps), "-keyint_min", str(fps), "-sc_threshold", "0", "-pix_fmt", "yuv420p"]
+        cmd += [
+            "-g",
+            str(fps),
+            "-keyint_min",
+            str(fps),
+            "-sc_threshold",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+        ]
         if audio:
             cmd += ["-c:a", "aac", "-b:a", "32k"]
         subprocess.run([*cmd, str(out)], check=True)

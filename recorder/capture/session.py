@@ -120,6 +120,8 @@ class CaptureSession:
         self._last_video_pts: float | None = None
         self._frame_s = 1 / 15
         self._end_ms = 0  # wall time just after the last video frame written
+        self._written_until_ms = 0  # end of the last finished segment
+        self._run_start_ms: int | None = None
         self._paused = False
         # Throughput counters since the last health report.
         self._window_bytes = 0
@@ -177,6 +179,10 @@ class CaptureSession:
             # Times of arrival, not of processing: the queue may hold a backlog.
             packet, arrival, mono = item
             last_packet = mono
+            if self._writer is not None and not self._writable():
+                # The circuit breaker opened: stop now, not at the end of the segment.
+                self._close_segment()
+                self._pause()
             if packet.stream is stream.video:
                 if packet.is_keyframe:
                     last_keyframe = mono
@@ -202,13 +208,17 @@ class CaptureSession:
             if broke is not Break.FIRST:
                 log.info("%s: new run (%s)", self.camera_id, broke.value)
             self._close_segment()
+            self._run_start_ms = None
         self._last_video_pts = pts_s
         writer = self._writer
         if packet.is_keyframe and (
             writer is None or pts_s - self._seg_start_pts >= self._settings.segment_seconds
         ):
-            start_ms = self._timeline.wall_ms(pts_s)
-            self._end_ms = start_ms
+            # The anchor may have moved earlier since the last segment began (see timeline.py);
+            # never start before what is already written, so segments never overlap.
+            start_ms = max(self._timeline.wall_ms(pts_s), self._written_until_ms)
+            if writer is not None:
+                self._end_ms = start_ms  # contiguous within a run
             self._close_segment()
             writer = self._open_segment(pts_s, start_ms, stream)
         if writer is not None:
@@ -219,27 +229,33 @@ class CaptureSession:
         self, pts_s: float, start_ms: int, stream: OpenedStream
     ) -> SegmentWriter | None:
         if not self._writable():
-            if not self._paused:
-                self._paused = True
-                self._health.post_threadsafe(
-                    self.camera_id, state=CameraState.PAUSED, reason="storage full: not recording"
-                )
+            self._pause()
             return None
         if self._paused:
             self._paused = False
             self._health.post_threadsafe(self.camera_id, state=CameraState.ONLINE, reason="")
         run_base_s = self._timeline.run_start_pts
+        if self._run_start_ms is None:
+            # Fixed for the run (it names it), though the anchor may still improve.
+            self._run_start_ms = min(self._timeline.wall_ms(run_base_s), start_ms)
         self._writer = SegmentWriter(
             self._layout,
             self.camera_id,
             stream.video,
             stream.audio,
-            run_start_ms=self._timeline.wall_ms(run_base_s),
+            run_start_ms=self._run_start_ms,
             start_ms=start_ms,
             run_base_s=run_base_s,
         )
         self._seg_start_pts = pts_s
         return self._writer
+
+    def _pause(self) -> None:
+        if not self._paused:
+            self._paused = True
+            self._health.post_threadsafe(
+                self.camera_id, state=CameraState.PAUSED, reason="storage full: not recording"
+            )
 
     def _close_segment(self) -> None:
         writer, self._writer = self._writer, None
@@ -249,6 +265,7 @@ class CaptureSession:
             writer.abort()
             return
         segment = writer.finish(self._end_ms)
+        self._written_until_ms = segment.end_ms
         self._segments += 1
         self._on_segment(segment)
 

@@ -1,15 +1,18 @@
 """Placing packets on the wall clock, and deciding where runs break.
 
-A run is a gap-free span of recording. Within a run, a packet's wall time is
-`anchor + pts`, where the anchor is fixed when the run starts (arrival time minus PTS of its
-first packet). Cameras' PTS reflect capture time, so they are more precise than arrival times,
-which jitter with the network; arrival times only guard against a PTS that lies.
+A run is a gap-free span of recording. Within a run, a packet's wall time is `anchor + pts`.
+Cameras' PTS reflect capture time, so they are more precise than arrival times, which jitter
+with the network. The anchor is the earliest-arrival estimate `min(arrival - pts)`: a packet
+cannot arrive before it was captured, so the smallest offset seen is the closest to the truth.
+This matters at connect, when cameras (and GStreamer) flush a burst of buffered packets: the
+first packet arrives late relative to its PTS, and anchoring on it alone would place the whole
+run in the future by the burst's length.
 
 A new run starts, leaving an honest gap in the index, when:
 - PTS goes backwards (the camera or the RTSP session restarted its clock);
 - PTS jumps forward by more than `max_gap_s` (frames were lost or the camera paused);
-- arrival and `anchor + pts` disagree by more than `max_drift_s` (packets stopped coming while
-  PTS kept counting from where it was, or the camera clock drifted from ours).
+- packets arrive more than `max_drift_s` later than `anchor + pts` (they stopped coming while
+  PTS kept counting from where it was, or the camera's clock runs slower than ours).
 """
 
 from __future__ import annotations
@@ -37,9 +40,12 @@ class RunTimeline:
     def observe(self, pts_s: float, arrival_s: float) -> Break:
         """Feed the PTS (seconds) of a video packet and when it arrived; say if a run breaks."""
         reason = self._classify(pts_s, arrival_s)
+        offset = arrival_s - pts_s
         if reason is not Break.NONE:
-            self.anchor = arrival_s - pts_s
+            self.anchor = offset
             self.run_start_pts = pts_s
+        elif self.anchor is not None and offset < self.anchor:
+            self.anchor = offset  # arrived earlier than we thought possible: we were late
         self.last_pts = pts_s
         return reason
 
@@ -50,7 +56,7 @@ class RunTimeline:
             return Break.BACKWARDS
         if pts_s - self.last_pts > self.max_gap_s:
             return Break.JUMP
-        if abs(arrival_s - (self.anchor + pts_s)) > self.max_drift_s:
+        if arrival_s - (self.anchor + pts_s) > self.max_drift_s:
             return Break.DRIFT
         return Break.NONE
 

@@ -56,7 +56,9 @@ class CameraWorker:
         try:
             while not shutdown.is_set():
                 retrying = AsyncRetrying(
-                    retry=retry_if_exception_type(StreamError),
+                    # Any failure of this camera (stream, segment file, a bug) is retried: one
+                    # camera must never take the recorder down. Cancellation is not an Exception.
+                    retry=retry_if_exception_type(Exception),
                     wait=wait_random_exponential(multiplier=0.5, max=self._backoff_cap_s),
                     sleep=lambda seconds: _wait(shutdown, seconds),
                     before_sleep=self._note_failure,
@@ -73,7 +75,7 @@ class CameraWorker:
         started = self._clock.monotonic()
         try:
             await self.run_once(shutdown)
-        except StreamError as exc:
+        except Exception as exc:
             if self._clock.monotonic() - started < HEALTHY_SESSION_S:
                 raise
             # It was up for a while: report, then reconnect at once with a fresh backoff.
@@ -116,9 +118,14 @@ class CameraWorker:
         self.reconnects += 1
 
     def _record_failure(self, exc: BaseException) -> None:
-        unusable = isinstance(exc, StreamUnusable)
-        state = CameraState.ERROR if unusable else CameraState.OFFLINE
-        log.warning("%s: %s (%s); reconnecting", self.camera_id, state.value, exc)
+        # Offline: the camera may come back by itself. Error: something needs a look (the
+        # stream is unusable, a segment could not be written, or a bug, logged in full).
+        offline = isinstance(exc, StreamError) and not isinstance(exc, StreamUnusable)
+        state = CameraState.OFFLINE if offline else CameraState.ERROR
+        if isinstance(exc, RecorderError):
+            log.warning("%s: %s (%s); reconnecting", self.camera_id, state.value, exc)
+        else:
+            log.error("%s: unexpected failure; reconnecting", self.camera_id, exc_info=exc)
         self._health.update(
             self.camera_id, state=state, reason=str(exc), reconnects=self.reconnects + 1
         )

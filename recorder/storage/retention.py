@@ -101,6 +101,9 @@ class RetentionInputs:
     oldest_exhausted: bool = True
     """False when more segments exist after the last one of `oldest`."""
     status: RetentionStatus = RetentionStatus()
+    reserve_bytes: int = 0
+    """Bytes being written now (the segments in flight): counted as used, so that usage stays
+    below high water even at the moment they are indexed."""
 
 
 class DeleteReason(enum.Enum):
@@ -168,13 +171,15 @@ class Budget:
         return 100.0 * max(self.used - freed, 0) / self.capacity if self.capacity > 0 else 100.0
 
 
-def budgets(policy: RetentionPolicy, usage: StorageUsage, disk: DiskCapacity) -> list[Budget]:
+def budgets(
+    policy: RetentionPolicy, usage: StorageUsage, disk: DiskCapacity, reserve_bytes: int = 0
+) -> list[Budget]:
     marks = policy.marks
     out = []
     if policy.quota_bytes is not None:
         cap = policy.quota_bytes
         # Garbage files are still on disk until unlinked: the quota counts them.
-        used = usage.total_bytes + usage.garbage_bytes
+        used = usage.total_bytes + usage.garbage_bytes + reserve_bytes
         out.append(
             Budget("quota", cap, used, _at(cap, marks.high_percent), _at(cap, marks.low_percent))
         )
@@ -184,7 +189,8 @@ def budgets(policy: RetentionPolicy, usage: StorageUsage, disk: DiskCapacity) ->
         # Keep the same hysteresis band below the free-space floor as between the percents.
         band = _at(cap, marks.high_percent) - _at(cap, marks.low_percent)
         low = min(_at(cap, marks.low_percent), high - band)
-        out.append(Budget("filesystem", cap, cap - disk.free_bytes, max(high, 0), max(low, 0)))
+        used = cap - disk.free_bytes + reserve_bytes
+        out.append(Budget("filesystem", cap, used, max(high, 0), max(low, 0)))
     return out
 
 
@@ -215,7 +221,7 @@ def plan_retention(inputs: RetentionInputs) -> RetentionPlan:
     if age_ids:
         actions.append(DeleteSegments(tuple(age_ids), DeleteReason.AGE, age_bytes))
 
-    budget_list = budgets(policy, inputs.usage, inputs.disk)
+    budget_list = budgets(policy, inputs.usage, inputs.disk, inputs.reserve_bytes)
     need = bytes_to_free(budget_list, draining=inputs.status.draining) - age_bytes
     space_ids, space_bytes = [], 0
     for ref in inputs.oldest:

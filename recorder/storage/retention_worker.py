@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,6 +130,7 @@ class RetentionWorker:
         min_interval_s: float = 1.0,
         batch: int = 2000,
         max_rounds: int = 100,
+        reserve: Callable[[], int] = lambda: 0,
     ) -> None:
         self._index = index
         self._policy = policy
@@ -139,6 +141,7 @@ class RetentionWorker:
         self._min_interval_s = min_interval_s
         self._batch = batch
         self._max_rounds = max_rounds
+        self._reserve = reserve  # bytes of the segments being written (see RetentionInputs)
         self._collector = GarbageCollector(index, layout)
         self._executor = RetentionExecutor(index, self._collector, state)
         self._poked = asyncio.Event()
@@ -223,7 +226,8 @@ class RetentionWorker:
             )
             expired += refs
             expired_exhausted = expired_exhausted and len(refs) < self._batch
-        need = bytes_to_free(budgets(policy, usage, disk), draining=self._draining)
+        reserve = self._reserve()
+        need = bytes_to_free(budgets(policy, usage, disk, reserve), draining=self._draining)
         oldest, oldest_exhausted = await self._oldest_window(need, now_ms)
         return RetentionInputs(
             now_ms=now_ms,
@@ -238,6 +242,7 @@ class RetentionWorker:
             status=RetentionStatus(
                 self._state.alarm_level, self._state.breaker_open, self._draining
             ),
+            reserve_bytes=reserve,
         )
 
     async def _oldest_window(self, need: int, now_ms: int) -> tuple[list[SegmentRef], bool]:

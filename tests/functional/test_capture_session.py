@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import av
@@ -42,7 +43,7 @@ def record(
 
 
 def test_segments_are_cut_at_keyframes_and_contiguous(tmp_path: Path, make_clip: ClipFactory):
-    segments, health, clock = record(make_clip(seconds=35), tmp_path)
+    segments, health, _clock = record(make_clip(seconds=35), tmp_path)
 
     durations = [s.duration_ms for s in segments]
     assert len(segments) == 4, durations
@@ -50,7 +51,7 @@ def test_segments_are_cut_at_keyframes_and_contiguous(tmp_path: Path, make_clip:
         assert 10_000 <= duration <= 11_000  # the configured length within one GOP
     assert 4_000 <= durations[-1] <= 5_100
     assert sum(durations) == pytest.approx(35_000, abs=200)
-    for before, after in zip(segments, segments[1:], strict=False):
+    for before, after in itertools.pairwise(segments):
         assert after.start_ms == before.end_ms  # one run: no gap, no overlap
         assert after.run_start_ms == segments[0].start_ms
     assert health.get("cam1").state is CameraState.ONLINE
@@ -77,9 +78,7 @@ def test_segments_are_durable_playable_fmp4_with_audio(tmp_path: Path, make_clip
         assert frames == pytest.approx(segment.duration_ms / 1000 * 15, abs=2)
 
 
-def test_decode_times_continue_across_the_segments_of_a_run(
-    tmp_path: Path, make_clip: ClipFactory
-):
+def test_decode_times_continue_across_the_segments_of_a_run(tmp_path: Path, make_clip: ClipFactory):
     segments, _, _ = record(make_clip(seconds=25, audio=False), tmp_path)
     layout = SegmentLayout(tmp_path)
     starts = []

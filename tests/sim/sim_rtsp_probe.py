@@ -84,7 +84,7 @@ class Decoded:
     width: int
     height: int
     time_base: Fraction
-    wall: list[float] = field(default_factory=list)  # time.time() at decode
+    wall: list[float] = field(default_factory=list)  # time.time() when its packet arrived
     pts: list[int] = field(default_factory=list)
     gray: list[np.ndarray] = field(default_factory=list)
     errors: int = 0
@@ -96,9 +96,13 @@ def decode(url: str, seconds: float, keep_gray: bool = False) -> Decoded:
         stream = container.streams.video[0]
         result = Decoded(0, 0, stream.time_base)
         deadline = time.monotonic() + seconds
+        # Frames leave a threaded decoder a few packets late: time them by their packet.
+        arrivals: dict[int, float] = {}
         for packet in container.demux(stream):
             if time.monotonic() >= deadline or packet.size == 0:
                 break
+            if packet.pts is not None:
+                arrivals[packet.pts] = time.time()
             try:
                 frames = packet.decode()
             except av.error.FFmpegError:
@@ -106,19 +110,25 @@ def decode(url: str, seconds: float, keep_gray: bool = False) -> Decoded:
                 continue
             for frame in frames:
                 result.width, result.height = frame.width, frame.height
-                if frame.pts is None:  # only before RTP timing is known
+                if frame.pts is None or frame.pts not in arrivals:  # before RTP timing is known
                     continue
-                result.wall.append(time.time())
+                result.wall.append(arrivals.pop(frame.pts))
                 result.pts.append(frame.pts)
                 if keep_gray:
                     result.gray.append(frame.to_ndarray(format="gray"))
         return result
 
 
-def decode_file_gray(path: str) -> list[np.ndarray]:
-    """Every frame of an encoded file, as grayscale arrays."""
+def file_frame_pairs(path: str) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(n, frame n-1, frame n) in grayscale for every frame n >= 1 of an encoded file, decoded
+    as it goes: a minute of 720p kept whole would take most of a gigabyte."""
     with av.open(path) as container:
-        return [f.to_ndarray(format="gray") for f in container.decode(video=0)]
+        previous = None
+        for n, frame in enumerate(container.decode(video=0)):
+            gray = frame.to_ndarray(format="gray")
+            if previous is not None:
+                yield n, previous, gray
+            previous = gray
 
 
 def changed(a: np.ndarray, b: np.ndarray, threshold: int = 40) -> np.ndarray:

@@ -200,7 +200,9 @@ class CountingEncoder:
     def settings(self) -> dict[str, Any]:
         return {"fake": 1}
 
-    def encode_video(self, graph: str, outputs: list[tuple[StreamFormat, Path]], frames: int) -> None:
+    def encode_video(
+        self, graph: str, outputs: list[tuple[StreamFormat, Path]], frames: int
+    ) -> None:
         self.video_calls += 1
         for _, path in outputs:
             path.write_bytes(b"video")
@@ -258,7 +260,9 @@ def test_server_config_assigns_ports_auth_faults_and_audio(tmp_path: Path) -> No
 
 
 def test_camera_urls_carry_escaped_credentials() -> None:
-    cam = SimCamera(CameraSpec("a", "idle", user="admin", password="p@ss:w"), "127.0.0.1", 8554, None, None)
+    cam = SimCamera(
+        CameraSpec("a", "idle", user="admin", password="p@ss:w"), "127.0.0.1", 8554, None, None
+    )
     assert cam.main_url == "rtsp://admin:p%40ss%3Aw@127.0.0.1:8554/main"
     assert cam.url("sub", credentials=False) == "rtsp://127.0.0.1:8554/sub"
     assert cam.url(password="bad") == "rtsp://admin:bad@127.0.0.1:8554/main"

@@ -53,3 +53,22 @@ def test_reset_forgets_the_run() -> None:
     feed(timeline, 1.0, 10.0)
     timeline.reset()
     assert feed(timeline, 1.0 + FRAME, 10.0 + FRAME) is Break.FIRST
+
+
+def test_anchor_follows_the_earliest_arrival() -> None:
+    # Connect burst: the first second of packets arrives at once, then live pacing.
+    timeline = RunTimeline()
+    for i in range(15):
+        assert feed(timeline, i * FRAME, 100.0) in (Break.FIRST, Break.NONE)
+    for i in range(15, 45):
+        assert feed(timeline, i * FRAME, 100.0 + (i - 15) * FRAME) is Break.NONE
+    # Live packets arrive 1 s earlier than the burst-based anchor predicted.
+    assert timeline.wall_ms(2.0) == 101_000
+
+
+def test_packets_far_later_than_their_pts_break_the_run_but_early_ones_do_not() -> None:
+    timeline = RunTimeline(max_drift_s=3)
+    feed(timeline, 0.0, 100.0)
+    assert feed(timeline, FRAME, 95.0) is Break.NONE  # earlier: the anchor moves instead
+    assert timeline.wall_ms(FRAME) == 95_000
+    assert feed(timeline, 2 * FRAME, 99.0) is Break.DRIFT
