@@ -49,8 +49,10 @@ install_python_packages() {
         "$(python_bin)" -m venv .venv
     fi
     log "installing Python packages (pinned)"
+    # (This machine's pip config names extra local indexes that may be absent: hide that noise.)
     .venv/bin/python -m pip install -q --disable-pip-version-check \
-        -c requirements/constraints.txt -e '.[dev]'
+        -c requirements/constraints.txt -e '.[dev]' \
+        2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
     rm -f .venv/.installed-*
     touch "$stamp"
 }

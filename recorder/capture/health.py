@@ -32,6 +32,9 @@ class CameraHealth:
     has_audio: bool = False
     segments_written: int = 0
     reconnects: int = 0
+    packets_received: int = 0  # since the recorder started, over every session
+    packets_written: int = 0
+    packets_skipped: int = 0  # by design: before a run's first keyframe, or while paused
 
 
 Listener = Callable[[CameraHealth], None]

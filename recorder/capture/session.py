@@ -128,6 +128,15 @@ class CaptureSession:
         self._window_frames = 0
         self._window_start = 0.0
         self._segments = 0
+        self._received = self._written = self._skipped = 0
+        # Counts of earlier sessions of this camera, so health shows totals.
+        before = health.get(camera_id)
+        self._base_counts = (
+            before.segments_written,
+            before.packets_received,
+            before.packets_written,
+            before.packets_skipped,
+        )
 
     def stop(self) -> None:
         """Ask the session to finish its segment and return (thread-safe)."""
@@ -158,6 +167,7 @@ class CaptureSession:
         finally:
             reader.stop()
             self._close_segment()
+            self._report_counts()
 
     def _loop(self, reader: PacketReader, stream: OpenedStream) -> None:
         settings = self._settings
@@ -179,6 +189,7 @@ class CaptureSession:
             # Times of arrival, not of processing: the queue may hold a backlog.
             packet, arrival, mono = item
             last_packet = mono
+            self._received += 1
             if self._writer is not None and not self._writable():
                 # The circuit breaker opened: stop now, not at the end of the segment.
                 self._close_segment()
@@ -192,7 +203,9 @@ class CaptureSession:
                     )
                 self._on_video(packet, arrival, stream)
             elif self._writer is not None:
-                self._writer.write(packet)
+                self._count(self._writer.write(packet))
+            else:
+                self._skipped += 1
             self._window_bytes += packet.size
             if mono - self._window_start >= HEALTH_INTERVAL_S:
                 self._report(mono, arrival)
@@ -221,8 +234,10 @@ class CaptureSession:
                 self._end_ms = start_ms  # contiguous within a run
             self._close_segment()
             writer = self._open_segment(pts_s, start_ms, stream)
-        if writer is not None:
-            writer.write(packet)
+        if writer is None:
+            self._skipped += 1
+        else:
+            self._count(writer.write(packet))
             self._end_ms = self._timeline.wall_ms(pts_s + self._frame_s)
 
     def _open_segment(
@@ -250,6 +265,22 @@ class CaptureSession:
         self._seg_start_pts = pts_s
         return self._writer
 
+    def _report_counts(self) -> None:
+        base = self._base_counts
+        self._health.post_threadsafe(
+            self.camera_id,
+            segments_written=base[0] + self._segments,
+            packets_received=base[1] + self._received,
+            packets_written=base[2] + self._written,
+            packets_skipped=base[3] + self._skipped,
+        )
+
+    def _count(self, written: bool) -> None:
+        if written:
+            self._written += 1
+        else:
+            self._skipped += 1  # audio from before the run's first frame, or a duplicate
+
     def _pause(self) -> None:
         if not self._paused:
             self._paused = True
@@ -276,8 +307,8 @@ class CaptureSession:
             last_packet_ms=round(arrival * 1000),
             bitrate_bps=self._window_bytes * 8 / elapsed,
             fps=self._window_frames / elapsed,
-            segments_written=self._segments,
         )
+        self._report_counts()
         self._window_bytes = 0
         self._window_frames = 0
         self._window_start = mono

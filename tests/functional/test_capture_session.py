@@ -54,8 +54,14 @@ def test_segments_are_cut_at_keyframes_and_contiguous(tmp_path: Path, make_clip:
     for before, after in itertools.pairwise(segments):
         assert after.start_ms == before.end_ms  # one run: no gap, no overlap
         assert after.run_start_ms == segments[0].start_ms
-    assert health.get("cam1").state is CameraState.ONLINE
-    assert health.get("cam1").width == 320
+    cam = health.get("cam1")
+    assert cam.state is CameraState.ONLINE
+    assert cam.width == 320
+    # Every packet is accounted for: written, or skipped by design (audio before the first
+    # video frame); none lost.
+    assert cam.packets_received == cam.packets_written + cam.packets_skipped
+    assert cam.packets_skipped < 5
+    assert cam.segments_written == 4
 
 
 def test_segments_are_durable_playable_fmp4_with_audio(tmp_path: Path, make_clip: ClipFactory):

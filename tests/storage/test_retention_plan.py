@@ -146,6 +146,16 @@ def test_between_the_marks_nothing_is_deleted() -> None:
     assert deleted(plan.actions) == []
 
 
+def test_segments_in_flight_count_so_usage_stays_below_high_water_when_they_land() -> None:
+    refs = segments("a", 1, 85, start=NOW - DAY_MS)  # 85 % indexed: below high water...
+    policy = RetentionPolicy(quota_bytes=10_000)
+    assert deleted(plan_retention(inputs(refs, policy=policy)).actions) == []
+    # ...but 1,000 bytes are being written: once indexed they would make 95 %.
+    plan = plan_retention(replace(inputs(refs, policy=policy), reserve_bytes=1_000))
+    assert deleted(plan.actions, DeleteReason.SPACE) == list(range(1, 11))
+    assert plan.projected_percent == pytest.approx(85.0)  # in-flight bytes included
+
+
 def test_deletion_started_above_high_water_continues_to_low_water() -> None:
     refs = segments("a", 1, 88, start=NOW - DAY_MS)  # 88 %: between the marks...
     policy = RetentionPolicy(quota_bytes=10_000)
