@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from recorder.errors import ConfigError
+from recorder.motion.config import EventsConfig, MotionConfig
 from recorder.storage.layout import CAMERA_ID_RE
 
 
@@ -135,6 +136,9 @@ class CameraConfig(_Model):
     retention_days: Annotated[float, Field(gt=0)] | None = None
     """Overrides storage.retention_days for this camera."""
 
+    motion: MotionConfig = MotionConfig()
+    """Motion detection for this camera (see docs/ref/config.md, [cameras.motion])."""
+
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
@@ -190,6 +194,7 @@ class RecorderConfig(_Model):
 
     storage: StorageConfig = StorageConfig()
     capture: CaptureConfig = CaptureConfig()
+    events: EventsConfig = EventsConfig()
     cameras: tuple[CameraConfig, ...] = ()
 
     @field_validator("cameras")
