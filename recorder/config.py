@@ -95,6 +95,26 @@ class CaptureConfig(_Model):
         return value
 
 
+class ApiConfig(_Model):
+    https_host: str = "0.0.0.0"
+    """Address of the HTTPS server for the LAN (default all interfaces)."""
+
+    https_port: Annotated[int, Field(ge=0, le=65535)] | None = 8443
+    """HTTPS port (default 8443; 0 picks a free port; absent disables HTTPS)."""
+
+    http_host: str = "127.0.0.1"
+    """Address of the plain-HTTP server; keep it on loopback (default 127.0.0.1)."""
+
+    http_port: Annotated[int, Field(ge=0, le=65535)] | None = 8080
+    """Plain-HTTP port on `http_host` (default 8080; 0 picks a free port; absent disables)."""
+
+    access_token_ttl_s: Annotated[int, Field(ge=60, le=86_400)] = 900
+    """Lifetime of access tokens (default 15 minutes)."""
+
+    refresh_token_ttl_s: Annotated[int, Field(ge=3600, le=365 * 86_400)] = 30 * 86_400
+    """Lifetime of a refresh token; each use issues a new one (default 30 days)."""
+
+
 def _check_stream_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("rtsp", "rtsps"):
@@ -195,6 +215,7 @@ class RecorderConfig(_Model):
     storage: StorageConfig = StorageConfig()
     capture: CaptureConfig = CaptureConfig()
     events: EventsConfig = EventsConfig()
+    api: ApiConfig = ApiConfig()
     cameras: tuple[CameraConfig, ...] = ()
 
     @field_validator("cameras")

@@ -57,3 +57,44 @@ class StreamUnusable(StreamError):
     """The camera answers but its stream cannot be recorded (authentication, codec, garbage).
 
     Reported as an error state rather than offline: retrying alone will rarely fix it."""
+
+
+class RequestError(RecorderError):
+    """A client's request cannot be served; the API answers `status` with this message."""
+
+    status = 400
+    code = "bad_request"
+
+
+class InvalidRequest(RequestError):
+    status = 400
+    code = "invalid"
+
+
+class NotAuthenticated(RequestError):
+    status = 401
+    code = "not_authenticated"
+
+
+class Forbidden(RequestError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(RequestError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(RequestError):
+    status = 409
+    code = "conflict"
+
+
+class TooManyAttempts(RequestError):
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -13,9 +13,10 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from recorder.api.assemble import ApiParts, assemble_api
 from recorder.capture.health import CameraState, HealthBoard
 from recorder.capture.opener import PyAVOptions, PyAVStreamOpener, StreamOpener
-from recorder.capture.session import CaptureSession, SessionSettings
+from recorder.capture.session import CaptureSession, Keyframe, SessionSettings
 from recorder.capture.worker import CameraWorker
 from recorder.clock import Clock, SystemClock
 from recorder.config import CameraConfig, RecorderConfig, RecordMode
@@ -70,6 +71,8 @@ class Recorder:
     index: SegmentIndex | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _in_flight: dict[str, int] = field(default_factory=dict)  # camera -> bytes being written
+    _workers: dict[str, CameraWorker] = field(default_factory=dict)
+    api: ApiParts | None = None
 
     async def run(self, shutdown: asyncio.Event) -> None:
         config = self.config
@@ -89,11 +92,12 @@ class Recorder:
                 latest = await index.latest_segment(camera.id)
                 if latest is not None and camera.enabled:
                     self._note_in_flight(latest)
+            probe = self.probe or StatvfsProbe(layout.root)
             retention = RetentionWorker(
                 index=index,
                 layout=layout,
                 policy=retention_policy(config),
-                probe=self.probe or StatvfsProbe(layout.root),
+                probe=probe,
                 state=self.storage,
                 clock=self.clock,
                 interval_s=config.storage.retention_interval_s,
@@ -106,7 +110,19 @@ class Recorder:
             stop = asyncio.Event()
             relay = asyncio.create_task(_relay(shutdown, stop))
             workers = [self._worker(cam, layout, index, retention) for cam in config.cameras]
+            self._workers = {w.camera_id: w for w in workers if w is not None}
+            self.api = await assemble_api(
+                config,
+                clock=self.clock,
+                layout=layout,
+                index=index,
+                health=self.health,
+                storage=self.storage,
+                probe=probe,
+                latest_keyframe=self._latest_keyframe,
+            )
             tasks = [asyncio.create_task(retention.run(stop), name="retention")]
+            tasks.append(asyncio.create_task(self.api.server.run(stop), name="api"))
             tasks += [
                 asyncio.create_task(worker.run(stop), name=f"camera-{worker.camera_id}")
                 for worker in workers
@@ -114,15 +130,36 @@ class Recorder:
             ]
             for task in tasks:
                 task.add_done_callback(lambda _task: stop.set())
+            await self.api.server.ready.wait()
             self.ready.set()
-            log.info("recording %d camera(s) into %s", len(tasks) - 1, data_dir)
+            log.info("recording %d camera(s) into %s", len(self._workers), data_dir)
+            self._log_urls()
             results = await asyncio.gather(*tasks, return_exceptions=True)
             relay.cancel()
             failures = [r for r in results if isinstance(r, BaseException)]
             if failures:
                 raise failures[0]
         finally:
+            if self.api is not None:
+                await self.api.site.close()
             await index.close()
+
+    def _latest_keyframe(self, camera_id: str) -> Keyframe | None:
+        worker = self._workers.get(camera_id)
+        session = worker.session if worker else None
+        state = self.health.get(camera_id).state
+        if session is None or state not in (CameraState.ONLINE, CameraState.PAUSED):
+            return None  # offline: the API falls back to the last recorded keyframe
+        return session.latest_keyframe
+
+    def _log_urls(self) -> None:
+        assert self.api is not None
+        server = self.api.server
+        if server.https_port is not None:
+            log.info("LAN API: https://<this host>:%d/api/v1", server.https_port)
+        if server.http_port is not None:
+            host = self.config.api.http_host
+            log.info("local API: http://%s:%d/api/v1", host, server.http_port)
 
     def _note_in_flight(self, last: NewSegment) -> None:
         """Estimate what the camera is writing now: its last segment's byte rate over a whole

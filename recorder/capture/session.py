@@ -33,6 +33,16 @@ HEALTH_INTERVAL_S = 2.0
 
 
 @dataclass(frozen=True)
+class Keyframe:
+    """The newest keyframe of a live session: enough to decode one picture (snapshots)."""
+
+    data: bytes
+    codec: str
+    extradata: bytes | None
+    wall_ms: int
+
+
+@dataclass(frozen=True)
 class SessionSettings:
     segment_seconds: float = 10
     read_timeout_s: float = 20
@@ -113,6 +123,7 @@ class CaptureSession:
         self._on_segment = on_segment
         self._writable = writable
         self._stop = threading.Event()
+        self.latest_keyframe: Keyframe | None = None  # replaced whole, so safe to read anywhere
         self._timeline = RunTimeline(settings.max_gap_s, settings.max_drift_s)
         self._writer: SegmentWriter | None = None
         self._stream: OpenedStream | None = None
@@ -217,6 +228,11 @@ class CaptureSession:
         if self._last_video_pts is not None and 0 < pts_s - self._last_video_pts < 1:
             self._frame_s = pts_s - self._last_video_pts
         broke = self._timeline.observe(pts_s, arrival)
+        if packet.is_keyframe:
+            ctx = stream.video.codec_context
+            self.latest_keyframe = Keyframe(
+                bytes(packet), ctx.name, ctx.extradata, self._timeline.wall_ms(pts_s)
+            )
         if broke is not Break.NONE:
             if broke is not Break.FIRST:
                 log.info("%s: new run (%s)", self.camera_id, broke.value)

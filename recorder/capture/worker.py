@@ -50,6 +50,7 @@ class CameraWorker:
         self._backoff_cap_s = backoff_cap_s
         self._pending: asyncio.Queue[NewSegment] = asyncio.Queue()
         self.reconnects = 0
+        self.session: CaptureSession | None = None  # the current or last session
 
     async def run(self, shutdown: asyncio.Event) -> None:
         indexer = asyncio.create_task(self._index_segments(), name=f"index-{self.camera_id}")
@@ -90,6 +91,7 @@ class CameraWorker:
             loop.call_soon_threadsafe(self._pending.put_nowait, segment)
 
         session = self._make_session(hand_over)
+        self.session = session
         done: asyncio.Future[None] = loop.create_future()
 
         def body() -> None:

@@ -12,7 +12,7 @@ contract tests, so they must agree on every rule written here:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -97,6 +97,12 @@ class SegmentIndex(Protocol):
 
     async def runs(self, camera_id: str, start_ms: int, end_ms: int) -> list[Run]:
         """Contiguous stretches of recording overlapping [start_ms, end_ms), clipped to it."""
+
+    async def days_with_segments(
+        self, camera_id: str, day_bounds: Sequence[tuple[int, int]]
+    ) -> list[bool]:
+        """For each [start_ms, end_ms) (local days, for a calendar): does a segment start in
+        it? One index seek per day, whatever the number of segments."""
 
     async def usage(self) -> StorageUsage:
         """Bytes per camera from the index (O(cameras), not O(segments)), plus garbage bytes.

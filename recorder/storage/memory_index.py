@@ -6,7 +6,7 @@ speed for obviousness: every query is a scan. Not for production data sizes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import Self
@@ -123,6 +123,13 @@ class MemorySegmentIndex:
         segments = await self.segments_between(camera_id, start_ms, end_ms)
         rows = [(s.run_start_ms, s.start_ms, s.end_ms, s.bytes) for s in segments]
         return merge_runs(camera_id, rows, start_ms, end_ms)
+
+    async def days_with_segments(
+        self, camera_id: str, day_bounds: Sequence[tuple[int, int]]
+    ) -> list[bool]:
+        self._check_open()
+        starts = [s.start_ms for s in self._ordered(camera_id)]
+        return [any(lo <= t < hi for t in starts) for lo, hi in day_bounds]
 
     async def usage(self) -> StorageUsage:
         self._check_open()

@@ -121,8 +121,13 @@ async def schema_version(conn: aiosqlite.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-async def migrate(conn: aiosqlite.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
-    """Apply the missing migrations in order; return the resulting version.
+async def migrate(
+    conn: aiosqlite.Connection,
+    migrations: Sequence[Migration] = MIGRATIONS,
+    what: str = "index",
+) -> int:
+    """Apply the missing migrations in order; return the resulting version. `what` names the
+    database in messages (the segment index, the site database).
 
     `conn` must be in autocommit mode (isolation_level=None): we manage transactions here."""
     _check_sequence(migrations)
@@ -130,7 +135,7 @@ async def migrate(conn: aiosqlite.Connection, migrations: Sequence[Migration] = 
     current = await schema_version(conn)
     if current > latest:
         raise SchemaTooNew(
-            f"the index has schema version {current}, this recorder knows up to {latest}: "
+            f"the {what} has schema version {current}, this recorder knows up to {latest}: "
             "run a newer recorder or restore a backup"
         )
     for migration in migrations:
@@ -153,7 +158,7 @@ async def migrate(conn: aiosqlite.Connection, migrations: Sequence[Migration] = 
                 f"schema migration {migration.version} ({migration.description}) failed: {exc}"
             ) from exc
         log.info(
-            "index schema migrated to version %d: %s", migration.version, migration.description
+            "%s schema migrated to version %d: %s", what, migration.version, migration.description
         )
         current = migration.version
     return current

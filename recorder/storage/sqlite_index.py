@@ -214,6 +214,20 @@ class SqliteSegmentIndex:
         )
         return merge_runs(camera_id, rows, start_ms, end_ms)
 
+    async def days_with_segments(
+        self, camera_id: str, day_bounds: Sequence[tuple[int, int]]
+    ) -> list[bool]:
+        out = []
+        for start_ms, end_ms in day_bounds:
+            rows = await self._fetch(
+                "query calendar",
+                "SELECT 1 FROM segments WHERE camera_id = ? AND start_ms >= ? AND start_ms < ? "
+                "LIMIT 1",
+                (camera_id, start_ms, end_ms),
+            )
+            out.append(bool(rows))
+        return out
+
     async def usage(self) -> StorageUsage:
         rows = await self._fetch(
             "compute usage",

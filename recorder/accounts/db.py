@@ -1,0 +1,109 @@
+"""The site database (data_dir/site.sqlite3): users, rights, login sessions, audit log.
+
+Kept apart from the segment index: the index is hot (a row every few seconds per camera) and
+rebuildable from the files; this one is small, precious and cannot be rebuilt, so it commits
+with synchronous=FULL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+
+from recorder.errors import IndexFailure
+from recorder.storage.migrations import Migration, migrate
+
+SITE_MIGRATIONS = (
+    Migration(
+        1,
+        "users, camera rights, login sessions, refresh tokens, audit log",
+        (
+            """CREATE TABLE users (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                password_hash TEXT NOT NULL,
+                role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
+                disabled INTEGER NOT NULL DEFAULT 0,
+                created_ms INTEGER NOT NULL,
+                password_changed_ms INTEGER NOT NULL
+            )""",
+            """CREATE TABLE camera_rights (
+                user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                camera_id TEXT NOT NULL,
+                rights TEXT NOT NULL,
+                PRIMARY KEY (user_id, camera_id)
+            )""",
+            # One row per login: access tokens carry its id, so logging out (or a detected
+            # refresh-token reuse) ends the session at once, not when its access token expires.
+            """CREATE TABLE sessions (
+                id TEXT PRIMARY KEY,
+                user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                created_ms INTEGER NOT NULL,
+                last_used_ms INTEGER NOT NULL,
+                revoked_ms INTEGER,
+                client TEXT NOT NULL DEFAULT ''
+            )""",
+            """CREATE TABLE refresh_tokens (
+                token_hash TEXT PRIMARY KEY,
+                session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+                issued_ms INTEGER NOT NULL,
+                expires_ms INTEGER NOT NULL,
+                used_ms INTEGER
+            )""",
+            "CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id)",
+            """CREATE TABLE audit (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                at_ms INTEGER NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                camera_id TEXT,
+                target TEXT NOT NULL DEFAULT '',
+                outcome TEXT NOT NULL DEFAULT 'ok',
+                client TEXT NOT NULL DEFAULT '',
+                detail TEXT NOT NULL DEFAULT '{}'
+            )""",
+            "CREATE INDEX audit_at ON audit (at_ms)",
+            "CREATE INDEX audit_camera ON audit (camera_id, at_ms)",
+            "CREATE INDEX audit_actor ON audit (actor, at_ms)",
+        ),
+    ),
+)
+
+
+class SiteDatabase:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: aiosqlite.Connection | None = None
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise IndexFailure(f"site database {self.path} is not open")
+        return self._conn
+
+    async def open(self) -> None:
+        try:
+            conn = await aiosqlite.connect(self.path, isolation_level=None)
+            self.path.chmod(0o600)
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA synchronous=FULL")
+            await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute("PRAGMA busy_timeout=5000")
+            await migrate(conn, SITE_MIGRATIONS, what="site database")
+        except sqlite3.Error as exc:
+            raise IndexFailure(f"cannot open site database {self.path}: {exc}") from exc
+        self._conn = conn
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def __aenter__(self) -> SiteDatabase:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()

@@ -1,0 +1,85 @@
+"""The FastAPI application: routes under /api/v1, errors as JSON with a reason, real-time wiring.
+
+Errors: every `RequestError` becomes its status with `{"error": {"code", "message"}}`; request
+validation failures are 422 with the offending fields; nothing a client sends produces a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from recorder.accounts.model import Principal, Role
+from recorder.api.context import ApiContext
+from recorder.api.routes import auth, cameras, recordings, system, users, ws
+from recorder.api.routes.cameras import status_of, visible
+from recorder.capture.health import CameraHealth
+from recorder.errors import RequestError, TooManyAttempts
+from recorder.storage.state import StorageAlert
+
+log = logging.getLogger(__name__)
+PREFIX = "/api/v1"
+
+
+def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status, headers=headers or None
+    )
+
+
+def create_app(ctx: ApiContext) -> FastAPI:
+    app = FastAPI(
+        title="SkyCam recorder API",
+        version="1",
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    for module in (auth, users, cameras, recordings, system, ws):
+        app.include_router(module.router, prefix=PREFIX)
+
+    @app.exception_handler(RequestError)
+    async def request_error(_request: Request, exc: RequestError) -> JSONResponse:
+        headers = {}
+        if isinstance(exc, TooManyAttempts):
+            headers["Retry-After"] = str(exc.retry_after_s)
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return _error(exc.status, exc.code, str(exc), **headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for item in exc.errors()[:5]:
+            where = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
+            parts.append(f"{where}: {item.get('msg', 'invalid')}")
+        return _error(422, "invalid", "; ".join(parts) or "invalid request")
+
+    wire_realtime(ctx)
+    return app
+
+
+def wire_realtime(ctx: ApiContext) -> None:
+    """Camera status changes and storage alerts go to the WebSocket clients allowed to see them."""
+
+    def on_health(health: CameraHealth) -> None:
+        message = {"type": "camera.status", "camera_id": health.camera_id}
+        message.update(status_of(health).model_dump())
+        ctx.hub.publish(message, lambda p: visible(p, health.camera_id))
+
+    def on_storage(alert: StorageAlert) -> None:
+        message = {"type": "storage.alert", **asdict(alert)}
+        message["kind"] = alert.kind.value
+        ctx.hub.publish(message, _manages)
+
+    ctx.health.subscribe(on_health)
+    ctx.storage.add_listener(on_storage)
+
+
+def _manages(principal: Principal) -> bool:
+    return principal.role in (Role.ADMIN, Role.OPERATOR)

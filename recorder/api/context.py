@@ -1,0 +1,47 @@
+"""Everything a request handler may use, gathered once by the service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from recorder.accounts.audit import AuditLog
+from recorder.accounts.store import AccountStore
+from recorder.accounts.throttle import LoginThrottle
+from recorder.accounts.tokens import TokenService
+from recorder.api.realtime import RealtimeHub
+from recorder.capture.health import HealthBoard
+from recorder.capture.session import Keyframe
+from recorder.clock import Clock
+from recorder.config import CameraConfig, RecorderConfig
+from recorder.errors import NotFound
+from recorder.storage.capacity import CapacityProbe
+from recorder.storage.index import SegmentIndex
+from recorder.storage.layout import SegmentLayout
+from recorder.storage.state import StorageState
+
+
+@dataclass
+class ApiContext:
+    config: RecorderConfig
+    clock: Clock
+    layout: SegmentLayout
+    index: SegmentIndex
+    health: HealthBoard
+    storage: StorageState
+    probe: CapacityProbe
+    accounts: AccountStore
+    tokens: TokenService
+    throttle: LoginThrottle
+    audit: AuditLog
+    hub: RealtimeHub
+    latest_keyframe: Callable[[str], Keyframe | None]
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        for camera in self.config.cameras:
+            if camera.id == camera_id:
+                return camera
+        raise NotFound(f"no camera {camera_id!r}")
+
+    def now_ms(self) -> int:
+        return int(self.clock.now() * 1000)

@@ -1,0 +1,163 @@
+"""Request and response bodies of the API (they make the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from recorder.accounts.model import Right, Role
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginRequest(_In):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class RefreshRequest(_In):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    role: Role
+    disabled: bool
+    rights: dict[str, list[Right]]
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    user: UserOut
+
+
+class NewUser(_In):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=8, max_length=256)
+    role: Role = Role.VIEWER
+
+
+class UserChange(_In):
+    role: Role | None = None
+    disabled: bool | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=256)
+
+
+class RightsChange(_In):
+    rights: list[Right] = Field(max_length=4)
+
+
+class CameraOut(BaseModel):
+    id: str
+    name: str
+    enabled: bool
+    record_mode: str
+    main_url: str  # without credentials
+    sub_url: str | None
+    rights: list[Right]
+    status: CameraStatus
+
+
+class CameraStatus(BaseModel):
+    state: str
+    reason: str
+    since_ms: int
+    last_packet_ms: int | None
+    bitrate_bps: float
+    fps: float
+    width: int
+    height: int
+    video_codec: str
+    has_audio: bool
+    segments_written: int
+    reconnects: int
+
+
+class Span(BaseModel):
+    start_ms: int
+    end_ms: int
+
+
+class Bucket(BaseModel):
+    start_ms: int
+    end_ms: int
+    recorded_ms: int
+
+
+class Timeline(BaseModel):
+    camera_id: str
+    start_ms: int
+    end_ms: int
+    resolution: str
+    runs: list[Span]
+    gaps: list[Span]
+    buckets: list[Bucket]
+    events: list[Span]
+
+
+class Calendar(BaseModel):
+    camera_id: str
+    tz: str
+    days: list[str]  # ISO dates with at least one recording
+
+
+class SeekResult(BaseModel):
+    camera_id: str
+    t_ms: int
+    segment_id: int
+    segment_start_ms: int
+    segment_end_ms: int
+    offset_ms: int  # from the segment start to t
+    keyframe_offset_ms: int  # the keyframe at or before t, from the segment start
+    keyframe_byte_offset: int
+    playlist_offset_ms: int | None = None  # from the start of the playlist, when one is given
+
+
+class CameraUsageOut(BaseModel):
+    camera_id: str
+    bytes: int
+    segments: int
+    oldest_ms: int | None
+    newest_ms: int | None
+    bytes_per_day: float | None
+
+
+class StorageOut(BaseModel):
+    recordings_bytes: int
+    filesystem_total_bytes: int
+    filesystem_free_bytes: int
+    used_percent: float
+    alarm_level: int
+    recording_paused: bool
+    high_water_percent: float
+    low_water_percent: float
+    max_bytes: int | None
+    days_left: float | None
+    per_camera: list[CameraUsageOut]
+
+
+class Dashboard(BaseModel):
+    cameras: int
+    online: int
+    events_today: int | None  # None until motion detection runs
+    storage: StorageOut
+
+
+class AuditOut(BaseModel):
+    id: int
+    at_ms: int
+    actor: str
+    action: str
+    camera_id: str | None
+    target: str
+    outcome: str
+    client: str
+    detail: dict[str, object]
+
+
+CameraOut.model_rebuild()

@@ -1,0 +1,90 @@
+"""Serving the API: HTTPS for the LAN, plain HTTP on loopback, both from one app.
+
+Sockets are bound here (not by uvicorn) so port 0 works and the bound ports are known. The
+recorder owns signal handling; uvicorn's own is switched off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from recorder.api.tls import ensure_certificate
+from recorder.config import ApiConfig
+from recorder.errors import RecorderError
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the recorder handles SIGINT/SIGTERM and stops us through `should_exit`
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise RecorderError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+class ApiServer:
+    def __init__(self, app: FastAPI, config: ApiConfig, tls_dir: Path) -> None:
+        self._app = app
+        self._config = config
+        self._tls_dir = tls_dir
+        self.https_port: int | None = None
+        self.http_port: int | None = None
+        self.ready = asyncio.Event()
+
+    async def run(self, shutdown: asyncio.Event) -> None:
+        config = self._config
+        servers: list[tuple[_Server, socket.socket]] = []
+        common = {
+            "log_level": "warning",
+            "access_log": False,
+            "lifespan": "off",
+            "ws": "websockets",
+        }
+        if config.https_port is not None:
+            cert, key = await asyncio.to_thread(ensure_certificate, self._tls_dir)
+            sock = _bind(config.https_host, config.https_port)
+            self.https_port = sock.getsockname()[1]
+            uconfig = uvicorn.Config(
+                self._app,
+                ssl_certfile=str(cert),
+                ssl_keyfile=str(key),
+                **common,  # type: ignore[arg-type]
+            )
+            servers.append((_Server(uconfig), sock))
+        if config.http_port is not None:
+            sock = _bind(config.http_host, config.http_port)
+            self.http_port = sock.getsockname()[1]
+            servers.append((_Server(uvicorn.Config(self._app, **common)), sock))  # type: ignore[arg-type]
+        tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
+        self.ready.set()
+        try:
+            stopper = asyncio.create_task(shutdown.wait())
+            await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+        finally:
+            for server, _ in servers:
+                server.should_exit = True
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for _, sock in servers:
+                sock.close()

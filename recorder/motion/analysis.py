@@ -1,0 +1,205 @@
+"""Frame analysis: small grayscale frames in, "is something moving, where" out. No I/O.
+
+The pipeline (docs/design/motion.md): blur, difference against a running-average background,
+threshold, mask with the zones, dilate, contours, minimum area. When most of the frame changes
+at once (lights, the IR cut filter switching, the camera adjusting exposure), that is not motion:
+the background is rebuilt from the current frame and nothing is reported while it settles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from recorder.motion.config import MotionConfig, ZoneConfig, ZoneKind
+
+Gray = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle in fractions of the frame (0..1, origin top left)."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+    def area(self) -> float:
+        return self.w * self.h
+
+    def union(self, other: Box) -> Box:
+        x0, y0 = min(self.x, other.x), min(self.y, other.y)
+        x1 = max(self.x + self.w, other.x + other.w)
+        y1 = max(self.y + self.h, other.y + other.h)
+        return Box(x0, y0, x1 - x0, y1 - y0)
+
+    def intersection(self, other: Box) -> float:
+        """Area of the overlap."""
+        w = min(self.x + self.w, other.x + other.w) - max(self.x, other.x)
+        h = min(self.y + self.h, other.y + other.h) - max(self.y, other.y)
+        return max(w, 0.0) * max(h, 0.0)
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    width: int = 160
+    threshold: int = 30
+    min_area: float = 0.002  # fraction of the frame
+    blur: int = 3
+    alpha: float = 0.05
+    global_change: float = 0.5
+    calibration_frames: int = 5
+    dilate_iterations: int = 2
+    zones: tuple[ZoneConfig, ...] = ()
+
+    @classmethod
+    def of(cls, config: MotionConfig) -> AnalysisSettings:
+        return cls(
+            width=config.width,
+            threshold=config.threshold,
+            min_area=config.min_area,
+            blur=config.blur,
+            alpha=config.background_alpha,
+            global_change=config.global_change,
+            calibration_frames=config.calibration_frames,
+            zones=config.zones,
+        )
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    motion: bool
+    score: float = 0.0  # fraction of the frame covered by moving blobs
+    box: Box | None = None  # union of the moving blobs
+    zones: tuple[str, ...] = ()  # include zones the motion touches
+    changed: float = 0.0  # fraction of the whole frame above the threshold
+    calibrating: bool = False  # background being rebuilt: motion cannot be judged
+
+
+def analysis_size(width: int, height: int, target_width: int) -> tuple[int, int]:
+    """The (width, height) a `width` x `height` frame is shrunk to: never enlarged, even."""
+    if width <= target_width:
+        return width, height
+    return target_width, max(2, round(height * target_width / width / 2) * 2)
+
+
+class MotionAnalyzer:
+    """Feed consecutive frames of one camera, all the same size, to `analyze`."""
+
+    def __init__(self, settings: AnalysisSettings) -> None:
+        self.settings = settings
+        self._background: npt.NDArray[np.float32] | None = None
+        self._calibrating = settings.calibration_frames
+        self._shape: tuple[int, int] | None = None
+        self._watched: Gray | None = None  # 255 where motion counts
+        self._watched_all = True
+        self._include: list[tuple[str, Gray]] = []
+        self._kernel = np.ones((3, 3), np.uint8)
+        self.recalibrations = 0
+
+    def reset(self) -> None:
+        """Forget the background (after a reconnect: the scene may have changed)."""
+        self._background = None
+        self._calibrating = self.settings.calibration_frames
+
+    def analyze(self, gray: Gray) -> FrameResult:
+        s = self.settings
+        if gray.shape[1] > s.width:
+            size = analysis_size(gray.shape[1], gray.shape[0], s.width)
+            gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+        if self._shape != gray.shape:
+            self._build_masks(gray.shape[1], gray.shape[0])
+            self._background = None
+        if s.blur > 1:
+            gray = cv2.GaussianBlur(gray, (s.blur, s.blur), 0)
+        if self._background is None:
+            self._background = gray.astype(np.float32)
+            self._calibrating = max(self._calibrating, 1)
+            return self._settling()
+        diff = cv2.absdiff(gray, cv2.convertScaleAbs(self._background))
+        _, changed_mask = cv2.threshold(diff, s.threshold, 255, cv2.THRESH_BINARY)
+        changed = cv2.countNonZero(changed_mask) / changed_mask.size
+        if changed >= s.global_change:
+            # Lights or IR switch: start the background over from this frame.
+            self._background = gray.astype(np.float32)
+            self._calibrating = max(s.calibration_frames, 1)
+            self.recalibrations += 1
+            return FrameResult(motion=False, changed=changed, calibrating=True)
+        if self._calibrating > 0:
+            # While settling (exposure still adjusting), follow the picture closely.
+            cv2.accumulateWeighted(gray, self._background, 0.5)
+            self._calibrating -= 1
+            return FrameResult(motion=False, changed=changed, calibrating=True)
+        cv2.accumulateWeighted(gray, self._background, s.alpha)
+        return self._blobs(changed_mask, changed)
+
+    def _settling(self) -> FrameResult:
+        self._calibrating -= 1
+        return FrameResult(motion=False, calibrating=True)
+
+    def _blobs(self, changed_mask: Gray, changed: float) -> FrameResult:
+        s = self.settings
+        if not self._watched_all:
+            assert self._watched is not None
+            changed_mask = cv2.bitwise_and(changed_mask, self._watched)
+        if s.dilate_iterations:
+            changed_mask = cv2.dilate(changed_mask, self._kernel, iterations=s.dilate_iterations)
+        contours, _ = cv2.findContours(changed_mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        height, width = changed_mask.shape
+        frame_area = float(width * height)
+        min_px = s.min_area * frame_area
+        moving = [c for c in contours if cv2.contourArea(c) >= min_px]
+        if not moving:
+            return FrameResult(motion=False, changed=changed)
+        area = sum(cv2.contourArea(c) for c in moving)
+        x0, y0, x1, y1 = width, height, 0, 0
+        for contour in moving:
+            x, y, w, h = cv2.boundingRect(contour)
+            x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x + w), max(y1, y + h)
+        box = Box(x0 / width, y0 / height, (x1 - x0) / width, (y1 - y0) / height)
+        zones: tuple[str, ...] = ()
+        if self._include:
+            blobs = np.zeros_like(changed_mask)
+            cv2.drawContours(blobs, moving, -1, 255, thickness=cv2.FILLED)
+            zones = tuple(
+                name
+                for name, mask in self._include
+                if cv2.countNonZero(cv2.bitwise_and(blobs, mask)) > 0
+            )
+        return FrameResult(
+            motion=True, score=round(area / frame_area, 5), box=box, zones=zones, changed=changed
+        )
+
+    def _build_masks(self, width: int, height: int) -> None:
+        self._shape = (height, width)
+        zones = self.settings.zones
+        includes = [z for z in zones if z.kind is ZoneKind.INCLUDE]
+        excludes = [z for z in zones if z.kind is ZoneKind.EXCLUDE]
+        self._include = [(z.name, polygon_mask(z.points, width, height)) for z in includes]
+        if includes:
+            watched = np.zeros((height, width), np.uint8)
+            for _, mask in self._include:
+                watched = cv2.bitwise_or(watched, mask)
+        else:
+            watched = np.full((height, width), 255, np.uint8)
+        for zone in excludes:
+            watched = cv2.bitwise_and(
+                watched, cv2.bitwise_not(polygon_mask(zone.points, width, height))
+            )
+        self._watched = watched
+        self._watched_all = not zones
+
+
+def polygon_mask(points: Sequence[tuple[float, float]], width: int, height: int) -> Gray:
+    """255 inside the polygon (normalised corners), 0 outside, at the given size."""
+    mask = np.zeros((height, width), np.uint8)
+    corners = np.array(
+        [[round(x * (width - 1)), round(y * (height - 1))] for x, y in points], np.int32
+    )
+    cv2.fillPoly(mask, [corners], 255)
+    return mask
