@@ -56,8 +56,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         parts = []
         for item in exc.errors()[:5]:
-            where = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
-            parts.append(f"{where}: {item.get('msg', 'invalid')}")
+            loc = [str(p) for p in item.get("loc", ())]
+            where = ".".join(loc[1:]) if len(loc) > 1 and loc[0] == "body" else ".".join(loc)
+            parts.append(f"{where or 'request'}: {item.get('msg', 'invalid')}")
         return _error(422, "invalid", "; ".join(parts) or "invalid request")
 
     wire_realtime(ctx)

@@ -45,7 +45,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 class ApiServer:
     def __init__(self, app: FastAPI, config: ApiConfig, tls_dir: Path) -> None:
-        self._app = app
+        self.app = app
         self._config = config
         self._tls_dir = tls_dir
         self.https_port: int | None = None
@@ -66,7 +66,7 @@ class ApiServer:
             sock = _bind(config.https_host, config.https_port)
             self.https_port = sock.getsockname()[1]
             uconfig = uvicorn.Config(
-                self._app,
+                self.app,
                 ssl_certfile=str(cert),
                 ssl_keyfile=str(key),
                 **common,  # type: ignore[arg-type]
@@ -75,7 +75,7 @@ class ApiServer:
         if config.http_port is not None:
             sock = _bind(config.http_host, config.http_port)
             self.http_port = sock.getsockname()[1]
-            servers.append((_Server(uvicorn.Config(self._app, **common)), sock))  # type: ignore[arg-type]
+            servers.append((_Server(uvicorn.Config(self.app, **common)), sock))  # type: ignore[arg-type]
         tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
         self.ready.set()
         try:

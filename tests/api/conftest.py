@@ -1,0 +1,141 @@
+"""A real recorder API in-process: segments recorded from a clip by the real capture code, real
+SQLite index and site database, the real FastAPI app; time from a FakeClock."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from recorder.accounts.model import Right, Role
+from recorder.api.assemble import ApiParts, assemble_api
+from recorder.capture.health import CameraState, HealthBoard
+from recorder.capture.replay import ReplayOpener
+from recorder.capture.session import CaptureSession, SessionSettings
+from recorder.clock import FakeClock
+from recorder.config import RecorderConfig, parse_config
+from recorder.errors import StreamError
+from recorder.storage.capacity import StatvfsProbe
+from recorder.storage.layout import SegmentLayout
+from recorder.storage.model import NewSegment, Segment
+from recorder.storage.sqlite_index import SqliteSegmentIndex
+from recorder.storage.state import StorageState
+from tests.conftest import ClipFactory
+
+START = 1_700_000_000.0  # the FakeClock's start: 2023-11-14T22:13:20Z
+CAMERAS = ("cam1", "cam2")
+
+
+def record_clip(clip: Path, data_dir: Path, camera_id: str, clock: FakeClock) -> list[NewSegment]:
+    segments: list[NewSegment] = []
+    session = CaptureSession(
+        camera_id,
+        "replay://",
+        ReplayOpener(clip, clock),
+        SegmentLayout(data_dir),
+        SessionSettings(segment_seconds=10),
+        HealthBoard(),
+        clock,
+        segments.append,
+    )
+    with contextlib.suppress(StreamError):  # the end of the clip
+        session.run()
+    return segments
+
+
+@pytest.fixture(scope="session")
+def recordings(tmp_path_factory: pytest.TempPathFactory, make_clip: ClipFactory) -> Path:
+    """A data dir with two runs of cam1 (35 s, a 60 s gap, 25 s) and one run of cam2."""
+    data_dir = tmp_path_factory.mktemp("recordings")
+    clock = FakeClock(START)
+    found: list[NewSegment] = []
+    found += record_clip(make_clip(seconds=35), data_dir, "cam1", clock)
+    clock.advance(60)
+    found += record_clip(make_clip(seconds=25), data_dir, "cam1", clock)
+    found += record_clip(make_clip(seconds=25), data_dir, "cam2", FakeClock(START))
+
+    async def index_all() -> None:
+        async with SqliteSegmentIndex(data_dir / "index.sqlite3") as index:
+            for camera in CAMERAS:
+                await index.ensure_camera(camera)
+            for segment in found:
+                await index.add_segment(segment)
+
+    asyncio.run(index_all())
+    return data_dir
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    parts: ApiParts
+    clock: FakeClock
+    health: HealthBoard
+    index: SqliteSegmentIndex
+    config: RecorderConfig
+
+    @property
+    def admin_password(self) -> str:
+        assert self.parts.first_password
+        return self.parts.first_password
+
+    async def login(self, username: str = "admin", password: str | None = None) -> dict[str, str]:
+        response = await self.client.post(
+            "/api/v1/auth/login",
+            json={"username": username, "password": password or self.admin_password},
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, str] = response.json()
+        return body
+
+    async def headers(self, username: str = "admin", password: str | None = None) -> dict[str, str]:
+        body = await self.login(username, password)
+        return {"Authorization": f"Bearer {body['access_token']}"}
+
+    async def segments(self, camera_id: str) -> list[Segment]:
+        return await self.index.segments_between(camera_id, 0, 2**62)
+
+    async def add_user(
+        self, username: str, role: Role, rights: dict[str, set[Right]] | None = None
+    ) -> dict[str, str]:
+        accounts = self.parts.context.accounts
+        user = await accounts.create(username, "pw-" + username + "-123", role)
+        for camera, granted in (rights or {}).items():
+            await accounts.set_rights(user.id, camera, frozenset(granted))
+        return await self.headers(username, "pw-" + username + "-123")
+
+
+@pytest.fixture
+async def api(recordings: Path, tmp_path: Path) -> AsyncIterator[Api]:
+    data_dir = tmp_path / "site"
+    shutil.copytree(recordings, data_dir)
+    config = parse_config(
+        {
+            "data_dir": str(data_dir),
+            "cameras": [{"id": c, "main_url": f"rtsp://192.0.2.1/{c}"} for c in CAMERAS],
+        }
+    )
+    clock = FakeClock(START + 3600)
+    health = HealthBoard()
+    health.update("cam1", state=CameraState.ONLINE, width=320, height=240)
+    async with SqliteSegmentIndex(data_dir / "index.sqlite3") as index:
+        parts = await assemble_api(
+            config,
+            clock=clock,
+            layout=SegmentLayout(data_dir),
+            index=index,
+            health=health,
+            storage=StorageState(),
+            probe=StatvfsProbe(data_dir),
+            latest_keyframe=lambda _camera: None,
+        )
+        transport = httpx.ASGITransport(app=parts.server.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://recorder") as client:
+            yield Api(client, parts, clock, health, index, config)
+        await parts.site.close()
