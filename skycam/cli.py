@@ -16,6 +16,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "recorder": ("recorder.cli", "run the recorder service"),
     "sim": ("sim.cli", "serve simulated RTSP cameras"),
+    "user": ("recorder.accounts.cli", "manage the recorder's local users"),
     "up": ("skycam.up", "run the whole product on this machine (demo / self-hosting)"),
 }
 

@@ -1,13 +1,15 @@
 """`skycam up`: the whole product on one machine, for demos and self-hosting trials.
 
 Starts simulated cameras (with generated RTSP credentials, as real cameras have), writes a
-recorder config for them and runs the recorder until Ctrl-C. The local relay and the PWA join
-here as they land. Prints what a user needs: where things are and how to get in.
+recorder config for them, sets a fresh admin password, runs the recorder with its API and
+prints where everything is and how to log in. The local relay and the PWA join here as they
+land. Ctrl-C stops everything.
 """
 
 from __future__ import annotations
 
 import argparse
+import socket
 from pathlib import Path
 
 SCENES = ("motion", "idle", "lights", "pattern")
@@ -18,25 +20,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", type=Path, default=Path("data/demo"), help="default ./data/demo"
     )
+    parser.add_argument("--http-port", type=int, default=8080, help="loopback HTTP (8080)")
+    parser.add_argument("--https-port", type=int, default=8443, help="LAN HTTPS (8443)")
 
 
-def write_config(path: Path, data_dir: Path, cameras: list[tuple[str, str, str, str, str]]) -> None:
+def write_config(
+    path: Path,
+    data_dir: Path,
+    cameras: list[tuple[str, str, str, str, str]],
+    extra: str = "",
+) -> None:
     """A recorder TOML config; 0600, since it holds the cameras' passwords."""
-    lines = [f'data_dir = "{data_dir}"', ""]
-    for cam_id, main, sub, user, password in cameras:
-        lines += [
-            "[[cameras]]",
-            f'id = "{cam_id}"',
-            f'main_url = "{main}"',
-            f'sub_url = "{sub}"',
-            f'username = "{user}"',
-            f'password = "{password}"',
-            "",
-        ]
+    lines = [f'data_dir = "{data_dir}"', "", extra]
+    for cam_id, main_url, sub_url, user, password in cameras:
+        lines += ["[[cameras]]", f'id = "{cam_id}"', f'main_url = "{main_url}"']
+        lines += [f'sub_url = "{sub_url}"']
+        if user:
+            lines += [f'username = "{user}"', f'password = "{password}"']
+        lines.append("")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
     path.write_text("\n".join(lines), encoding="utf-8")
+
+
+async def _fresh_admin_password(data_dir: Path) -> str:
+    from recorder.accounts.db import SiteDatabase
+    from recorder.accounts.model import Role
+    from recorder.accounts.passwords import generate_password
+    from recorder.accounts.store import AccountStore
+    from recorder.api.assemble import SITE_DB
+    from recorder.clock import SystemClock
+
+    password = generate_password()
+    async with SiteDatabase(data_dir / SITE_DB) as db:
+        accounts = AccountStore(db, SystemClock())
+        admin = await accounts.find("admin")
+        if admin is None:
+            await accounts.create("admin", password, Role.ADMIN)
+        else:
+            await accounts.set_password(admin.id, password)
+    return password
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from sim import CameraSpec, SimCluster
 
     data_dir = args.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     specs = [
         CameraSpec(
             name=f"cam{i + 1}",
@@ -64,27 +89,43 @@ def run(args: argparse.Namespace) -> int:
         entries = []
         for spec in specs:
             camera = cluster.cameras[spec.name]
-            main = camera.url("main", credentials=False)
-            sub = camera.url("sub", credentials=False)
-            entries.append((spec.name, main, sub, spec.user or "", spec.password or ""))
+            main_url = camera.url("main", credentials=False)
+            sub_url = camera.url("sub", credentials=False)
+            entries.append((spec.name, main_url, sub_url, spec.user or "", spec.password or ""))
         config_path = data_dir / "recorder.toml"
-        write_config(config_path, data_dir, entries)
+        api = f"[api]\nhttp_port = {args.http_port}\nhttps_port = {args.https_port}\n"
+        write_config(config_path, data_dir, entries, api)
         config = load_config(config_path)
+        password = asyncio.run(_fresh_admin_password(data_dir))
 
-        print("\nSkyCam is running. Press Ctrl-C to stop.\n")
-        for spec, entry in zip(specs, entries, strict=True):
-            print(f"  camera {spec.name:<6} {spec.scene_spec.kind:<8} {entry[1]}")
-        print(f"\n  recorder config  {config_path}")
-        print(f"  recordings       {data_dir / 'recordings'}")
-        print(f"  index            {data_dir / 'index.sqlite3'}")
-        print("  (the web app, its login and the local relay are printed here once they exist)\n")
-
-        async def main() -> None:
+        async def serve() -> None:
             shutdown = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, shutdown.set)
-            await Recorder(config).run(shutdown)
+            recorder = Recorder(config)
+            task = asyncio.create_task(recorder.run(shutdown))
+            ready = asyncio.create_task(recorder.ready.wait())
+            await asyncio.wait([task, ready], return_when=asyncio.FIRST_COMPLETED)
+            if recorder.ready.is_set():
+                _announce(specs, entries, recorder, config_path, data_dir, password)
+            await task
 
-        asyncio.run(main())
+        asyncio.run(serve())
     return 0
+
+
+def _announce(specs, entries, recorder, config_path, data_dir, password) -> None:  # type: ignore[no-untyped-def]
+    server = recorder.api.server
+    host = socket.gethostname()
+    print("\nSkyCam is running. Press Ctrl-C to stop.\n")
+    if server.http_port:
+        print(f"  API (this machine)   http://127.0.0.1:{server.http_port}/api/v1/docs")
+    if server.https_port:
+        print(f"  API (LAN, HTTPS)     https://{host}:{server.https_port}/api/v1/docs")
+    print(f"  login                admin / {password}")
+    print("  (the web app and the local relay are printed here once they exist)\n")
+    for spec, entry in zip(specs, entries, strict=True):
+        print(f"  camera {spec.name:<6} {spec.scene_spec.kind:<8} {entry[1]}")
+    print(f"\n  recorder config      {config_path}")
+    print(f"  recordings           {data_dir / 'recordings'}\n", flush=True)

@@ -155,10 +155,7 @@ class TokenService:
         )
 
     async def end_sessions_of(self, user_id: int) -> None:
-        await self._db.conn.execute(
-            "UPDATE sessions SET revoked_ms = ? WHERE user_id = ? AND revoked_ms IS NULL",
-            (self._now_ms(), user_id),
-        )
+        await end_sessions_of(self._db, self._clock, user_id)
 
     async def session_of_refresh(self, refresh_token: str) -> str | None:
         async with self._db.conn.execute(
@@ -166,3 +163,11 @@ class TokenService:
         ) as cursor:
             row = await cursor.fetchone()
         return None if row is None else str(row[0])
+
+
+async def end_sessions_of(db: SiteDatabase, clock: Clock, user_id: int) -> None:
+    """End every session of a user (password reset, account disabled)."""
+    await db.conn.execute(
+        "UPDATE sessions SET revoked_ms = ? WHERE user_id = ? AND revoked_ms IS NULL",
+        (int(clock.now() * 1000), user_id),
+    )
