@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -10,12 +11,13 @@ from recorder.accounts.model import Principal, Right
 from recorder.api.context import ApiContext
 from recorder.api.schemas import CameraOut, CameraStatus
 from recorder.api.security import Caller, Ctx, camera_right, camera_visible, client_of
-from recorder.capture.health import CameraHealth
+from recorder.capture.health import CameraHealth, CameraState
 from recorder.config import CameraConfig
 from recorder.errors import NotFound
 from recorder.media.snapshot import snapshot_from_keyframe, snapshot_from_segment
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
+FIRST_KEYFRAME_WAIT_STEPS = 20  # x 0.1 s
 LiveRight = Annotated[Principal, Depends(camera_right(Right.LIVE))]
 AnyRight = Annotated[Principal, Depends(camera_visible())]
 
@@ -90,9 +92,13 @@ async def snapshot(
     width: int | None = Query(default=None, ge=16, le=7680),
 ) -> Response:
     """A JPEG of the camera's newest keyframe (live if connected, else the last recorded)."""
-    import asyncio
-
     keyframe = ctx.latest_keyframe(camera_id)
+    # Just connected: the first keyframe is at most one GOP away, worth a short wait.
+    for _ in range(FIRST_KEYFRAME_WAIT_STEPS):
+        if keyframe is not None or ctx.health.get(camera_id).state is not CameraState.ONLINE:
+            break
+        await asyncio.sleep(0.1)
+        keyframe = ctx.latest_keyframe(camera_id)
     if keyframe is not None:
         jpeg = await asyncio.to_thread(snapshot_from_keyframe, keyframe, width)
         taken_ms = keyframe.wall_ms
