@@ -8,6 +8,7 @@ flight and index them before the index closes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from recorder.capture.session import CaptureSession, Keyframe, SessionSettings
 from recorder.capture.worker import CameraWorker
 from recorder.clock import Clock, SystemClock
 from recorder.config import CameraConfig, RecorderConfig, RecordMode
+from recorder.media.live import LiveStream
 from recorder.storage.capacity import CapacityProbe, StatvfsProbe
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
@@ -73,6 +75,7 @@ class Recorder:
     _in_flight: dict[str, int] = field(default_factory=dict)  # camera -> bytes being written
     _workers: dict[str, CameraWorker] = field(default_factory=dict)
     api: ApiParts | None = None
+    _live: dict[str, LiveStream] = field(default_factory=dict)
 
     async def run(self, shutdown: asyncio.Event) -> None:
         config = self.config
@@ -120,9 +123,11 @@ class Recorder:
                 storage=self.storage,
                 probe=probe,
                 latest_keyframe=self._latest_keyframe,
+                live=self._live.get,
             )
             tasks = [asyncio.create_task(retention.run(stop), name="retention")]
             tasks.append(asyncio.create_task(self.api.server.run(stop), name="api"))
+            tasks.append(asyncio.create_task(self._stop_idle_live(stop), name="live-idle"))
             tasks += [
                 asyncio.create_task(worker.run(stop), name=f"camera-{worker.camera_id}")
                 for worker in workers
@@ -151,6 +156,15 @@ class Recorder:
         if session is None or state not in (CameraState.ONLINE, CameraState.PAUSED):
             return None  # offline: the API falls back to the last recorded keyframe
         return session.latest_keyframe
+
+    async def _stop_idle_live(self, stop: asyncio.Event) -> None:
+        """Live streams end 30 s after their last request."""
+        while not stop.is_set():
+            for live in self._live.values():
+                if live.stop_if_idle():
+                    log.info("%s: live view stopped (no viewers)", live.camera_id)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=5)
 
     def _log_urls(self) -> None:
         assert self.api is not None
@@ -189,6 +203,8 @@ class Recorder:
         settings = session_settings(self.config)
         storage = self.storage
 
+        live = self._live.setdefault(camera.id, LiveStream(camera.id, self.clock))
+
         def make_session(on_segment: Callable[[NewSegment], None]) -> CaptureSession:
             return CaptureSession(
                 camera.id,
@@ -200,6 +216,7 @@ class Recorder:
                 self.clock,
                 on_segment,
                 writable=lambda: storage.writable,
+                tap=live.feed,
             )
 
         async def index_segment(segment: NewSegment) -> None:

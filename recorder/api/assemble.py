@@ -22,6 +22,7 @@ from recorder.capture.health import HealthBoard
 from recorder.capture.session import Keyframe
 from recorder.clock import Clock
 from recorder.config import RecorderConfig
+from recorder.media.live import LiveStream
 from recorder.storage.capacity import CapacityProbe
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
@@ -51,6 +52,7 @@ async def assemble_api(
     storage: StorageState,
     probe: CapacityProbe,
     latest_keyframe: Callable[[str], Keyframe | None],
+    live: Callable[[str], LiveStream | None] = lambda _camera: None,
 ) -> ApiParts:
     data_dir: Path = config.data_dir
     site = SiteDatabase(data_dir / SITE_DB)
@@ -77,6 +79,7 @@ async def assemble_api(
         audit=AuditLog(site, clock),
         hub=RealtimeHub(),
         latest_keyframe=latest_keyframe,
+        live=live,
     )
     server = ApiServer(create_app(ctx), config.api, data_dir / SECRETS)
     return ApiParts(ctx, server, site, password)

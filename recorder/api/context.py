@@ -15,6 +15,7 @@ from recorder.capture.session import Keyframe
 from recorder.clock import Clock
 from recorder.config import CameraConfig, RecorderConfig
 from recorder.errors import NotFound
+from recorder.media.live import LiveStream
 from recorder.storage.capacity import CapacityProbe
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
@@ -36,6 +37,7 @@ class ApiContext:
     audit: AuditLog
     hub: RealtimeHub
     latest_keyframe: Callable[[str], Keyframe | None]
+    live: Callable[[str], LiveStream | None]
 
     def camera(self, camera_id: str) -> CameraConfig:
         for camera in self.config.cameras:

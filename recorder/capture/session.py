@@ -22,6 +22,7 @@ from recorder.capture.segment_writer import SegmentWriter
 from recorder.capture.timeline import Break, RunTimeline
 from recorder.clock import Clock
 from recorder.errors import StreamError, StreamTimeout, StreamUnusable
+from recorder.media.live import LivePacket
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.model import NewSegment
 
@@ -112,6 +113,7 @@ class CaptureSession:
         clock: Clock,
         on_segment: Callable[[NewSegment], None],
         writable: Callable[[], bool] = lambda: True,
+        tap: Callable[[LivePacket], None] | None = None,
     ) -> None:
         self.camera_id = camera_id
         self._url = url
@@ -124,6 +126,7 @@ class CaptureSession:
         self._writable = writable
         self._stop = threading.Event()
         self.latest_keyframe: Keyframe | None = None  # replaced whole, so safe to read anywhere
+        self.tap: Callable[[LivePacket], None] | None = tap
         self._timeline = RunTimeline(settings.max_gap_s, settings.max_drift_s)
         self._writer: SegmentWriter | None = None
         self._stream: OpenedStream | None = None
@@ -213,10 +216,12 @@ class CaptureSession:
                         f"no keyframe in {settings.keyframe_timeout_s:.0f} s: stream unusable"
                     )
                 self._on_video(packet, arrival, stream)
-            elif self._writer is not None:
-                self._count(self._writer.write(packet))
             else:
-                self._skipped += 1
+                self._feed_tap(packet, stream, False, 0)
+                if self._writer is not None:
+                    self._count(self._writer.write(packet))
+                else:
+                    self._skipped += 1
             self._window_bytes += packet.size
             if mono - self._window_start >= HEALTH_INTERVAL_S:
                 self._report(mono, arrival)
@@ -233,6 +238,7 @@ class CaptureSession:
             self.latest_keyframe = Keyframe(
                 bytes(packet), ctx.name, ctx.extradata, self._timeline.wall_ms(pts_s)
             )
+        self._feed_tap(packet, stream, True, self._timeline.wall_ms(pts_s))
         if broke is not Break.NONE:
             if broke is not Break.FIRST:
                 log.info("%s: new run (%s)", self.camera_id, broke.value)
@@ -290,6 +296,28 @@ class CaptureSession:
             packets_written=base[2] + self._written,
             packets_skipped=base[3] + self._skipped,
         )
+
+    def _feed_tap(self, packet: Any, stream: OpenedStream, is_video: bool, wall_ms: int) -> None:
+        """Give live view a copy of the packet (before the writer rebases it)."""
+        tap = self.tap
+        if tap is None:
+            return
+        dts = packet.dts if packet.dts is not None else packet.pts
+        try:
+            tap(
+                LivePacket(
+                    stream,
+                    is_video,
+                    bool(packet.is_keyframe),
+                    bytes(packet),
+                    packet.pts if packet.pts is not None else dts,
+                    dts,
+                    packet.time_base,
+                    wall_ms,
+                )
+            )
+        except Exception:  # live view must never stop recording
+            log.exception("%s: live view failed on a packet", self.camera_id)
 
     def _count(self, written: bool) -> None:
         if written:

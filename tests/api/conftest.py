@@ -16,11 +16,13 @@ import pytest
 from recorder.accounts.model import Right, Role
 from recorder.api.assemble import ApiParts, assemble_api
 from recorder.capture.health import CameraState, HealthBoard
+from recorder.capture.opener import PyAVStreamOpener
 from recorder.capture.replay import ReplayOpener
 from recorder.capture.session import CaptureSession, SessionSettings
 from recorder.clock import FakeClock
 from recorder.config import RecorderConfig, parse_config
 from recorder.errors import StreamError
+from recorder.media.live import LivePacket, LiveStream
 from recorder.storage.capacity import StatvfsProbe
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.model import NewSegment, Segment
@@ -111,8 +113,30 @@ class Api:
         return await self.headers(username, "pw-" + username + "-123")
 
 
+def live_from_clip(clip: Path, clock: FakeClock) -> LiveStream:
+    """A LiveStream fed with every packet of a clip, as a capture session would."""
+    live = LiveStream("cam1", clock)
+    stream = PyAVStreamOpener().open(str(clip))  # stays open: its streams are the templates
+    live.start()
+    for packet in stream.packets():
+        is_video = packet.stream is stream.video
+        live.feed(
+            LivePacket(
+                stream,
+                is_video,
+                bool(packet.is_keyframe),
+                bytes(packet),
+                packet.pts,
+                packet.dts,
+                packet.time_base,
+                int(START * 1000 + float(packet.pts * packet.time_base) * 1000),
+            )
+        )
+    return live
+
+
 @pytest.fixture
-async def api(recordings: Path, tmp_path: Path) -> AsyncIterator[Api]:
+async def api(recordings: Path, tmp_path: Path, make_clip: ClipFactory) -> AsyncIterator[Api]:
     data_dir = tmp_path / "site"
     shutil.copytree(recordings, data_dir)
     config = parse_config(
@@ -134,6 +158,7 @@ async def api(recordings: Path, tmp_path: Path) -> AsyncIterator[Api]:
             storage=StorageState(),
             probe=StatvfsProbe(data_dir),
             latest_keyframe=lambda _camera: None,
+            live={"cam1": live_from_clip(make_clip(seconds=12), clock)}.get,
         )
         transport = httpx.ASGITransport(app=parts.server.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://recorder") as client:

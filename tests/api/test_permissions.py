@@ -22,11 +22,17 @@ QUERIES = {
 
 async def camera_endpoints(api: Api, camera: str) -> list[tuple[str, str]]:
     segment = (await api.segments(camera))[0]
+    live = api.parts.context.live(camera)
+    playlist = live.playlist() if live else ""
+    sequence = next(
+        (line.split(":")[1] for line in playlist.splitlines() if "MEDIA-SEQUENCE" in line), "0"
+    )
     out = []
     for template, operations in api.parts.server.app.openapi()["paths"].items():
         if not template.startswith("/api/v1/cameras/{camera_id}"):
             continue
         path = template.replace("{camera_id}", camera).replace("{segment_id}", str(segment.id))
+        path = path.replace("{sequence}", sequence)
         path = re.sub(r"\{[a-z_]+\}", "1", path)
         query = next((q for suffix, q in QUERIES.items() if path.endswith(suffix)), "")
         for method in operations:
