@@ -8,6 +8,7 @@ import json
 import ssl
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import av
@@ -156,3 +157,36 @@ def test_websocket_refuses_a_bad_token(site: tuple[RecorderThread, Path]) -> Non
             return closed.value.rcvd.code if closed.value.rcvd else None
 
     assert asyncio.run(attempt()) == 4401
+
+
+def test_live_view_starts_fast_and_stays_close_to_real_time(
+    site: tuple[RecorderThread, Path],
+) -> None:
+    thread, _ = site
+    with httpx.Client(base_url=thread.http_url, timeout=10) as client:
+        login = client.post(
+            "/api/v1/auth/login", json={"username": "admin", "password": thread.admin_password}
+        )
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        started = time.monotonic()
+        first = client.get("/api/v1/cameras/front/live.m3u8", headers=headers)
+        start_s = time.monotonic() - started
+        assert first.status_code == 200, first.text
+        assert start_s < 2.0, f"live start took {start_s:.2f} s"
+        # Poll as a player does; each new segment's last frame is at most ~1 GOP old.
+        lags = []
+        seen: set[str] = set()
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:
+            text = client.get("/api/v1/cameras/front/live.m3u8", headers=headers).text
+            lines = text.splitlines()
+            for i, line in enumerate(lines):
+                if line.endswith(".m4s") and line not in seen:
+                    seen.add(line)
+                    stamp = lines[i - 2].split(":", 1)[1]
+                    duration = float(lines[i - 1].split(":")[1].rstrip(","))
+                    begun = datetime.fromisoformat(stamp).timestamp()
+                    lags.append(time.time() - (begun + duration))
+            time.sleep(0.2)
+        new = lags[-4:]  # the ones that appeared while we polled
+        assert new and max(new) < 1.5, lags
