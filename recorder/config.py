@@ -61,6 +61,9 @@ class StorageConfig(_Model):
     min_free_bytes: ByteSize | None = None
     """Optional bytes to keep free on the filesystem whatever the percents say, e.g. "5 GiB"."""
 
+    clips_max_bytes: ByteSize = ByteSize(20 * 1024**3)
+    """Quota for exported clips, which retention never deletes (default "20 GiB")."""
+
     retention_interval_s: Annotated[float, Field(ge=1, le=3600)] = 30
     """How often retention runs (default 30 s); it also runs after each finished segment."""
 

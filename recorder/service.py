@@ -146,7 +146,7 @@ class Recorder:
                 raise failures[0]
         finally:
             if self.api is not None:
-                await self.api.site.close()
+                await self.api.close()
             await index.close()
 
     def _latest_keyframe(self, camera_id: str) -> Keyframe | None:

@@ -69,6 +69,28 @@ SITE_MIGRATIONS = (
             "CREATE INDEX audit_actor ON audit (actor, at_ms)",
         ),
     ),
+    Migration(
+        2,
+        "clips",
+        (
+            """CREATE TABLE clips (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                camera_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                start_ms INTEGER NOT NULL,
+                end_ms INTEGER NOT NULL,
+                exact INTEGER NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'ready', 'failed')),
+                progress REAL NOT NULL DEFAULT 0,
+                bytes INTEGER NOT NULL DEFAULT 0,
+                duration_ms INTEGER NOT NULL DEFAULT 0,
+                error TEXT NOT NULL DEFAULT '',
+                created_by TEXT NOT NULL,
+                created_ms INTEGER NOT NULL
+            )""",
+            "CREATE INDEX clips_camera ON clips (camera_id, created_ms)",
+        ),
+    ),
 )
 
 

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from recorder.accounts.model import Principal, Role
 from recorder.api.context import ApiContext
-from recorder.api.routes import auth, cameras, live, recordings, system, users, ws
+from recorder.api.routes import auth, cameras, clips, live, recordings, system, users, ws
 from recorder.api.routes.cameras import status_of, visible
 from recorder.capture.health import CameraHealth
 from recorder.errors import RequestError, TooManyAttempts
@@ -40,7 +40,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         redoc_url=None,
     )
     app.state.ctx = ctx
-    for module in (auth, users, cameras, live, recordings, system, ws):
+    for module in (auth, users, cameras, live, recordings, clips, system, ws):
         app.include_router(module.router, prefix=PREFIX)
 
     @app.exception_handler(RequestError)

@@ -22,6 +22,7 @@ from recorder.capture.health import HealthBoard
 from recorder.capture.session import Keyframe
 from recorder.clock import Clock
 from recorder.config import RecorderConfig
+from recorder.media.clips import ClipService
 from recorder.media.live import LiveStream
 from recorder.storage.capacity import CapacityProbe
 from recorder.storage.index import SegmentIndex
@@ -40,6 +41,10 @@ class ApiParts:
     server: ApiServer
     site: SiteDatabase
     first_password: str | None  # set when this start created the first admin
+
+    async def close(self) -> None:
+        await self.context.clips.close()
+        await self.site.close()
 
 
 async def assemble_api(
@@ -80,6 +85,10 @@ async def assemble_api(
         hub=RealtimeHub(),
         latest_keyframe=latest_keyframe,
         live=live,
+        clips=ClipService(site, index, layout, clock, int(config.storage.clips_max_bytes)),
     )
+    resumed = await ctx.clips.resume()
+    if resumed:
+        log.info("resuming %d clip export(s) interrupted by the last stop", resumed)
     server = ApiServer(create_app(ctx), config.api, data_dir / SECRETS)
     return ApiParts(ctx, server, site, password)

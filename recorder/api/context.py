@@ -15,6 +15,7 @@ from recorder.capture.session import Keyframe
 from recorder.clock import Clock
 from recorder.config import CameraConfig, RecorderConfig
 from recorder.errors import NotFound
+from recorder.media.clips import ClipService
 from recorder.media.live import LiveStream
 from recorder.storage.capacity import CapacityProbe
 from recorder.storage.index import SegmentIndex
@@ -38,6 +39,7 @@ class ApiContext:
     hub: RealtimeHub
     latest_keyframe: Callable[[str], Keyframe | None]
     live: Callable[[str], LiveStream | None]
+    clips: ClipService
 
     def camera(self, camera_id: str) -> CameraConfig:
         for camera in self.config.cameras:

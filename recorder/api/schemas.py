@@ -161,3 +161,26 @@ class AuditOut(BaseModel):
 
 
 CameraOut.model_rebuild()
+
+
+class NewClip(_In):
+    start: str = Field(max_length=40, description="ms since 1970 or ISO 8601")
+    end: str = Field(max_length=40)
+    exact: bool = False  # cut at exactly `start` (edit list) instead of the keyframe before it
+    name: str = Field(default="", max_length=200)
+
+
+class ClipOut(BaseModel):
+    id: int
+    camera_id: str
+    name: str
+    start_ms: int
+    end_ms: int
+    exact: bool
+    status: str  # pending, running, ready, failed
+    progress: float
+    bytes: int
+    duration_ms: int
+    error: str
+    created_by: str
+    created_ms: int

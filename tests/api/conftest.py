@@ -163,4 +163,4 @@ async def api(recordings: Path, tmp_path: Path, make_clip: ClipFactory) -> Async
         transport = httpx.ASGITransport(app=parts.server.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://recorder") as client:
             yield Api(client, parts, clock, health, index, config)
-        await parts.site.close()
+        await parts.close()
