@@ -248,6 +248,22 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(lines)
 
 
+def parse_camera(raw: dict[str, Any]) -> CameraConfig:
+    """One camera, validated like the config file's (errors name the field)."""
+    try:
+        return CameraConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def camera_to_dict(camera: CameraConfig) -> dict[str, Any]:
+    """The camera as plain data, password included: for the 0600 site database only."""
+    data = camera.model_dump(mode="json", exclude_none=True)
+    if camera.password is not None:
+        data["password"] = camera.password.get_secret_value()
+    return data
+
+
 def parse_config(raw: dict[str, Any], base_dir: Path | None = None) -> RecorderConfig:
     try:
         config = RecorderConfig.model_validate(raw)

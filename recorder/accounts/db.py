@@ -91,6 +91,20 @@ SITE_MIGRATIONS = (
             "CREATE INDEX clips_camera ON clips (camera_id, created_ms)",
         ),
     ),
+    Migration(
+        3,
+        "cameras changed through the API",
+        (
+            # The full camera config as JSON (with its RTSP password: this file is 0600). A
+            # row overrides the config file's camera of the same id; `deleted` hides it.
+            """CREATE TABLE cameras (
+                id TEXT PRIMARY KEY,
+                config TEXT NOT NULL,
+                deleted INTEGER NOT NULL DEFAULT 0,
+                updated_ms INTEGER NOT NULL
+            )""",
+        ),
+    ),
 )
 
 

@@ -18,7 +18,9 @@ from recorder.api.app import create_app
 from recorder.api.context import ApiContext
 from recorder.api.realtime import RealtimeHub
 from recorder.api.server import ApiServer
+from recorder.cameras.registry import CameraRegistry
 from recorder.capture.health import HealthBoard
+from recorder.capture.opener import StreamOpener
 from recorder.capture.session import Keyframe
 from recorder.clock import Clock
 from recorder.config import RecorderConfig
@@ -44,12 +46,14 @@ class ApiParts:
 
     async def close(self) -> None:
         await self.context.clips.close()
-        await self.site.close()
 
 
 async def assemble_api(
     config: RecorderConfig,
     *,
+    site: SiteDatabase,
+    cameras: CameraRegistry,
+    opener: StreamOpener,
     clock: Clock,
     layout: SegmentLayout,
     index: SegmentIndex,
@@ -60,8 +64,6 @@ async def assemble_api(
     live: Callable[[str], LiveStream | None] = lambda _camera: None,
 ) -> ApiParts:
     data_dir: Path = config.data_dir
-    site = SiteDatabase(data_dir / SITE_DB)
-    await site.open()
     accounts = AccountStore(site, clock)
     password = await ensure_first_admin(accounts)
     if password:
@@ -70,6 +72,8 @@ async def assemble_api(
     key = load_or_create_secret(data_dir / SECRETS / "api-signing.key")
     ctx = ApiContext(
         config=config,
+        cameras=cameras,
+        opener=opener,
         clock=clock,
         layout=layout,
         index=index,

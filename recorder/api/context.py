@@ -10,11 +10,12 @@ from recorder.accounts.store import AccountStore
 from recorder.accounts.throttle import LoginThrottle
 from recorder.accounts.tokens import TokenService
 from recorder.api.realtime import RealtimeHub
+from recorder.cameras.registry import CameraRegistry
 from recorder.capture.health import HealthBoard
+from recorder.capture.opener import StreamOpener
 from recorder.capture.session import Keyframe
 from recorder.clock import Clock
 from recorder.config import CameraConfig, RecorderConfig
-from recorder.errors import NotFound
 from recorder.media.clips import ClipService
 from recorder.media.live import LiveStream
 from recorder.storage.capacity import CapacityProbe
@@ -26,6 +27,8 @@ from recorder.storage.state import StorageState
 @dataclass
 class ApiContext:
     config: RecorderConfig
+    cameras: CameraRegistry
+    opener: StreamOpener  # to test a camera's stream before saving it
     clock: Clock
     layout: SegmentLayout
     index: SegmentIndex
@@ -42,10 +45,7 @@ class ApiContext:
     clips: ClipService
 
     def camera(self, camera_id: str) -> CameraConfig:
-        for camera in self.config.cameras:
-            if camera.id == camera_id:
-                return camera
-        raise NotFound(f"no camera {camera_id!r}")
+        return self.cameras.get(camera_id)
 
     def now_ms(self) -> int:
         return int(self.clock.now() * 1000)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from recorder.accounts.model import Right, Role
@@ -184,3 +186,44 @@ class ClipOut(BaseModel):
     error: str
     created_by: str
     created_ms: int
+
+
+class CameraIn(_In):
+    id: str = Field(min_length=1, max_length=63)
+    name: str = Field(default="", max_length=100)
+    main_url: str = Field(max_length=2000)
+    sub_url: str | None = Field(default=None, max_length=2000)
+    username: str | None = Field(default=None, max_length=200)
+    password: str | None = Field(default=None, max_length=200)
+    enabled: bool = True
+    record_mode: Literal["continuous", "motion", "off"] = "continuous"
+    retention_days: float | None = Field(default=None, gt=0, le=36500)
+    motion: dict[str, Any] | None = None
+    test: bool = True  # open the stream before saving; refuse if it does not play
+
+
+class CameraPatch(_In):
+    name: str | None = Field(default=None, max_length=100)
+    main_url: str | None = Field(default=None, max_length=2000)
+    sub_url: str | None = Field(default=None, max_length=2000)
+    username: str | None = Field(default=None, max_length=200)
+    password: str | None = Field(default=None, max_length=200)
+    enabled: bool | None = None
+    record_mode: Literal["continuous", "motion", "off"] | None = None
+    retention_days: float | None = Field(default=None, gt=0, le=36500)
+    motion: dict[str, Any] | None = None
+    test: bool = True
+
+
+class StreamTest(_In):
+    main_url: str = Field(max_length=2000)
+    username: str | None = Field(default=None, max_length=200)
+    password: str | None = Field(default=None, max_length=200)
+
+
+class StreamInfoOut(BaseModel):
+    video_codec: str
+    width: int
+    height: int
+    fps: float | None
+    audio_codec: str | None

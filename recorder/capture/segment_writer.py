@@ -56,19 +56,19 @@ class SegmentWriter:
         camera_id: str,
         video: Any,
         audio: Any | None,
-        run_start_ms: int,
-        start_ms: int,
+        provisional_start_ms: int,
         run_base_s: float,
     ) -> None:
+        # The start (and so the final name) is settled in `finish`, when the run's wall-clock
+        # anchor is known best (see capture/timeline.py); the temporary name uses a first guess.
+        self._layout = layout
         self.camera_id = camera_id
-        self.run_start_ms = run_start_ms
-        self.start_ms = start_ms
-        self.relative = layout.relative_path(camera_id, start_ms)
-        self.final = layout.absolute(self.relative)
-        self.partial = layout.temp_path(self.final)
+        self.run_base_s = run_base_s  # PTS (s) of the run's start: time 0 in the file
+        self.relative = layout.relative_path(camera_id, provisional_start_ms)
+        self.partial = layout.temp_path(layout.absolute(self.relative))
         self.packets = 0
         self.bytes_in = 0
-        make_dirs_durable(self.final.parent)
+        make_dirs_durable(self.partial.parent)
         try:
             self._out = av.open(str(self.partial), "w", format="mp4", options=MUXER_OPTIONS)
             self._video_in = video
@@ -107,8 +107,10 @@ class SegmentWriter:
         self.bytes_in += packet.size
         return True
 
-    def finish(self, end_ms: int) -> NewSegment:
+    def finish(self, run_start_ms: int, start_ms: int, end_ms: int) -> NewSegment:
         """Close, fsync, rename into place, fsync the directory; then describe the segment."""
+        self.relative = self._layout.relative_path(self.camera_id, start_ms)
+        final = self._layout.absolute(self.relative)
         try:
             self._out.close()
             fd = os.open(self.partial, os.O_RDONLY)
@@ -116,20 +118,23 @@ class SegmentWriter:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            self.partial.rename(self.final)
-            fsync_dir(self.final.parent)
+            make_dirs_durable(final.parent)  # another hour's folder, if the start moved back
+            self.partial.rename(final)
+            fsync_dir(final.parent)
+            if final.parent != self.partial.parent:
+                fsync_dir(self.partial.parent)
         except (av.error.FFmpegError, OSError) as exc:
             self.abort()
             raise SegmentError(f"cannot finish {self.relative}: {exc}") from exc
-        facts = inspect_fmp4(self.final)
+        facts = inspect_fmp4(final)
         if not facts.complete:
             # Left in place: start-up reconciliation quarantines what it cannot index.
             raise SegmentError(f"{self.relative} is not a complete fMP4: {facts.problem}")
         return NewSegment(
             camera_id=self.camera_id,
-            run_start_ms=self.run_start_ms,
-            start_ms=self.start_ms,
-            end_ms=max(end_ms, self.start_ms + 1),
+            run_start_ms=min(run_start_ms, start_ms),
+            start_ms=start_ms,
+            end_ms=max(end_ms, start_ms + 1),
             bytes=facts.size,
             path=self.relative,
             init_bytes=facts.init_bytes,

@@ -133,7 +133,7 @@ class CaptureSession:
         self._seg_start_pts = 0.0
         self._last_video_pts: float | None = None
         self._frame_s = 1 / 15
-        self._end_ms = 0  # wall time just after the last video frame written
+        self._seg_end_pts = 0.0  # PTS just after the last video frame written
         self._written_until_ms = 0  # end of the last finished segment
         self._run_start_ms: int | None = None
         self._paused = False
@@ -232,6 +232,7 @@ class CaptureSession:
         self._window_frames += 1
         if self._last_video_pts is not None and 0 < pts_s - self._last_video_pts < 1:
             self._frame_s = pts_s - self._last_video_pts
+        anchor_before = self._timeline.anchor  # the closing segment belongs to the old run
         broke = self._timeline.observe(pts_s, arrival)
         if packet.is_keyframe:
             ctx = stream.video.codec_context
@@ -242,47 +243,36 @@ class CaptureSession:
         if broke is not Break.NONE:
             if broke is not Break.FIRST:
                 log.info("%s: new run (%s)", self.camera_id, broke.value)
-            self._close_segment()
+            self._close_segment(anchor_before)
             self._run_start_ms = None
         self._last_video_pts = pts_s
         writer = self._writer
         if packet.is_keyframe and (
             writer is None or pts_s - self._seg_start_pts >= self._settings.segment_seconds
         ):
-            # The anchor may have moved earlier since the last segment began (see timeline.py);
-            # never start before what is already written, so segments never overlap.
-            start_ms = max(self._timeline.wall_ms(pts_s), self._written_until_ms)
-            if writer is not None:
-                self._end_ms = start_ms  # contiguous within a run
+            self._seg_end_pts = pts_s  # the next segment starts where this one ends
             self._close_segment()
-            writer = self._open_segment(pts_s, start_ms, stream)
+            writer = self._open_segment(pts_s, stream)
         if writer is None:
             self._skipped += 1
         else:
             self._count(writer.write(packet))
-            self._end_ms = self._timeline.wall_ms(pts_s + self._frame_s)
+            self._seg_end_pts = pts_s + self._frame_s
 
-    def _open_segment(
-        self, pts_s: float, start_ms: int, stream: OpenedStream
-    ) -> SegmentWriter | None:
+    def _open_segment(self, pts_s: float, stream: OpenedStream) -> SegmentWriter | None:
         if not self._writable():
             self._pause()
             return None
         if self._paused:
             self._paused = False
             self._health.post_threadsafe(self.camera_id, state=CameraState.ONLINE, reason="")
-        run_base_s = self._timeline.run_start_pts
-        if self._run_start_ms is None:
-            # Fixed for the run (it names it), though the anchor may still improve.
-            self._run_start_ms = min(self._timeline.wall_ms(run_base_s), start_ms)
         self._writer = SegmentWriter(
             self._layout,
             self.camera_id,
             stream.video,
             stream.audio,
-            run_start_ms=self._run_start_ms,
-            start_ms=start_ms,
-            run_base_s=run_base_s,
+            provisional_start_ms=max(self._timeline.wall_ms(pts_s), self._written_until_ms),
+            run_base_s=self._timeline.run_start_pts,
         )
         self._seg_start_pts = pts_s
         return self._writer
@@ -332,14 +322,28 @@ class CaptureSession:
                 self.camera_id, state=CameraState.PAUSED, reason="storage full: not recording"
             )
 
-    def _close_segment(self) -> None:
+    def _close_segment(self, anchor: float | None = None) -> None:
         writer, self._writer = self._writer, None
         if writer is None:
             return
         if writer.packets == 0:
             writer.abort()
             return
-        segment = writer.finish(self._end_ms)
+        # Wall times are settled now, with the best anchor so far (it only moves earlier, as
+        # the earliest arrival improves). Never start before what is already written, so
+        # segments never overlap; within a run, each starts where the previous one ended.
+        offset = self._timeline.anchor if anchor is None else anchor
+        assert offset is not None, "a segment is open, so a run has started"
+
+        def wall_ms(pts_s: float) -> int:
+            return round((offset + pts_s) * 1000)
+
+        start_ms = max(wall_ms(self._seg_start_pts), self._written_until_ms)
+        if self._run_start_ms is None:
+            # Fixed for the run (it names it), though the anchor may still improve.
+            self._run_start_ms = min(wall_ms(writer.run_base_s), start_ms)
+        end_ms = max(wall_ms(self._seg_end_pts), start_ms + 1)
+        segment = writer.finish(self._run_start_ms, start_ms, end_ms)
         self._written_until_ms = segment.end_ms
         self._segments += 1
         self._on_segment(segment)

@@ -147,6 +147,11 @@ class RetentionWorker:
         self._poked = asyncio.Event()
         self._draining = False
 
+    def set_policy(self, policy: RetentionPolicy) -> None:
+        """Cameras or their retention changed: plan with this from the next pass on."""
+        self._policy = policy
+        self.poke()
+
     def poke(self) -> None:
         """Run soon (e.g. a segment was just indexed). Call on the event loop thread."""
         self._poked.set()
@@ -171,8 +176,10 @@ class RetentionWorker:
                 break
         if any(report.deleted.values()):
             log.info(
-                "retention: deleted %d segments for age, %d for space (%d bytes); usage %.1f%%",
+                "retention: deleted %d segments for age, %d outside events, %d for space "
+                "(%d bytes); usage %.1f%%",
                 report.deleted[DeleteReason.AGE],
+                report.deleted[DeleteReason.NO_EVENT],
                 report.deleted[DeleteReason.SPACE],
                 report.freed_bytes,
                 report.projected_percent,
@@ -226,6 +233,20 @@ class RetentionWorker:
             )
             expired += refs
             expired_exhausted = expired_exhausted and len(refs) < self._batch
+        uneventful: list[SegmentRef] = []
+        uneventful_exhausted = True
+        for camera in usage.per_camera:
+            cutoff = policy.uneventful_cutoff_ms(camera.camera_id, now_ms)
+            if cutoff is None or camera.oldest_ms is None or camera.oldest_ms >= cutoff:
+                continue
+            refs = await index.oldest_segments(
+                limit=self._batch,
+                camera_id=camera.camera_id,
+                ending_by_ms=cutoff,
+                unprotected_at_ms=now_ms,
+            )
+            uneventful += refs
+            uneventful_exhausted = uneventful_exhausted and len(refs) < self._batch
         reserve = self._reserve()
         need = bytes_to_free(budgets(policy, usage, disk, reserve), draining=self._draining)
         oldest, oldest_exhausted = await self._oldest_window(need, now_ms)
@@ -237,6 +258,8 @@ class RetentionWorker:
             protections=protections,
             expired=tuple(expired),
             expired_exhausted=expired_exhausted,
+            uneventful=tuple(uneventful),
+            uneventful_exhausted=uneventful_exhausted,
             oldest=tuple(oldest),
             oldest_exhausted=oldest_exhausted,
             status=RetentionStatus(

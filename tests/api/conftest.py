@@ -13,10 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from recorder.accounts.db import SiteDatabase
 from recorder.accounts.model import Right, Role
 from recorder.api.assemble import ApiParts, assemble_api
+from recorder.cameras.registry import CameraRegistry
 from recorder.capture.health import CameraState, HealthBoard
-from recorder.capture.opener import PyAVStreamOpener
+from recorder.capture.opener import PyAVStream, PyAVStreamOpener
 from recorder.capture.replay import ReplayOpener
 from recorder.capture.session import CaptureSession, SessionSettings
 from recorder.clock import FakeClock
@@ -113,6 +115,19 @@ class Api:
         return await self.headers(username, "pw-" + username + "-123")
 
 
+class ClipOpener:
+    """A StreamOpener for connection tests: URLs on host `good.test` play a clip, any other
+    host is refused, as an unreachable camera would be."""
+
+    def __init__(self, clip: Path) -> None:
+        self._clip = clip
+
+    def open(self, url: str) -> PyAVStream:
+        if "@good.test" not in url and "//good.test" not in url:
+            raise StreamError("cannot open stream: connection refused")
+        return PyAVStreamOpener().open(str(self._clip))
+
+
 def live_from_clip(clip: Path, clock: FakeClock) -> LiveStream:
     """A LiveStream fed with every packet of a clip, as a capture session would."""
     live = LiveStream("cam1", clock)
@@ -148,9 +163,17 @@ async def api(recordings: Path, tmp_path: Path, make_clip: ClipFactory) -> Async
     clock = FakeClock(START + 3600)
     health = HealthBoard()
     health.update("cam1", state=CameraState.ONLINE, width=320, height=240)
-    async with SqliteSegmentIndex(data_dir / "index.sqlite3") as index:
+    async with (
+        SqliteSegmentIndex(data_dir / "index.sqlite3") as index,
+        SiteDatabase(data_dir / "site.sqlite3") as site,
+    ):
+        cameras = CameraRegistry(config.cameras, site, clock)
+        await cameras.load()
         parts = await assemble_api(
             config,
+            site=site,
+            cameras=cameras,
+            opener=ClipOpener(make_clip(seconds=3)),
             clock=clock,
             layout=SegmentLayout(data_dir),
             index=index,

@@ -102,3 +102,46 @@ def test_nothing_is_written_while_storage_is_not_writable(tmp_path: Path, make_c
     assert segments == []
     assert not list((tmp_path / "recordings").rglob("*.mp4*"))
     assert health.get("cam1").state is CameraState.PAUSED
+
+
+class BurstClock(FakeClock):
+    """A camera that flushes its first second of packets in one burst at connect: the clock
+    stands still until the replay reaches 1 s, then runs normally."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held = 1.0
+
+    def advance(self, seconds: float) -> None:
+        hold = min(self.held, seconds)
+        self.held -= hold
+        super().advance(seconds - hold)
+
+
+def test_a_connect_burst_does_not_skew_segment_times(tmp_path: Path, make_clip: ClipFactory):
+    clock = BurstClock()
+    segments: list[NewSegment] = []
+    session = CaptureSession(
+        "cam1",
+        "replay://",
+        ReplayOpener(make_clip(seconds=25, audio=False), clock),
+        SegmentLayout(tmp_path),
+        SessionSettings(segment_seconds=10),
+        HealthBoard(),
+        clock,
+        segments.append,
+    )
+    with pytest.raises(StreamError):
+        session.run()
+    layout = SegmentLayout(tmp_path)
+    for segment in segments:
+        frames = decoded_frames(layout.absolute(segment.path))
+        # The indexed duration is the content's, although the anchor moved 1 s mid-segment.
+        assert segment.duration_ms == pytest.approx(frames / 15 * 1000, abs=70)
+    for before, after in itertools.pairwise(segments):
+        assert after.start_ms == before.end_ms
+
+
+def decoded_frames(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))

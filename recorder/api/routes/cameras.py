@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from recorder.accounts.model import Principal, Right
 from recorder.api.context import ApiContext
-from recorder.api.schemas import CameraOut, CameraStatus
-from recorder.api.security import Caller, Ctx, camera_right, camera_visible, client_of
+from recorder.api.schemas import (
+    CameraIn,
+    CameraOut,
+    CameraPatch,
+    CameraStatus,
+    StreamInfoOut,
+    StreamTest,
+)
+from recorder.api.security import Admin, Caller, Ctx, camera_right, camera_visible, client_of
 from recorder.capture.health import CameraHealth, CameraState
-from recorder.config import CameraConfig
-from recorder.errors import NotFound
+from recorder.config import CameraConfig, camera_to_dict, parse_camera
+from recorder.errors import ConfigError, InvalidRequest, NotFound, StreamError
 from recorder.media.snapshot import snapshot_from_keyframe, snapshot_from_segment
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
@@ -62,7 +69,7 @@ async def list_cameras(principal: Caller, ctx: Ctx) -> list[CameraOut]:
     """The cameras the caller has any right on, with their live status."""
     return [
         camera_out(ctx, camera, principal)
-        for camera in ctx.config.cameras
+        for camera in ctx.cameras.all()
         if visible(principal, camera.id)
     ]
 
@@ -116,4 +123,91 @@ async def snapshot(
         jpeg,
         media_type="image/jpeg",
         headers={"Cache-Control": "no-store", "X-Taken-At-Ms": str(taken_ms)},
+    )
+
+
+async def _test_stream(ctx: ApiContext, camera: CameraConfig) -> StreamInfoOut:
+    """Open the camera's main stream and describe it; 400 with the reason if it does not play."""
+
+    def probe() -> StreamInfoOut:
+        stream = ctx.opener.open(camera.stream_url("main"))
+        try:
+            info = stream.info
+        finally:
+            stream.close()
+        return StreamInfoOut(
+            video_codec=info.video_codec,
+            width=info.width,
+            height=info.height,
+            fps=info.fps,
+            audio_codec=info.audio_codec,
+        )
+
+    try:
+        return await asyncio.to_thread(probe)
+    except StreamError as exc:
+        raise InvalidRequest(f"connection test failed: {exc}") from exc
+
+
+def _validated(raw: dict[str, Any]) -> CameraConfig:
+    try:
+        return parse_camera(raw)
+    except ConfigError as exc:
+        raise InvalidRequest(str(exc)) from None
+
+
+@router.post("/test", response_model=StreamInfoOut)
+async def test_stream(body: StreamTest, admin: Admin, ctx: Ctx) -> StreamInfoOut:
+    """Try a stream URL and credentials without saving anything (onboarding)."""
+    camera = _validated({"id": "probe", **body.model_dump(exclude_none=True)})
+    return await _test_stream(ctx, camera)
+
+
+@router.post("", response_model=CameraOut, status_code=201)
+async def create_camera(body: CameraIn, admin: Admin, request: Request, ctx: Ctx) -> CameraOut:
+    """Add a camera; it starts recording at once. Its stream is tested first unless `test` is
+    false (to add a camera that is offline now)."""
+    camera = _validated(body.model_dump(exclude_none=True, exclude={"test"}))
+    if body.test:
+        await _test_stream(ctx, camera)
+    await ctx.cameras.create(camera)
+    await ctx.audit.record(
+        "camera.create", admin.username, camera_id=camera.id, client=client_of(request),
+        main_url=camera.main_url,
+    )  # fmt: skip
+    return camera_out(ctx, camera, admin)
+
+
+@router.patch("/{camera_id}", response_model=CameraOut)
+async def change_camera(
+    camera_id: str, body: CameraPatch, admin: Admin, request: Request, ctx: Ctx
+) -> CameraOut:
+    """Change a camera; its worker restarts with the new settings, the others are untouched."""
+    current = ctx.camera(camera_id)
+    changes = body.model_dump(exclude_unset=True, exclude={"test"})
+    merged = {**camera_to_dict(current), **changes}
+    if "main_url" in changes and "username" not in changes and "password" not in changes:
+        # Credentials stay unless the new URL carries its own.
+        merged.setdefault("username", current.username)
+    camera = _validated({k: v for k, v in merged.items() if v is not None})
+    stream_changed = any(k in changes for k in ("main_url", "username", "password"))
+    if body.test and stream_changed and camera.enabled:
+        await _test_stream(ctx, camera)
+    await ctx.cameras.replace(camera)
+    shown = {k: v for k, v in changes.items() if k != "password"}
+    if "password" in changes:
+        shown["password"] = "changed"
+    await ctx.audit.record(
+        "camera.change", admin.username, camera_id=camera_id, client=client_of(request), **shown
+    )
+    return camera_out(ctx, camera, admin)
+
+
+@router.delete("/{camera_id}", status_code=204)
+async def delete_camera(camera_id: str, admin: Admin, request: Request, ctx: Ctx) -> None:
+    """Stop and forget a camera. Its recordings stay until retention removes them."""
+    await ctx.cameras.delete(camera_id)
+    await ctx.accounts.forget_camera(camera_id)
+    await ctx.audit.record(
+        "camera.delete", admin.username, camera_id=camera_id, client=client_of(request)
     )

@@ -68,7 +68,7 @@ async def storage(principal: Caller, ctx: Ctx) -> StorageOut:
 @router.get("/dashboard", response_model=Dashboard)
 async def dashboard(principal: Caller, ctx: Ctx) -> Dashboard:
     mine = principal.cameras_with()
-    cameras = [c for c in ctx.config.cameras if mine is None or c.id in mine]
+    cameras = [c for c in ctx.cameras.all() if mine is None or c.id in mine]
     online = sum(1 for c in cameras if ctx.health.get(c.id).state is CameraState.ONLINE)
     return Dashboard(
         cameras=len(cameras),

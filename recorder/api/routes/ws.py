@@ -51,7 +51,7 @@ async def realtime(websocket: WebSocket) -> None:
     try:
         cameras = [
             {"camera_id": c.id, **status_of(ctx.health.get(c.id)).model_dump()}
-            for c in ctx.config.cameras
+            for c in ctx.cameras.all()
             if visible(principal, c.id)
         ]
         await websocket.send_json({"type": "hello", "user": principal.username, "cameras": cameras})

@@ -1,0 +1,1 @@
+"""The set of cameras: from the config file, changed at runtime through the API."""
