@@ -35,6 +35,12 @@ class CpuReport:
     clients_started: int
 
 
+def _client_command(ffmpeg: str, url: str) -> list[str]:
+    """An ffmpeg that pulls a stream over RTSP/TCP and throws the packets away."""
+    pull = ["-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url]
+    return [ffmpeg, *pull, "-c", "copy", "-f", "null", "-"]
+
+
 def _cpu_seconds(process: Any) -> float:
     times = process.cpu_times()
     return float(times.user + times.system)
@@ -57,8 +63,7 @@ def measure_server_cpu(
                 for mount in MOUNTS:
                     clients.append(
                         subprocess.Popen(
-                            [ffmpeg, "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp"]
-                            + ["-i", camera.url(mount), "-c", "copy", "-f", "null", "-"],
+                            _client_command(ffmpeg, camera.url(mount)),
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL,
                         )

@@ -192,8 +192,11 @@ class StallGate:
                 and elapsed >= self.after_ns + self.resume_ns
             ):
                 self.state = "keyframe"
-            if self.state == "keyframe" and (
-                not is_video or not buf.has_flags(Gst.BufferFlags.DELTA_UNIT)
+            # Audio waits for the video keyframe too, so both come back together.
+            if (
+                self.state == "keyframe"
+                and is_video
+                and not buf.has_flags(Gst.BufferFlags.DELTA_UNIT)
             ):
                 self.state = "resumed"
                 emit("resume", camera=self.camera, mount=self.mount)
@@ -238,7 +241,6 @@ def mount_launch(mount, garbage):
 class Camera:
     def __init__(self, config, loops, host):
         self.name = config["name"]
-        self.config = config
         self.fault = config.get("fault") or {}
         self.server = GstRtspServer.RTSPServer()
         self.server.set_address(host)

@@ -90,27 +90,17 @@ class FfmpegEncoder:
     def _x264_args(fmt: StreamFormat) -> list[str]:
         rate = f"{fmt.bitrate_kbps}k"
         gop = str(fmt.gop)
-        return [
-            *X264_ARGS,
-            "-g",
-            gop,
-            "-keyint_min",
-            gop,
-            "-b:v",
-            rate,
-            "-maxrate",
-            rate,
-            "-bufsize",
-            rate,
-        ]
+        gop_args = ["-g", gop, "-keyint_min", gop]
+        rate_args = ["-b:v", rate, "-maxrate", rate, "-bufsize", rate]
+        return [*X264_ARGS, *gop_args, *rate_args]
 
     def encode_video(
         self, graph: str, outputs: list[tuple[StreamFormat, Path]], frames: int
     ) -> None:
-        labels = ["main", "sub"]
+        labels = ["main", "sub"][: len(outputs)]  # the graph's output pads (see filtergraph)
         args = [self._ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
         args += ["-filter_complex", graph]
-        for label, (fmt, path) in zip(labels, outputs, strict=False):
+        for label, (fmt, path) in zip(labels, outputs, strict=True):
             args += ["-map", f"[{label}]", *self._x264_args(fmt), "-f", "h264", str(path)]
         self._run(args)
         for fmt, path in outputs:

@@ -68,13 +68,14 @@ class ServerProcess:
         except OSError as exc:
             self.stop()
             raise ServerStartError(f"camera server exited at once{self._stderr_tail()}") from exc
-        event = self.wait_for(lambda e: e["event"] in ("ready", "error"), timeout_s)
+        event = self.wait_for(lambda e: e["event"] in ("ready", "error", "exit"), timeout_s)
         if event is None or event["event"] != "ready":
-            reason = (
-                f"did not report ready within {timeout_s:.0f} s"
-                if event is None
-                else f"failed: {event.get('message')}"
-            )
+            if event is None:
+                reason = f"did not report ready within {timeout_s:.0f} s"
+            elif event["event"] == "exit":
+                reason = "exited before it was ready"
+            else:
+                reason = f"failed: {event.get('message')}"
             self.stop()
             raise ServerStartError(f"camera server {reason}{self._stderr_tail()}")
         cameras: list[Event] = event["cameras"]
@@ -111,7 +112,7 @@ class ServerProcess:
                 for event in self._events[seen:]:
                     if predicate(event):
                         return event
-                    if event["event"] == "exit":
+                    if event["event"] == "exit":  # nothing can follow
                         return None
                 seen = len(self._events)
                 remaining = deadline - time.monotonic()

@@ -31,7 +31,12 @@ def camera_entry(cam_id: str, camera: SimCamera, **extra: Any) -> dict[str, Any]
     return entry | extra
 
 
+# Tests never take the default ports: a demo or another test may hold them.
+TEST_API = {"http_port": 0, "https_port": None}
+
+
 def make_config(data_dir: Path, cameras: list[dict[str, Any]], **sections: Any) -> RecorderConfig:
+    sections.setdefault("api", TEST_API)
     return parse_config({"data_dir": str(data_dir), "cameras": cameras, **sections})
 
 

@@ -52,9 +52,8 @@ def test_kill_9_loses_at_most_the_segment_in_flight(cluster: SimCluster, tmp_pat
     camera = cluster.cameras["cam"]
     config_path = tmp_path / "recorder.toml"
     main = camera.url("main", credentials=False)
-    write_config(config_path, tmp_path, [("cam", main, main, "", "")])
-    text = config_path.read_text() + f"\n[storage]\nsegment_seconds = {SEGMENT_S}\n"
-    config_path.write_text(text)
+    sections = f"[storage]\nsegment_seconds = {SEGMENT_S}\n[api]\nhttp_port = 0\n"
+    write_config(config_path, tmp_path, [("cam", main, main, "", "")], sections)
     load_config(config_path)  # the test's own config must be valid
 
     first = start_recorder(config_path)
