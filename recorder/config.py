@@ -102,14 +102,20 @@ class ApiConfig(_Model):
     https_host: str = "0.0.0.0"
     """Address of the HTTPS server for the LAN (default all interfaces)."""
 
-    https_port: Annotated[int, Field(ge=0, le=65535)] | None = 8443
-    """HTTPS port (default 8443; 0 picks a free port; absent disables HTTPS)."""
+    https: bool = True
+    """Serve HTTPS for the LAN (default true)."""
+
+    https_port: Annotated[int, Field(ge=0, le=65535)] = 8443
+    """HTTPS port (default 8443; 0 picks a free port)."""
 
     http_host: str = "127.0.0.1"
     """Address of the plain-HTTP server; keep it on loopback (default 127.0.0.1)."""
 
-    http_port: Annotated[int, Field(ge=0, le=65535)] | None = 8080
-    """Plain-HTTP port on `http_host` (default 8080; 0 picks a free port; absent disables)."""
+    http: bool = True
+    """Serve plain HTTP on `http_host` (default true)."""
+
+    http_port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    """Plain-HTTP port on `http_host` (default 8080; 0 picks a free port)."""
 
     access_token_ttl_s: Annotated[int, Field(ge=60, le=86_400)] = 900
     """Lifetime of access tokens (default 15 minutes)."""

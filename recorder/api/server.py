@@ -61,7 +61,7 @@ class ApiServer:
             "lifespan": "off",
             "ws": "websockets",
         }
-        if config.https_port is not None:
+        if config.https:
             cert, key = await asyncio.to_thread(ensure_certificate, self._tls_dir)
             sock = _bind(config.https_host, config.https_port)
             self.https_port = sock.getsockname()[1]
@@ -72,7 +72,7 @@ class ApiServer:
                 **common,  # type: ignore[arg-type]
             )
             servers.append((_Server(uconfig), sock))
-        if config.http_port is not None:
+        if config.http:
             sock = _bind(config.http_host, config.http_port)
             self.http_port = sock.getsockname()[1]
             servers.append((_Server(uvicorn.Config(self.app, **common)), sock))  # type: ignore[arg-type]

@@ -27,7 +27,7 @@ def server(recordings: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             "data_dir": str(data_dir),
             # Nothing listens there: the cameras stay offline, which the API must handle too.
             "cameras": [{"id": c, "main_url": "rtsp://127.0.0.1:9/x"} for c in ("cam1", "cam2")],
-            "api": {"http_port": 0, "https_port": None},
+            "api": {"http_port": 0, "https": False},
         }
     )
     with RecorderThread(config) as thread:

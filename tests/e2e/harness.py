@@ -32,7 +32,7 @@ def camera_entry(cam_id: str, camera: SimCamera, **extra: Any) -> dict[str, Any]
 
 
 # Tests never take the default ports: a demo or another test may hold them.
-TEST_API = {"http_port": 0, "https_port": None}
+TEST_API = {"http_port": 0, "https": False}
 
 
 def make_config(data_dir: Path, cameras: list[dict[str, Any]], **sections: Any) -> RecorderConfig:

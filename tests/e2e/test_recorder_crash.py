@@ -52,7 +52,7 @@ def test_kill_9_loses_at_most_the_segment_in_flight(cluster: SimCluster, tmp_pat
     camera = cluster.cameras["cam"]
     config_path = tmp_path / "recorder.toml"
     main = camera.url("main", credentials=False)
-    sections = f"[storage]\nsegment_seconds = {SEGMENT_S}\n[api]\nhttp_port = 0\n"
+    sections = f"[storage]\nsegment_seconds = {SEGMENT_S}\n[api]\nhttp_port = 0\nhttps = false\n"
     write_config(config_path, tmp_path, [("cam", main, main, "", "")], sections)
     load_config(config_path)  # the test's own config must be valid
 
@@ -70,7 +70,13 @@ def test_kill_9_loses_at_most_the_segment_in_flight(cluster: SimCluster, tmp_pat
 
     second = start_recorder(config_path)
     try:
-        time.sleep(SEGMENT_S * 2 + 3)
+        # File names carry their start time: wait for two segments begun after the kill.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            starts = [int(Path(p).stem) for p in disk_segments(tmp_path)]
+            if sum(start > killed_at_ms for start in starts) >= 2:
+                break
+            time.sleep(0.2)
         second.send_signal(signal.SIGTERM)
         _, stderr = second.communicate(timeout=30)
     finally:
