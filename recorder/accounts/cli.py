@@ -48,11 +48,14 @@ async def _run(data_dir: Path, args: argparse.Namespace) -> str:
         accounts = AccountStore(db, SystemClock())
         if args.action == "list":
             users = await accounts.all()
-            return "\n".join(
-                f"{u.id:>4}  {u.username:<24} {u.role.value:<9}"
-                + ("  disabled" if u.disabled else "")
-                for u in users
-            ) or "(no users yet: the recorder creates 'admin' on first start)"
+            return (
+                "\n".join(
+                    f"{u.id:>4}  {u.username:<24} {u.role.value:<9}"
+                    + ("  disabled" if u.disabled else "")
+                    for u in users
+                )
+                or "(no users yet: the recorder creates 'admin' on first start)"
+            )
         password = generate_password()
         if args.action == "add":
             await accounts.create(args.username, password, Role(args.role))
