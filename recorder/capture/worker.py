@@ -67,6 +67,10 @@ class CameraWorker:
                 )
                 async for attempt in retrying:
                     with attempt:
+                        # A finished attempt ends the retries: without this, the backoff's
+                        # sleep returns at once after shutdown and the loop would spin.
+                        if shutdown.is_set():
+                            break
                         await self._session_until_unhealthy(shutdown)
         finally:
             await self._pending.join()

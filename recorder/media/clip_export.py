@@ -23,6 +23,8 @@ from recorder.storage.layout import SegmentLayout
 from recorder.storage.model import Segment
 
 OPTIONS = {"movflags": "+faststart", "avoid_negative_ts": "disabled"}
+# Our segments describe themselves in their moov: probing them is wasted time (~18 ms each).
+NO_PROBE = {"probesize": "32", "analyzeduration": "0"}
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ def export_clip(
             for number, segment in enumerate(segments, start=1):
                 path = layout.absolute(segment.path)
                 window = (begin_ms, end_ms, origin_ms)
-                with av.open(str(path), "r") as source:
+                with av.open(str(path), "r", options=NO_PROBE) as source:
                     packets += _copy(source, segment, out, tracks, last, window)
                 progress(number / len(segments))
     except av.error.FFmpegError as exc:
