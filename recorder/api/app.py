@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from recorder.accounts.model import Principal, Role
 from recorder.api.context import ApiContext
@@ -31,7 +33,10 @@ def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse
     )
 
 
-def create_app(ctx: ApiContext) -> FastAPI:
+WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
+
+
+def create_app(ctx: ApiContext, web_dir: Path | None = WEB_DIST) -> FastAPI:
     app = FastAPI(
         title="SkyCam recorder API",
         version="1",
@@ -62,6 +67,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
         return _error(422, "invalid", "; ".join(parts) or "invalid request")
 
     wire_realtime(ctx)
+    if web_dir is not None and (web_dir / "index.html").is_file():
+        # The PWA's static build at /: public, like any login page; the API stays behind auth.
+        app.mount("/", StaticFiles(directory=web_dir, html=True), name="web")
     return app
 
 
