@@ -98,3 +98,28 @@ class TooManyAttempts(RequestError):
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class EventStoreFailure(IndexFailure):
+    """The events database failed (I/O, corruption, schema)."""
+
+
+class EventQueryError(RecorderError):
+    """An events query is out of bounds (page size, time range, cursor): the API answers 400
+    with this message."""
+
+
+class OnvifError(RecorderError):
+    """An ONVIF device could not be reached or answered with a fault."""
+
+
+class OnvifAuthError(OnvifError):
+    """The ONVIF device refused the credentials (or our clock is too far from the camera's)."""
+
+
+class OnvifUnsupported(OnvifError):
+    """The device does not offer what was asked (PTZ, events, a media profile)."""
+
+
+class DiscoveryError(OnvifError):
+    """WS-Discovery could not probe the network (no usable interface, socket error)."""

@@ -19,7 +19,7 @@ import av.error
 import cv2
 import numpy as np
 
-from recorder.errors import StreamError
+from recorder.errors import StreamUnusable
 from recorder.motion.analysis import Gray, analysis_size
 
 LUMA_FIRST = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "gray"}
@@ -73,6 +73,40 @@ def to_gray(frame: Any, width: int) -> Gray:
     return cv2.resize(luma, size, interpolation=cv2.INTER_AREA)
 
 
+class FrameDecoder:
+    """Decodes every video packet of one stream; returns the frames due at `fps`, shrunk."""
+
+    def __init__(self, video_stream: Any, *, fps: float, width: int) -> None:
+        self._video = video_stream
+        self._width = width
+        self._sampler = RateSampler(fps)
+        self.decoded = 0
+        self._failures = 0
+
+    def decode(self, packet: Any, arrived: float) -> list[SampledFrame]:
+        """Raises StreamError when the stream cannot be decoded at all."""
+        if packet.stream is not self._video:
+            return []
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError as exc:
+            # A damaged packet costs the rest of its GOP; a stream that never decodes is
+            # unusable (no SPS/PPS, garbage).
+            self._failures += 1
+            if self.decoded == 0 and self._failures >= 50:
+                raise StreamUnusable(f"cannot decode the stream: {exc}") from exc
+            return []
+        out = []
+        for frame in frames:
+            self.decoded += 1
+            pts = frame.pts if frame.pts is not None else packet.pts
+            base = frame.time_base or packet.time_base
+            t = float(pts * base) if pts is not None and base else arrived
+            if self._sampler.due(t):
+                out.append(SampledFrame(arrived, to_gray(frame, self._width), frame))
+        return out
+
+
 def sampled_frames(
     packets: Iterable[Any],
     video_stream: Any,
@@ -80,30 +114,8 @@ def sampled_frames(
     fps: float,
     width: int,
     now: Callable[[], float],
-    stopped: Callable[[], bool] = lambda: False,
 ) -> Iterator[SampledFrame]:
-    """Decode every video packet; yield the frames due at `fps`, shrunk to `width`.
-    Raises StreamError when the stream cannot be decoded at all."""
-    sampler = RateSampler(fps)
-    decoded = 0
-    failures = 0
+    """The frames of `packets` due at `fps` (for offline use: benchmarks, tools)."""
+    decoder = FrameDecoder(video_stream, fps=fps, width=width)
     for packet in packets:
-        if stopped():
-            return
-        if packet.stream is not video_stream:
-            continue
-        arrived = now()
-        try:
-            frames = packet.decode()
-        except av.error.FFmpegError as exc:
-            # A damaged packet costs its GOP; a stream that never decodes is unusable.
-            failures += 1
-            if decoded == 0 and failures >= 50:
-                raise StreamError(f"cannot decode the stream: {exc}") from exc
-            continue
-        for frame in frames:
-            decoded += 1
-            pts = frame.pts if frame.pts is not None else packet.pts
-            pts_s = float(pts * frame.time_base) if pts is not None and frame.time_base else arrived
-            if sampler.due(pts_s):
-                yield SampledFrame(arrived, to_gray(frame, width), frame)
+        yield from decoder.decode(packet, now())

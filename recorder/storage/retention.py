@@ -46,6 +46,10 @@ class RetentionPolicy:
     """For cameras not in `retention_days` (e.g. removed from the config) (default: no limit)."""
     quota_bytes: int | None = None
     """Optional cap on the bytes of recordings (default: none, the filesystem is the limit)."""
+    motion_only: Mapping[str, int] = field(default_factory=dict)
+    """Cameras recording in "motion" mode -> grace in ms: a segment of theirs that no active
+    protection (event range plus rolls, clip) covers is deleted once it ended this long ago
+    (default: no camera; see recorder.motion.service.motion_only_retention)."""
     marks: Watermarks = Watermarks()
     alarm_levels: tuple[int, ...] = (80, 90, 95)
     """Usage percents at which a storage alarm is raised (default 80, 90, 95)."""
@@ -61,6 +65,11 @@ class RetentionPolicy:
             raise ValueError("breaker_close_percent must be below breaker_open_percent")
         if list(self.alarm_levels) != sorted(set(self.alarm_levels)):
             raise ValueError("alarm_levels must be increasing")
+
+    def uneventful_cutoff_ms(self, camera_id: str, now_ms: int) -> int | None:
+        """For a motion-only camera: unprotected segments ending at or before this go."""
+        grace = self.motion_only.get(camera_id)
+        return None if grace is None else now_ms - grace
 
     def cutoff_ms(self, camera_id: str, now_ms: int) -> int | None:
         """Segments ending at or before this are past the camera's retention; None: keep."""
@@ -96,6 +105,11 @@ class RetentionInputs:
     """Oldest segments of cameras with an age limit that end before their cutoff (a window)."""
     expired_exhausted: bool = True
     """False when more expired segments exist than `expired` holds."""
+    uneventful: tuple[SegmentRef, ...] = ()
+    """Oldest unprotected segments of motion-only cameras that ended before their grace (a
+    window)."""
+    uneventful_exhausted: bool = True
+    """False when more such segments exist than `uneventful` holds."""
     oldest: tuple[SegmentRef, ...] = ()
     """Oldest segments across all cameras, in (start_ms, id) order (a window)."""
     oldest_exhausted: bool = True
@@ -109,6 +123,7 @@ class RetentionInputs:
 class DeleteReason(enum.Enum):
     AGE = "age"
     SPACE = "space"
+    NO_EVENT = "no_event"  # motion-only camera: no event (plus pre/post-roll) covers it
 
 
 @dataclass(frozen=True)
@@ -221,6 +236,20 @@ def plan_retention(inputs: RetentionInputs) -> RetentionPlan:
     if age_ids:
         actions.append(DeleteSegments(tuple(age_ids), DeleteReason.AGE, age_bytes))
 
+    # Motion-only cameras keep what events cover; the rest goes once past the grace, which
+    # leaves time for an event starting now to protect its pre-roll.
+    quiet_ids, quiet_bytes = [], 0
+    for ref in inputs.uneventful:
+        cutoff = policy.uneventful_cutoff_ms(ref.camera_id, now)
+        if cutoff is None or ref.end_ms > cutoff or ref.id in chosen or guard.covers(ref):
+            continue
+        chosen.add(ref.id)
+        quiet_ids.append(ref.id)
+        quiet_bytes += ref.bytes
+    if quiet_ids:
+        actions.append(DeleteSegments(tuple(quiet_ids), DeleteReason.NO_EVENT, quiet_bytes))
+    age_bytes += quiet_bytes  # both count toward the space goal
+
     budget_list = budgets(policy, inputs.usage, inputs.disk, inputs.reserve_bytes)
     need = bytes_to_free(budget_list, draining=inputs.status.draining) - age_bytes
     space_ids, space_bytes = [], 0
@@ -236,7 +265,11 @@ def plan_retention(inputs: RetentionInputs) -> RetentionPlan:
         actions.append(DeleteSegments(tuple(space_ids), DeleteReason.SPACE, space_bytes))
 
     freed = age_bytes + space_bytes
-    final = inputs.expired_exhausted and (space_bytes >= need or inputs.oldest_exhausted)
+    final = (
+        inputs.expired_exhausted
+        and inputs.uneventful_exhausted
+        and (space_bytes >= need or inputs.oldest_exhausted)
+    )
     used_pct, _ = _fullest(budget_list, 0)
     projected, fullest = _fullest(budget_list, freed)
     if final:

@@ -1,0 +1,262 @@
+"""`MotionService`: the one entry point of motion detection and events for the recorder.
+
+    motion = MotionService(config, index, clock)
+    task = asyncio.create_task(motion.run(shutdown))
+    page = await motion.events.query(EventQuery(camera_ids=frozenset({"front"})))
+    queue = motion.bus.subscribe()
+
+`run` opens the event store, closes events a crash left open, starts one source per camera and
+kind (software analysis of the substream, ONVIF PullPoint events, or both, per
+`cameras.motion.source`), and applies their activity through one `EventWriter`, in order, on one
+task. On shutdown, sources end their activity, the events close, and the store closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from recorder.capture.opener import PyAVOptions, PyAVStreamOpener, StreamOpener
+from recorder.clock import Clock, SystemClock
+from recorder.config import CameraConfig, RecorderConfig, RecordMode
+from recorder.errors import RecorderError
+from recorder.motion.activity import Signal
+from recorder.motion.bus import EventBus
+from recorder.motion.model import MotionEvent
+from recorder.motion.store import EVENTS_FILE, EventStore, SqliteEventStore
+from recorder.motion.thumbnails import ThumbnailStore
+from recorder.motion.worker import MotionSession, MotionStats, MotionWorker
+from recorder.motion.writer import DAY_MS, EventWriter
+from recorder.onvif.config import endpoint_for
+from recorder.onvif.device import OnvifDevice, ZeepOnvifDevice
+from recorder.onvif.motion_source import OnvifMotionSource
+from recorder.storage.index import SegmentIndex
+
+log = logging.getLogger(__name__)
+
+TICK_S = 1.0
+PRUNE_INTERVAL_S = 3600.0
+# Motion-only recording keeps a segment at least this long after it ends, so that an event
+# starting now (detected up to a few seconds late) still finds its pre-roll on disk.
+DETECTION_SLACK_S = 15.0
+
+_TICK = "tick"
+_STOP = "stop"
+DeviceFactory = Callable[[CameraConfig], OnvifDevice]
+
+
+def motion_only_retention(config: RecorderConfig) -> dict[str, int]:
+    """For `RetentionPolicy.motion_only`: camera id -> ms after its end that a segment no event
+    protects may be deleted, for cameras recording in `motion` mode."""
+    events = config.events
+    grace_s = max(events.post_roll_s, events.pre_roll_s + DETECTION_SLACK_S)
+    return {
+        camera.id: round(grace_s * 1000)
+        for camera in config.cameras
+        if camera.record_mode is RecordMode.MOTION
+    }
+
+
+class MotionService:
+    def __init__(
+        self,
+        config: RecorderConfig,
+        index: SegmentIndex,
+        clock: Clock | None = None,
+        *,
+        opener: StreamOpener | None = None,
+        onvif_device: DeviceFactory | None = None,
+        store: EventStore | None = None,
+        fast_decode: bool = True,
+    ) -> None:
+        self.config = config
+        self._index = index
+        self._clock = clock or SystemClock()
+        capture = config.capture
+        self._opener = opener or PyAVStreamOpener(
+            PyAVOptions(
+                rtsp_transport=capture.rtsp_transport,
+                connect_timeout_s=capture.connect_timeout_s,
+                read_timeout_s=capture.read_timeout_s,
+            )
+        )
+        self._onvif_device = onvif_device or (lambda cam: ZeepOnvifDevice(endpoint_for(cam)))
+        self._store: EventStore = store or SqliteEventStore(config.data_dir / EVENTS_FILE)
+        self._thumbnails = ThumbnailStore(config.data_dir)
+        self._fast_decode = fast_decode
+        self.bus = EventBus()
+        self.ready = asyncio.Event()
+        self.software: dict[str, MotionWorker] = {}
+        self.onvif: dict[str, OnvifMotionSource] = {}
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    @property
+    def events(self) -> EventStore:
+        """Queries: `query(EventQuery)`, `get(event_id)`. Writes belong to the service."""
+        return self._store
+
+    async def thumbnail_path(self, event_id: int) -> Path | None:
+        """The event's thumbnail file, if it has one (the path is ours, never a client's)."""
+        event = await self._store.get(event_id)
+        if event is None or event.thumbnail is None:
+            return None
+        path = self._thumbnails.absolute(event.thumbnail)
+        return path if await asyncio.to_thread(path.is_file) else None
+
+    def stats(self, camera_id: str) -> MotionStats | None:
+        worker = self.software.get(camera_id)
+        return worker.stats if worker else None
+
+    async def run(self, shutdown: asyncio.Event) -> None:
+        config = self.config
+        cameras = [c for c in config.cameras if c.enabled and c.motion.source.value != "off"]
+        for camera in config.cameras:
+            if camera.record_mode is RecordMode.MOTION and camera not in cameras:
+                log.warning(
+                    "%s: records in motion mode without motion detection: nothing will be kept",
+                    camera.id,
+                )
+        writer = EventWriter(
+            store=self._store,
+            index=self._index,
+            thumbnails=self._thumbnails,
+            bus=self.bus,
+            events=config.events,
+            motion={c.id: c.motion for c in cameras},
+            clock=self._clock,
+        )
+        await self._store.open()
+        try:
+            await writer.recover()
+            for camera in cameras:
+                await self._index.ensure_camera(camera.id, camera.name)
+                self._make_sources(camera)
+            consumer = asyncio.create_task(self._consume(writer), name="motion-events")
+            helpers = [
+                asyncio.create_task(self._ticker(shutdown), name="motion-tick"),
+                asyncio.create_task(self._pruner(shutdown), name="motion-prune"),
+            ]
+            sources = [
+                asyncio.create_task(w.run(shutdown), name=f"motion-{c}")
+                for c, w in self.software.items()
+            ] + [
+                asyncio.create_task(s.run(shutdown), name=f"onvif-{c}")
+                for c, s in self.onvif.items()
+            ]
+            self.ready.set()
+            log.info(
+                "motion: %d camera(s) analysed, %d with ONVIF events",
+                len(self.software),
+                len(self.onvif),
+            )
+            try:
+                await shutdown.wait()
+            finally:
+                await asyncio.gather(*sources, *helpers, return_exceptions=True)
+                self._queue.put_nowait(_STOP)
+                await consumer
+                await self.bus.drain()
+        finally:
+            await self._store.close()
+
+    def _make_sources(self, camera: CameraConfig) -> None:
+        motion = camera.motion
+        camera_id = camera.id
+        if motion.source.software:
+
+            def make_session(emit: Callable[[Signal], None]) -> MotionSession:
+                return MotionSession(
+                    camera_id,
+                    camera.stream_url("sub"),
+                    self._opener,
+                    motion,
+                    self._clock,
+                    emit,
+                    read_timeout_s=self.config.capture.read_timeout_s,
+                    fast_decode=self._fast_decode,
+                )
+
+            self.software[camera_id] = MotionWorker(
+                camera_id,
+                make_session,
+                self._emitter(camera_id, "software"),
+                self._clock,
+                self.config.capture.backoff_cap_s,
+            )
+        if motion.source.onvif:
+            self.onvif[camera_id] = OnvifMotionSource(
+                camera_id,
+                lambda: self._onvif_device(camera),
+                self._emitter(camera_id, "onvif"),
+                self._clock,
+                end_after_s=motion.end_after_s,
+            )
+
+    def _emitter(self, camera_id: str, source: str) -> Callable[[Signal], None]:
+        def emit(signal: Signal) -> None:
+            self._queue.put_nowait((camera_id, source, signal))
+
+        return emit
+
+    async def _consume(self, writer: EventWriter) -> None:
+        while True:
+            item = await self._queue.get()
+            if item == _STOP:
+                await writer.tick()
+                return
+            try:
+                if item == _TICK:
+                    await writer.tick()
+                else:
+                    await writer.handle(*item)
+            except Exception:
+                # A bug in one change must not stop every camera's events.
+                log.exception("motion: event handling failed")
+
+    async def _ticker(self, shutdown: asyncio.Event) -> None:
+        while not shutdown.is_set():
+            await _sleep(self._clock, TICK_S, shutdown)
+            self._queue.put_nowait(_TICK)
+
+    async def _pruner(self, shutdown: asyncio.Event) -> None:
+        while not shutdown.is_set():
+            try:
+                await self.prune()
+            except RecorderError:
+                log.exception("motion: pruning old events failed")
+            await _sleep(self._clock, PRUNE_INTERVAL_S, shutdown)
+
+    async def prune(self) -> int:
+        """Delete events (and thumbnails) that ended more than `events.retention_days` ago."""
+        cutoff = round(self._clock.now() * 1000) - round(self.config.events.retention_days * DAY_MS)
+        removed = 0
+        while True:
+            old: list[MotionEvent] = await self._store.ended_before(cutoff, limit=500)
+            if not old:
+                break
+            for event in old:
+                if event.thumbnail:
+                    with contextlib.suppress(OSError, ValueError):
+                        await asyncio.to_thread(self._thumbnails.delete, event.thumbnail)
+            await self._store.delete(e.id for e in old)
+            removed += len(old)
+        if removed:
+            log.info("motion: pruned %d event(s) past retention", removed)
+        return removed
+
+
+async def _sleep(clock: Clock, seconds: float, shutdown: asyncio.Event) -> None:
+    """Sleep on the clock, cut short by shutdown."""
+    sleeper = asyncio.ensure_future(clock.sleep(seconds))
+    stopper = asyncio.ensure_future(shutdown.wait())
+    try:
+        await asyncio.wait([sleeper, stopper], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in (sleeper, stopper):
+            waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter

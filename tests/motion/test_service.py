@@ -1,0 +1,97 @@
+"""The motion worker's reconnects and the service's housekeeping (pruning, thumbnail paths)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from recorder.capture.replay import ReplayOpener
+from recorder.clock import FakeClock
+from recorder.config import parse_config
+from recorder.errors import StreamError
+from recorder.motion.activity import ActivityEnded, ActivityStarted, Signal
+from recorder.motion.config import MotionConfig
+from recorder.motion.service import MotionService
+from recorder.motion.worker import MotionSession, MotionWorker
+from recorder.storage.memory_index import MemorySegmentIndex
+
+from .test_store import event
+
+T0 = 1_700_000_000_000
+DAY = 86_400_000
+
+
+class FlakyOpener:
+    """Fails the first `failures` opens, then replays the clip."""
+
+    def __init__(self, inner: ReplayOpener, failures: int) -> None:
+        self.inner = inner
+        self.failures = failures
+        self.opened = 0
+
+    def open(self, url: str):  # type: ignore[no-untyped-def]
+        self.opened += 1
+        if self.opened <= self.failures:
+            raise StreamError("connection refused")
+        return self.inner.open(url)
+
+
+async def test_the_worker_reconnects_and_ends_activity_when_a_stream_drops(
+    make_clip: Callable[..., Path],
+) -> None:
+    clip = make_clip(seconds=3, size="320x240", audio=False)  # testsrc2: always moving
+    clock = FakeClock()
+    opener = FlakyOpener(ReplayOpener(clip, clock), failures=1)
+    signals: list[Signal] = []
+
+    def session(emit: Callable[[Signal], None]) -> MotionSession:
+        return MotionSession("cam", "rtsp://x/sub", opener, MotionConfig(), clock, emit)
+
+    worker = MotionWorker("cam", session, signals.append, clock, backoff_cap_s=0.2)
+    shutdown = asyncio.Event()
+    task = asyncio.create_task(worker.run(shutdown))
+    deadline = asyncio.get_running_loop().time() + 20
+    while worker.stats.sessions < 3:
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
+    shutdown.set()
+    await task
+    starts = [s for s in signals if isinstance(s, ActivityStarted)]
+    ends = [s for s in signals if isinstance(s, ActivityEnded)]
+    # Every session saw motion; each drop ended its activity: none is left open.
+    assert len(starts) >= 2 and len(starts) == len(ends)
+    assert worker.reconnects >= 3 and "closed the stream" in worker.stats.last_error
+    assert worker.stats.decoded >= 2 * 45 and worker.stats.analysed >= 2 * 15
+
+
+async def test_prune_removes_old_events_and_their_thumbnails(tmp_path: Path) -> None:
+    config = parse_config(
+        {
+            "data_dir": str(tmp_path),
+            "events": {"retention_days": 10},
+            "cameras": [{"id": "front", "main_url": "rtsp://h/m"}],
+        }
+    )
+    clock = FakeClock(start=T0 / 1000)
+    service = MotionService(config, MemorySegmentIndex(clock=clock), clock)
+    store = service.events
+    await store.open()
+    try:
+        old_thumb = "thumbnails/front/2023-11-03/1.jpg"
+        old = await store.insert(
+            event(start=T0 - 11 * DAY, end=T0 - 11 * DAY + 5000, thumbnail=old_thumb)
+        )
+        kept_thumb = "thumbnails/front/2023-11-13/2.jpg"
+        kept = await store.insert(event(start=T0 - DAY, end=T0 - DAY + 5000, thumbnail=kept_thumb))
+        for relative in (old_thumb, kept_thumb):
+            (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / relative).write_bytes(b"\xff\xd8")
+        assert await service.prune() == 1
+        assert await store.get(old.id) is None
+        assert not (tmp_path / old_thumb).exists()
+        assert await service.thumbnail_path(kept.id) == tmp_path / kept_thumb
+        assert await service.thumbnail_path(old.id) is None
+        assert await service.thumbnail_path(12345) is None
+    finally:
+        await store.close()
