@@ -1,0 +1,1 @@
+"""Benchmarks of the product (not collected by pytest): see docs/ref/bench.md."""
