@@ -181,7 +181,8 @@ def score(
     tail_s: float,
 ) -> Score:
     """Match events to passes: an event matches a pass when it starts between one second
-    before the pass and its end. Passes cut by the window's edges count neither way."""
+    before the pass and half a second after its end (frames arrive a little after they are
+    shown). Passes cut by the window's edges count neither way."""
     result = Score()
     passes = truth_intervals(truth, judged_from - 10, judged_to) if camera.labelled else []
     complete = {(a, b) for a, b in passes if a >= judged_from and b + tail_s <= judged_to}
@@ -190,7 +191,9 @@ def score(
     for event in sorted(detected, key=lambda e: e.start):
         if event.start < judged_from - 1:
             continue
-        hit = next((p for p in passes if p[0] - 1 <= event.start <= p[1] and p not in used), None)
+        hit = next(
+            (p for p in passes if p[0] - 1 <= event.start <= p[1] + 0.5 and p not in used), None
+        )
         if hit is not None and hit not in complete:
             used.add(hit)
             continue  # an edge pass: neither counted nor false

@@ -20,6 +20,7 @@ from recorder.motion.config import MotionConfig, ZoneConfig, ZoneKind
 
 # 8-bit images, typed as OpenCV's functions take and return them.
 Gray = MatLike
+MEDIAN_FRAMES = 15  # the background after calibration is the median of at most this many
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class MotionAnalyzer:
         self._include: list[tuple[str, Gray]] = []
         self._kernel = np.ones((3, 3), np.uint8)
         self._previous: Gray | None = None
+        self._settling: list[Gray] = []
         self._static: npt.NDArray[np.uint8] = np.zeros((0, 0), np.uint8)
         self.recalibrations = 0
 
@@ -111,6 +113,7 @@ class MotionAnalyzer:
         """Forget the background (after a reconnect: the scene may have changed)."""
         self._background = None
         self._previous = None
+        self._settling.clear()
         self._calibrating = self.settings.calibration_frames
 
     def analyze(self, gray: Gray) -> FrameResult:
@@ -121,12 +124,13 @@ class MotionAnalyzer:
         if self._shape != gray.shape:
             self._build_masks(gray.shape[1], gray.shape[0])
             self._background = None
+            self._settling.clear()
         if s.blur > 1:
             gray = cv2.GaussianBlur(gray, (s.blur, s.blur), 0)
         if self._background is None:
             self._background = gray.astype(np.float32)
             self._calibrating = max(self._calibrating, 1)
-            return self._settling()
+            return self._settle(gray, FrameResult(motion=False, calibrating=True))
         reference = cv2.convertScaleAbs(self._background)
         diff = cv2.absdiff(gray, reference)
         _, changed_mask = cv2.threshold(diff, s.threshold, 255, cv2.THRESH_BINARY)
@@ -145,14 +149,11 @@ class MotionAnalyzer:
             # Lights or IR switch: start the background over from this frame.
             self._background = gray.astype(np.float32)
             self._calibrating = max(s.calibration_frames, 1)
+            self._settling.clear()
             self.recalibrations += 1
-            return FrameResult(motion=False, changed=changed, calibrating=True)
+            return self._settle(gray, FrameResult(motion=False, changed=changed, calibrating=True))
         if self._calibrating > 0:
-            # While settling (exposure still adjusting), follow the picture closely.
-            cv2.accumulateWeighted(gray, self._background, 0.5)
-            self._calibrating -= 1
-            self._previous = gray
-            return FrameResult(motion=False, changed=changed, calibrating=True)
+            return self._settle(gray, FrameResult(motion=False, changed=changed, calibrating=True))
         changed_mask = self._absorb_ghosts(gray, changed_mask)
         cv2.accumulateWeighted(gray, self._background, s.alpha)
         self._previous = gray
@@ -186,9 +187,20 @@ class MotionAnalyzer:
         np.minimum(counts, 250, out=counts)
         return cv2.bitwise_and(changed_mask, cv2.bitwise_not(ghost_mask))
 
-    def _settling(self) -> FrameResult:
+    def _settle(self, gray: Gray, result: FrameResult) -> FrameResult:
+        """A calibration frame. The background becomes the per-pixel median of the calibration
+        frames: something moving through the picture meanwhile covers each pixel in a few of
+        them only, so it is left out, instead of leaving a ghost where it was (as following
+        the picture with a running average would)."""
+        self._settling.append(gray)
+        del self._settling[:-MEDIAN_FRAMES]
+        self._previous = gray
         self._calibrating -= 1
-        return FrameResult(motion=False, calibrating=True)
+        if self._calibrating <= 0:
+            stack = np.stack(self._settling)
+            self._background = np.median(stack, axis=0).astype(np.float32)
+            self._settling.clear()
+        return result
 
     def _blobs(self, changed_mask: Gray, changed: float) -> FrameResult:
         s = self.settings

@@ -150,6 +150,20 @@ def test_a_ghost_left_by_an_object_seen_at_start_fades_within_a_second() -> None
     assert not any(seen[5:])  # 5 frames = 1 s at 5 fps
 
 
+def test_starting_while_something_moves_leaves_no_ghost_behind_it() -> None:
+    # The camera connects in the middle of a crossing: calibration must not learn the object.
+    scene = Scene()
+    analyzer = MotionAnalyzer(DEFAULT)
+    path = list(crossing(15, size=(0.08, 0.2)))
+    results = run(analyzer, scene, path)
+    judged = [(obj, r) for obj, r in zip(path, results, strict=True) if not r.calibrating]
+    assert judged and all(r.motion for _, r in judged)
+    for (x, _y, w, _h), result in judged:
+        assert result.box is not None
+        # The object, not the places it crossed while the background was being learnt.
+        assert result.box.x >= x - w / 2, (x, result.box)
+
+
 def test_an_object_that_stops_stops_being_motion_soon() -> None:
     scene = Scene()
     analyzer = settled(DEFAULT, scene)

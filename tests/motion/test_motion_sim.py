@@ -1,6 +1,6 @@
 """Motion detection end to end over real RTSP: simulated cameras with known ground truth.
 
-One run of about 25 s serves every test here: five cameras (scripted motion; the same motion
+One run of about 30 s serves every test here: five cameras (scripted motion; the same motion
 with an exclude zone over its paths; the same with two named include zones; sensor noise only;
 lights switching on and off), a `MotionService` with a real SQLite index and event store, and
 for the motion camera a second, per-frame observer to check boxes against the truth.
@@ -46,8 +46,8 @@ HALVES = [
     {"name": "left", "points": [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]},
     {"name": "right", "points": [[0.5, 0], [1, 0], [1, 1], [0.5, 1]]},
 ]
-RUN_S = 25.0
-WARMUP_S = 1.5  # connect and calibrate before judging
+RUN_S = 28.0
+WARMUP_S = 3.0  # connect (up to 1 s) and calibrate (1 s) before judging
 
 
 @dataclass
@@ -177,10 +177,11 @@ def test_scripted_motion_gives_events_at_the_right_times(run: Run) -> None:
         assert event.source is EventSource.SOFTWARE and event.score > 0
         assert event.record_start_ms == event.start_ms - 5000
         assert event.record_end_ms == event.end_ms + 30_000
-    # No event that is not a pass (the ones at the edges of the run may be cut).
+    # No event that is not a pass (the ones at the edges of the run may be cut; a frame
+    # arrives up to a few hundred ms after it is shown).
     for event in events:
         start = event.start_ms / 1000
-        assert any(a - 1 <= start <= b for a, b in passes), f"false event at {start}"
+        assert any(a - 1 <= start <= b + 0.5 for a, b in passes), f"false event at {start}"
 
 
 def test_the_start_is_published_within_a_second(run: Run) -> None:
@@ -212,7 +213,8 @@ def truth_boxes_near(truth: GroundTruth, at: float) -> list[Box]:
 
 def test_boxes_overlap_the_truth(run: Run) -> None:
     truth = run.truth
-    judged = [(at, r) for at, r in run.frames if at >= run.ready + WARMUP_S]
+    # The observer connects on its own: judge it once its background has settled.
+    judged = [(at, r) for at, r in run.frames if at >= run.ready + WARMUP_S and not r.calibrating]
     moving = [(at, r) for at, r in judged if r.motion]
     assert len(moving) >= 10
     good = 0
