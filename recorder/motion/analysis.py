@@ -3,7 +3,7 @@
 The pipeline (docs/design/motion.md): blur, difference against a running-average background,
 threshold, mask with the zones, dilate, contours, minimum area. When most of the frame changes
 at once (lights, the IR cut filter switching, the camera adjusting exposure), that is not motion:
-the background is rebuilt from the current frame and nothing is reported while it settles.
+nothing is reported for a second and the background is rebuilt as the median of its frames.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ class MotionAnalyzer:
                     cv2.absdiff(gray, shifted), s.threshold, 255, cv2.THRESH_BINARY
                 )
         if changed >= s.global_change:
-            # Lights or IR switch: start the background over from this frame.
+            # Lights or IR switch: learn the background again (see _settle).
             self._background = gray.astype(np.float32)
             self._calibrating = max(s.calibration_frames, 1)
             self._settling.clear()

@@ -1,7 +1,8 @@
 """`MotionService`: the one entry point of motion detection and events for the recorder.
 
     motion = MotionService(config, index, clock)
-    task = asyncio.create_task(motion.run(shutdown))
+    task = asyncio.create_task(motion.run(shutdown, cameras))   # default: config.cameras
+    await motion.apply(camera_id, camera_or_none)                 # a camera changed at runtime
     page = await motion.events.query(EventQuery(camera_ids=frozenset({"front"})))
     queue = motion.bus.subscribe()
 
@@ -16,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from recorder.config import CameraConfig, RecorderConfig, RecordMode
 from recorder.errors import RecorderError
 from recorder.motion.activity import Signal
 from recorder.motion.bus import EventBus
+from recorder.motion.config import EventsConfig, MotionSource
 from recorder.motion.model import MotionEvent
 from recorder.motion.store import EVENTS_FILE, EventStore, SqliteEventStore
 from recorder.motion.thumbnails import ThumbnailStore
@@ -49,16 +52,21 @@ _STOP = "stop"
 DeviceFactory = Callable[[CameraConfig], OnvifDevice]
 
 
-def motion_only_retention(config: RecorderConfig) -> dict[str, int]:
+def motion_only_retention(events: EventsConfig, cameras: Iterable[CameraConfig]) -> dict[str, int]:
     """For `RetentionPolicy.motion_only`: camera id -> ms after its end that a segment no event
-    protects may be deleted, for cameras recording in `motion` mode."""
-    events = config.events
+    protects may be deleted, for the cameras recording in `motion` mode."""
     grace_s = max(events.post_roll_s, events.pre_roll_s + DETECTION_SLACK_S)
     return {
         camera.id: round(grace_s * 1000)
-        for camera in config.cameras
+        for camera in cameras
         if camera.record_mode is RecordMode.MOTION
     }
+
+
+@dataclass
+class _Sources:
+    stop: asyncio.Event
+    tasks: list[asyncio.Task[None]]
 
 
 class MotionService:
@@ -93,6 +101,8 @@ class MotionService:
         self.software: dict[str, MotionWorker] = {}
         self.onvif: dict[str, OnvifMotionSource] = {}
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._writer: EventWriter | None = None
+        self._running: dict[str, _Sources] = {}
 
     @property
     def events(self) -> EventStore:
@@ -111,61 +121,106 @@ class MotionService:
         worker = self.software.get(camera_id)
         return worker.stats if worker else None
 
-    async def run(self, shutdown: asyncio.Event) -> None:
+    async def run(
+        self, shutdown: asyncio.Event, cameras: Iterable[CameraConfig] | None = None
+    ) -> None:
+        """Detect until `shutdown` is set, for `cameras` (default: the config file's); later
+        changes arrive through `apply`."""
         config = self.config
-        cameras = [c for c in config.cameras if c.enabled and c.motion.source.value != "off"]
-        for camera in config.cameras:
-            if camera.record_mode is RecordMode.MOTION and camera not in cameras:
-                log.warning(
-                    "%s: records in motion mode without motion detection: nothing will be kept",
-                    camera.id,
-                )
         writer = EventWriter(
             store=self._store,
             index=self._index,
             thumbnails=self._thumbnails,
             bus=self.bus,
             events=config.events,
-            motion={c.id: c.motion for c in cameras},
+            motion={},
             clock=self._clock,
         )
         await self._store.open()
         try:
             await writer.recover()
-            for camera in cameras:
-                await self._index.ensure_camera(camera.id, camera.name)
-                self._make_sources(camera)
+            self._writer = writer
             consumer = asyncio.create_task(self._consume(writer), name="motion-events")
             helpers = [
                 asyncio.create_task(self._ticker(shutdown), name="motion-tick"),
                 asyncio.create_task(self._pruner(shutdown), name="motion-prune"),
             ]
-            sources = [
-                asyncio.create_task(w.run(shutdown), name=f"motion-{c}")
-                for c, w in self.software.items()
-            ] + [
-                asyncio.create_task(s.run(shutdown), name=f"onvif-{c}")
-                for c, s in self.onvif.items()
-            ]
-            self.ready.set()
-            log.info(
-                "motion: %d camera(s) analysed, %d with ONVIF events",
-                len(self.software),
-                len(self.onvif),
-            )
             try:
+                for camera in config.cameras if cameras is None else cameras:
+                    await self._apply(camera.id, camera)
+                self.ready.set()
+                log.info(
+                    "motion: %d camera(s) analysed, %d with ONVIF events",
+                    len(self.software),
+                    len(self.onvif),
+                )
                 await shutdown.wait()
             finally:
-                await asyncio.gather(*sources, *helpers, return_exceptions=True)
+                # Sources end their activity as they stop; the consumer applies it, then ends.
+                await asyncio.gather(*(self._stop_camera(c) for c in list(self._running)))
+                await asyncio.gather(*helpers, return_exceptions=True)
                 self._queue.put_nowait(_STOP)
                 await consumer
                 await self.bus.drain()
         finally:
+            self._writer = None
             await self._store.close()
 
-    def _make_sources(self, camera: CameraConfig) -> None:
+    async def apply(self, camera_id: str, camera: CameraConfig | None) -> None:
+        """Make the camera's motion sources match `camera` (None: the camera was removed).
+        An event in progress ends with the old sources; the next one uses the new settings."""
+        await self.ready.wait()
+        await self._apply(camera_id, camera)
+
+    async def _apply(self, camera_id: str, camera: CameraConfig | None) -> None:
+        if await self._stop_camera(camera_id):
+            await self._applied()  # the old sources' last activity is in the store
+        if camera is None:
+            return
+        detecting = camera.enabled and camera.motion.source is not MotionSource.OFF
+        if camera.record_mode is RecordMode.MOTION and not detecting:
+            log.warning(
+                "%s: records in motion mode without motion detection: nothing will be kept",
+                camera.id,
+            )
+        if not detecting:
+            return
+        assert self._writer is not None
+        self._writer.configure(camera.id, camera.motion)
+        await self._index.ensure_camera(camera.id, camera.name)
+        stop = asyncio.Event()
+        tasks = []
+        software, onvif = self._make_sources(camera)
+        if software is not None:
+            self.software[camera.id] = software
+            tasks.append(asyncio.create_task(software.run(stop), name=f"motion-{camera.id}"))
+        if onvif is not None:
+            self.onvif[camera.id] = onvif
+            tasks.append(asyncio.create_task(onvif.run(stop), name=f"onvif-{camera.id}"))
+        self._running[camera.id] = _Sources(stop, tasks)
+
+    async def _stop_camera(self, camera_id: str) -> bool:
+        running = self._running.pop(camera_id, None)
+        self.software.pop(camera_id, None)
+        self.onvif.pop(camera_id, None)
+        if running is None:
+            return False
+        running.stop.set()
+        await asyncio.gather(*running.tasks, return_exceptions=True)
+        return True
+
+    async def _applied(self) -> None:
+        """Wait until everything queued so far has been applied."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(done)
+        await done
+
+    def _make_sources(
+        self, camera: CameraConfig
+    ) -> tuple[MotionWorker | None, OnvifMotionSource | None]:
         motion = camera.motion
         camera_id = camera.id
+        software = onvif = None
         if motion.source.software:
 
             def make_session(emit: Callable[[Signal], None]) -> MotionSession:
@@ -180,7 +235,7 @@ class MotionService:
                     fast_decode=self._fast_decode,
                 )
 
-            self.software[camera_id] = MotionWorker(
+            software = MotionWorker(
                 camera_id,
                 make_session,
                 self._emitter(camera_id, "software"),
@@ -188,13 +243,14 @@ class MotionService:
                 self.config.capture.backoff_cap_s,
             )
         if motion.source.onvif:
-            self.onvif[camera_id] = OnvifMotionSource(
+            onvif = OnvifMotionSource(
                 camera_id,
                 lambda: self._onvif_device(camera),
                 self._emitter(camera_id, "onvif"),
                 self._clock,
                 end_after_s=motion.end_after_s,
             )
+        return software, onvif
 
     def _emitter(self, camera_id: str, source: str) -> Callable[[Signal], None]:
         def emit(signal: Signal) -> None:
@@ -208,6 +264,9 @@ class MotionService:
             if item == _STOP:
                 await writer.tick()
                 return
+            if isinstance(item, asyncio.Future):
+                item.set_result(None)
+                continue
             try:
                 if item == _TICK:
                     await writer.tick()

@@ -81,6 +81,19 @@ class EventWriter:
             for camera_id, cfg in motion.items()
         }
 
+    def configure(self, camera_id: str, motion: MotionConfig) -> None:
+        """Add a camera, or change its settings (an event in progress keeps its state)."""
+        camera = self._cameras.get(camera_id)
+        if camera is None:
+            self._cameras[camera_id] = _Camera(
+                EventLifecycle(cooldown_s=motion.cooldown_s, max_event_s=motion.max_event_s),
+                motion.max_event_s,
+            )
+            return
+        camera.lifecycle.cooldown_s = motion.cooldown_s
+        camera.lifecycle.max_event_s = motion.max_event_s
+        camera.max_event_s = motion.max_event_s
+
     async def recover(self) -> int:
         """Close events a crash left open; return how many."""
         count = 0

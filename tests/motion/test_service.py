@@ -7,11 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recorder.capture.replay import ReplayOpener
-from recorder.clock import FakeClock
-from recorder.config import parse_config
+from recorder.clock import FakeClock, SystemClock
+from recorder.config import CameraConfig, parse_config
 from recorder.errors import StreamError
 from recorder.motion.activity import ActivityEnded, ActivityStarted, Signal
-from recorder.motion.config import MotionConfig
+from recorder.motion.config import MotionConfig, MotionSource
+from recorder.motion.model import EventNotice, NoticeKind
 from recorder.motion.service import MotionService
 from recorder.motion.worker import MotionSession, MotionWorker
 from recorder.storage.memory_index import MemorySegmentIndex
@@ -95,3 +96,40 @@ async def test_prune_removes_old_events_and_their_thumbnails(tmp_path: Path) -> 
         assert await service.thumbnail_path(12345) is None
     finally:
         await store.close()
+
+
+async def test_cameras_change_at_runtime(tmp_path: Path, make_clip: Callable[..., Path]) -> None:
+    """Added: detection starts; switched off: its event ends; removed: nothing left running."""
+    clip = make_clip(seconds=12, size="320x240", audio=False)  # moves all the time
+    config = parse_config({"data_dir": str(tmp_path)})
+    camera = CameraConfig(id="front", main_url="rtsp://127.0.0.1:9/replayed")
+    clock = SystemClock()
+    index = MemorySegmentIndex(clock=clock)
+    await index.open()
+    service = MotionService(config, index, clock, opener=ReplayOpener(clip, clock))
+    notices: list[EventNotice] = []
+    service.bus.add_listener(notices.append)
+    shutdown = asyncio.Event()
+    task = asyncio.create_task(service.run(shutdown, cameras=[]))
+    try:
+        await service.ready.wait()
+        assert service.software == {}
+        await service.apply("front", camera)
+        await wait_for(lambda: any(n.kind is NoticeKind.START for n in notices))
+        assert "front" in service.software
+        off = camera.model_copy(update={"motion": MotionConfig(source=MotionSource.OFF)})
+        await service.apply("front", off)
+        assert notices[-1].kind is NoticeKind.END
+        assert service.software == {}
+        await service.apply("front", None)
+        assert [c.id for c in await index.cameras()] == ["front"]
+    finally:
+        shutdown.set()
+        await task
+
+
+async def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)

@@ -118,9 +118,9 @@ def test_the_grace_comes_from_the_events_config() -> None:
             ],
         }
     )
-    assert motion_only_retention(config) == {"a": 30_000}
-    short = config.model_copy(update={"events": EventsConfig(pre_roll_s=10, post_roll_s=5)})
-    assert motion_only_retention(short) == {"a": 25_000}  # pre-roll + detection slack
+    assert motion_only_retention(config.events, config.cameras) == {"a": 30_000}
+    short = EventsConfig(pre_roll_s=10, post_roll_s=5)
+    assert motion_only_retention(short, config.cameras) == {"a": 25_000}  # pre-roll + slack
 
 
 async def test_motion_only_keeps_exactly_the_event_ranges_on_disk(
@@ -176,7 +176,7 @@ async def test_motion_only_keeps_exactly_the_event_ranges_on_disk(
                 ],
             }
         )
-        policy = RetentionPolicy(motion_only=motion_only_retention(config))
+        policy = RetentionPolicy(motion_only=motion_only_retention(config.events, config.cameras))
         worker = RetentionWorker(
             index=index,
             layout=layout,
