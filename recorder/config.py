@@ -26,6 +26,7 @@ from pydantic import (
 
 from recorder.errors import ConfigError
 from recorder.motion.config import EventsConfig, MotionConfig
+from recorder.onvif.config import OnboardingConfig, OnvifConfig
 from recorder.storage.layout import CAMERA_ID_RE
 
 
@@ -168,6 +169,9 @@ class CameraConfig(_Model):
     motion: MotionConfig = MotionConfig()
     """Motion detection for this camera (see docs/ref/config.md, [cameras.motion])."""
 
+    onvif: OnvifConfig = OnvifConfig()
+    """Where the camera's ONVIF service is, for ONVIF events and PTZ ([cameras.onvif])."""
+
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
@@ -225,6 +229,7 @@ class RecorderConfig(_Model):
     capture: CaptureConfig = CaptureConfig()
     events: EventsConfig = EventsConfig()
     api: ApiConfig = ApiConfig()
+    onboarding: OnboardingConfig = OnboardingConfig()
     cameras: tuple[CameraConfig, ...] = ()
 
     @field_validator("cameras")

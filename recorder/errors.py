@@ -91,6 +91,13 @@ class Conflict(RequestError):
     code = "conflict"
 
 
+class Unavailable(RequestError):
+    """A part of the recorder the request needs is not running (503)."""
+
+    status = 503
+    code = "unavailable"
+
+
 class TooManyAttempts(RequestError):
     status = 429
     code = "too_many_attempts"

@@ -13,7 +13,9 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from recorder.accounts.db import SiteDatabase
 from recorder.api.assemble import SITE_DB, ApiParts, assemble_api
@@ -23,6 +25,7 @@ from recorder.capture.health import HealthBoard
 from recorder.capture.opener import StreamOpener
 from recorder.clock import Clock, SystemClock
 from recorder.config import CameraConfig, RecorderConfig
+from recorder.motion.service import MotionService, motion_only_retention
 from recorder.storage.capacity import CapacityProbe, StatvfsProbe
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
@@ -50,6 +53,7 @@ def retention_policy(config: RecorderConfig, cameras: list[CameraConfig]) -> Ret
             low_percent=storage.low_water_percent,
             min_free_bytes=int(storage.min_free_bytes or 0),
         ),
+        motion_only=motion_only_retention(config.events, cameras),
     )
 
 
@@ -68,6 +72,7 @@ class Recorder:
     api: ApiParts | None = None
     cameras: CameraRegistry | None = None
     fleet: CameraFleet | None = None
+    motion: MotionService | None = None
     _in_flight: dict[str, int] = field(default_factory=dict)  # camera -> bytes being written
 
     async def run(self, shutdown: asyncio.Event) -> None:
@@ -135,6 +140,7 @@ class Recorder:
             self._note_in_flight(segment)
             retention.poke()
 
+        opener = self.opener or default_opener(config)
         fleet = CameraFleet(
             config,
             index=index,
@@ -142,59 +148,66 @@ class Recorder:
             health=self.health,
             storage=self.storage,
             clock=self.clock,
-            opener=self.opener or default_opener(config),
+            opener=opener,
             on_segment=segment_indexed,
             on_failure=fail,
         )
         self.fleet = fleet
 
-        async def camera_changed(camera_id: str, camera: CameraConfig | None) -> None:
-            self._in_flight.pop(camera_id, None)
-            await fleet.apply(camera_id, camera)
-            retention.set_policy(retention_policy(config, cameras.all()))
+        motion = MotionService(config, index, self.clock, opener=opener)
+        self.motion = motion
 
-        cameras.subscribe(camera_changed)
-        self.api = await assemble_api(
-            config,
-            site=site,
-            cameras=cameras,
-            clock=self.clock,
-            layout=layout,
-            index=index,
-            health=self.health,
-            storage=self.storage,
-            probe=probe,
-            opener=self.opener or default_opener(config),
-            latest_keyframe=fleet.latest_keyframe,
-            live=fleet.live.get,
-        )
-        for camera in cameras.all():
-            await fleet.apply(camera.id, camera)
-        tasks = [
-            asyncio.create_task(retention.run(stop), name="retention"),
-            asyncio.create_task(self.api.server.run(stop), name="api"),
-            asyncio.create_task(self._stop_idle_live(fleet, stop), name="live-idle"),
-        ]
+        async with _motion_running(motion, cameras.all()) as motion_task:
 
-        def ended(task: asyncio.Task[None]) -> None:
-            if not task.cancelled() and (exc := task.exception()) is not None:
-                fail(exc)
+            async def camera_changed(camera_id: str, camera: CameraConfig | None) -> None:
+                self._in_flight.pop(camera_id, None)
+                await fleet.apply(camera_id, camera)
+                await motion.apply(camera_id, camera)
+                retention.set_policy(retention_policy(config, cameras.all()))
 
-        for task in tasks:
-            task.add_done_callback(ended)
-        await self.api.server.ready.wait()
-        self.ready.set()
-        log.info("recording %d camera(s) into %s", len(fleet.recording), config.data_dir)
-        self._log_urls()
-        waits = [asyncio.create_task(shutdown.wait()), asyncio.create_task(stop.wait())]
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for wait in waits:
-            wait.cancel()
-        stop.set()
-        await fleet.stop_all()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if failures:
-            raise failures[0]
+            cameras.subscribe(camera_changed)
+            self.api = await assemble_api(
+                config,
+                site=site,
+                cameras=cameras,
+                clock=self.clock,
+                layout=layout,
+                index=index,
+                health=self.health,
+                storage=self.storage,
+                probe=probe,
+                opener=opener,
+                latest_keyframe=fleet.latest_keyframe,
+                live=fleet.live.get,
+                motion=motion,
+            )
+            for camera in cameras.all():
+                await fleet.apply(camera.id, camera)
+            tasks = [
+                asyncio.create_task(retention.run(stop), name="retention"),
+                asyncio.create_task(self.api.server.run(stop), name="api"),
+                asyncio.create_task(self._stop_idle_live(fleet, stop), name="live-idle"),
+            ]
+
+            def ended(task: asyncio.Task[None]) -> None:
+                if not task.cancelled() and (exc := task.exception()) is not None:
+                    fail(exc)
+
+            for task in [*tasks, motion_task]:
+                task.add_done_callback(ended)
+            await self.api.server.ready.wait()
+            self.ready.set()
+            log.info("recording %d camera(s) into %s", len(fleet.recording), config.data_dir)
+            self._log_urls()
+            waits = [asyncio.create_task(shutdown.wait()), asyncio.create_task(stop.wait())]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for wait in waits:
+                wait.cancel()
+            stop.set()
+            await fleet.stop_all()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if failures:
+                raise failures[0]
 
     async def _stop_idle_live(self, fleet: CameraFleet, stop: asyncio.Event) -> None:
         """Live streams end 30 s after their last request."""
@@ -220,6 +233,31 @@ class Recorder:
         seconds = max(last.duration_ms, 1000) / 1000
         full = self.config.storage.segment_seconds + 1  # cut at the keyframe after the length
         self._in_flight[last.camera_id] = round(last.bytes / seconds * full)
+
+
+@contextlib.asynccontextmanager
+async def _motion_running(
+    motion: MotionService, cameras: list[CameraConfig]
+) -> AsyncIterator[asyncio.Task[None]]:
+    """Motion runs until everything else has stopped: its events close into the index."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(motion.run(stop, cameras), name="motion")
+    try:
+        await _first(motion.ready.wait(), task)
+        yield task
+    finally:
+        stop.set()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _first(waiting: Coroutine[Any, Any, Any], task: asyncio.Task[None]) -> None:
+    """Wait for `waiting`, unless `task` ends first (then raise what stopped it)."""
+    waiter = asyncio.ensure_future(waiting)
+    await asyncio.wait([waiter, task], return_when=asyncio.FIRST_COMPLETED)
+    if not waiter.done():
+        waiter.cancel()
+        task.result()
+        raise RuntimeError(f"{task.get_name()} ended before it was ready")
 
 
 async def run_until_signalled(config: RecorderConfig) -> None:

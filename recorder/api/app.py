@@ -15,12 +15,31 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from recorder.accounts.model import Principal, Role
+from recorder.accounts.model import Principal, Right, Role
 from recorder.api.context import ApiContext
-from recorder.api.routes import auth, cameras, clips, live, recordings, system, users, ws
+from recorder.api.routes import (
+    auth,
+    cameras,
+    clips,
+    events,
+    live,
+    onboarding,
+    ptz,
+    recordings,
+    system,
+    users,
+    ws,
+)
 from recorder.api.routes.cameras import status_of, visible
 from recorder.capture.health import CameraHealth
-from recorder.errors import RequestError, TooManyAttempts
+from recorder.errors import (
+    OnvifAuthError,
+    OnvifError,
+    OnvifUnsupported,
+    RequestError,
+    TooManyAttempts,
+)
+from recorder.motion.model import EventNotice
 from recorder.storage.state import StorageAlert
 
 log = logging.getLogger(__name__)
@@ -45,7 +64,9 @@ def create_app(ctx: ApiContext, web_dir: Path | None = WEB_DIST) -> FastAPI:
         redoc_url=None,
     )
     app.state.ctx = ctx
-    for module in (auth, users, cameras, live, recordings, clips, system, ws):
+    for module in (
+        auth, users, cameras, onboarding, live, recordings, events, clips, ptz, system, ws,
+    ):  # fmt: skip
         app.include_router(module.router, prefix=PREFIX)
 
     @app.exception_handler(RequestError)
@@ -56,6 +77,15 @@ def create_app(ctx: ApiContext, web_dir: Path | None = WEB_DIST) -> FastAPI:
         if exc.status == 401:
             headers["WWW-Authenticate"] = "Bearer"
         return _error(exc.status, exc.code, str(exc), **headers)
+
+    @app.exception_handler(OnvifError)
+    async def camera_error(_request: Request, exc: OnvifError) -> JSONResponse:
+        # The request was fine; the camera (an upstream server to us) refused or failed it.
+        if isinstance(exc, OnvifAuthError):
+            return _error(502, "camera_auth", str(exc))
+        if isinstance(exc, OnvifUnsupported):
+            return _error(409, "camera_unsupported", str(exc))
+        return _error(502, "camera_unreachable", str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -86,8 +116,14 @@ def wire_realtime(ctx: ApiContext) -> None:
         message["kind"] = alert.kind.value
         ctx.hub.publish(message, _manages)
 
+    def on_event(notice: EventNotice) -> None:
+        camera_id = notice.event.camera_id
+        ctx.hub.publish(notice.to_public(), lambda p: p.can(camera_id, Right.PLAYBACK))
+
     ctx.health.subscribe(on_health)
     ctx.storage.add_listener(on_storage)
+    if ctx.motion is not None:
+        ctx.motion.bus.add_listener(on_event)
 
 
 def _manages(principal: Principal) -> bool:

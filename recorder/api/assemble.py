@@ -26,6 +26,7 @@ from recorder.clock import Clock
 from recorder.config import RecorderConfig
 from recorder.media.clips import ClipService
 from recorder.media.live import LiveStream
+from recorder.motion.service import MotionService
 from recorder.storage.capacity import CapacityProbe
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
@@ -62,6 +63,7 @@ async def assemble_api(
     probe: CapacityProbe,
     latest_keyframe: Callable[[str], Keyframe | None],
     live: Callable[[str], LiveStream | None] = lambda _camera: None,
+    motion: MotionService | None = None,
 ) -> ApiParts:
     data_dir: Path = config.data_dir
     accounts = AccountStore(site, clock)
@@ -90,6 +92,7 @@ async def assemble_api(
         latest_keyframe=latest_keyframe,
         live=live,
         clips=ClipService(site, index, layout, clock, int(config.storage.clips_max_bytes)),
+        motion=motion,
     )
     resumed = await ctx.clips.resume()
     if resumed:

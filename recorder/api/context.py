@@ -16,8 +16,13 @@ from recorder.capture.opener import StreamOpener
 from recorder.capture.session import Keyframe
 from recorder.clock import Clock
 from recorder.config import CameraConfig, RecorderConfig
+from recorder.errors import Unavailable
 from recorder.media.clips import ClipService
 from recorder.media.live import LiveStream
+from recorder.motion.model import MAX_PAGE, EventQuery, MotionEvent
+from recorder.motion.service import MotionService
+from recorder.onvif.config import OnvifEndpoint
+from recorder.onvif.device import OnvifDevice, ZeepOnvifDevice
 from recorder.storage.capacity import CapacityProbe
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
@@ -43,9 +48,42 @@ class ApiContext:
     latest_keyframe: Callable[[str], Keyframe | None]
     live: Callable[[str], LiveStream | None]
     clips: ClipService
+    motion: MotionService | None = None  # None: events are not available
+    onvif_device: Callable[[OnvifEndpoint], OnvifDevice] = ZeepOnvifDevice
 
     def camera(self, camera_id: str) -> CameraConfig:
         return self.cameras.get(camera_id)
 
     def now_ms(self) -> int:
         return int(self.clock.now() * 1000)
+
+    def events(self) -> MotionService:
+        if self.motion is None:
+            raise Unavailable("motion detection is not running")
+        return self.motion
+
+    async def events_between(
+        self, camera_ids: set[str] | None, start_ms: int, end_ms: int, limit: int
+    ) -> list[MotionEvent]:
+        """Events overlapping [start_ms, end_ms), newest first, at most `limit` (none without
+        motion detection)."""
+        if self.motion is None:
+            return []
+        found: list[MotionEvent] = []
+        cursor = None
+        ids = None if camera_ids is None else frozenset(camera_ids)
+        while len(found) < limit:
+            page = await self.motion.events.query(
+                EventQuery(
+                    camera_ids=ids,
+                    start_ms=start_ms,
+                    end_ms=end_ms,
+                    limit=min(MAX_PAGE, limit - len(found)),
+                    cursor=cursor,
+                )
+            )
+            found += page.events
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from recorder.errors import InvalidRequest
 
@@ -38,3 +39,10 @@ def parse_range(start: str, end: str, max_ms: int, what: str) -> tuple[int, int]
     if end_ms - start_ms > max_ms:
         raise InvalidRequest(f"{what} spans at most {max_ms // 3_600_000} hours")
     return start_ms, end_ms
+
+
+def time_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidRequest(f"tz: unknown time zone {name!r}") from None

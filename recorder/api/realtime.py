@@ -1,4 +1,4 @@
-"""Real-time fan-out to WebSocket clients: camera status, storage alarms, (later) events.
+"""Real-time fan-out to WebSocket clients: camera status, storage alarms, motion events.
 
 Publishing never blocks: each client has a bounded queue; a client too slow to keep up loses
 its oldest messages and is told so, rather than slowing the recorder.

@@ -61,6 +61,9 @@ class CameraOut(BaseModel):
     record_mode: str
     main_url: str  # without credentials
     sub_url: str | None
+    retention_days: float | None
+    motion: dict[str, Any]  # the [cameras.motion] settings
+    onvif: dict[str, Any]  # the [cameras.onvif] settings (no credentials)
     rights: list[Right]
     status: CameraStatus
 
@@ -91,6 +94,42 @@ class Bucket(BaseModel):
     recorded_ms: int
 
 
+class BoxOut(BaseModel):
+    """Where the motion was, in fractions of the frame (origin top left)."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+class EventOut(BaseModel):
+    id: int
+    camera_id: str
+    source: str  # software, onvif or both
+    start_ms: int
+    end_ms: int | None  # None while the event is in progress
+    score: float  # largest fraction of the frame in motion (0 for ONVIF-only events)
+    zones: list[str]
+    box: BoxOut | None
+    has_thumbnail: bool
+    record_start_ms: int  # start minus pre-roll
+    record_end_ms: int | None  # end plus post-roll; None while in progress
+
+
+class EventPageOut(BaseModel):
+    events: list[EventOut]  # newest first
+    next_cursor: str | None  # pass as `cursor` for the next page; None: last page
+
+
+class EventMarker(BaseModel):
+    id: int
+    start_ms: int
+    end_ms: int | None
+    score: float
+    has_thumbnail: bool
+
+
 class Timeline(BaseModel):
     camera_id: str
     start_ms: int
@@ -99,7 +138,8 @@ class Timeline(BaseModel):
     runs: list[Span]
     gaps: list[Span]
     buckets: list[Bucket]
-    events: list[Span]
+    events: list[EventMarker]  # oldest first; at most MAX_TIMELINE_EVENTS (the newest)
+    events_truncated: bool
 
 
 class Calendar(BaseModel):
@@ -199,6 +239,7 @@ class CameraIn(_In):
     record_mode: Literal["continuous", "motion", "off"] = "continuous"
     retention_days: float | None = Field(default=None, gt=0, le=36500)
     motion: dict[str, Any] | None = None
+    onvif: dict[str, Any] | None = None
     test: bool = True  # open the stream before saving; refuse if it does not play
 
 
@@ -212,6 +253,7 @@ class CameraPatch(_In):
     record_mode: Literal["continuous", "motion", "off"] | None = None
     retention_days: float | None = Field(default=None, gt=0, le=36500)
     motion: dict[str, Any] | None = None
+    onvif: dict[str, Any] | None = None
     test: bool = True
 
 
@@ -227,3 +269,81 @@ class StreamInfoOut(BaseModel):
     height: int
     fps: float | None
     audio_codec: str | None
+
+
+class DiscoverRequest(_In):
+    timeout_s: float = Field(default=3.0, ge=0.2, le=10)
+    targets: list[str] = Field(
+        default_factory=list,
+        max_length=16,
+        description="IP[:port] to probe instead of the LAN's multicast group",
+    )
+
+
+class DiscoveredOut(BaseModel):
+    address: str  # WS-Discovery endpoint reference (stable across reboots)
+    host: str | None
+    port: int
+    name: str | None
+    hardware: str | None
+    location: str | None
+    xaddrs: list[str]
+    known: bool  # a configured camera already uses this host
+
+
+class DiscoveryOut(BaseModel):
+    devices: list[DiscoveredOut]
+
+
+class ProbeRequest(_In):
+    host: str = Field(min_length=2, max_length=45, description="IP address of the camera")
+    port: int = Field(default=80, ge=1, le=65535, description="ONVIF port")
+    username: str | None = Field(default=None, max_length=200)
+    password: str | None = Field(default=None, max_length=200)
+
+
+class ProfileOut(BaseModel):
+    token: str
+    name: str
+    encoding: str
+    width: int
+    height: int
+    fps: float | None
+
+
+class DeviceOut(BaseModel):
+    host: str
+    port: int
+    manufacturer: str
+    model: str
+    serial: str
+    firmware: str
+    profiles: list[ProfileOut]
+    main_url: str
+    sub_url: str | None
+    ptz: bool
+    events: bool
+
+
+class OnvifCameraIn(ProbeRequest):
+    id: str = Field(min_length=1, max_length=63)
+    name: str = Field(default="", max_length=100)
+    record_mode: Literal["continuous", "motion", "off"] = "continuous"
+    test: bool = True  # open the stream before saving; refuse if it does not play
+
+
+class StreamUrlsOut(BaseModel):
+    main_url: str
+    sub_url: str | None
+
+
+class PtzMove(_In):
+    pan: float = Field(default=0.0, ge=-1, le=1, description="-1 left .. 1 right")
+    tilt: float = Field(default=0.0, ge=-1, le=1, description="-1 down .. 1 up")
+    zoom: float = Field(default=0.0, ge=-1, le=1, description="-1 out .. 1 in")
+    timeout_s: float = Field(default=1.0, ge=0.1, le=60, description="then the camera stops")
+
+
+class PresetOut(BaseModel):
+    token: str
+    name: str

@@ -1,1 +1,1 @@
-"""Serving video: HLS playlists over stored segments, snapshots, (later) live HLS and clips."""
+"""Serving video: HLS playlists over stored segments, snapshots, live HLS and clips."""

@@ -6,11 +6,12 @@ them on every camera we know of.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 if TYPE_CHECKING:
     from recorder.config import CameraConfig
@@ -27,6 +28,53 @@ class OnvifConfig(BaseModel):
 
     timeout_s: Annotated[float, Field(ge=1, le=120)] = 10
     """Time allowed for one ONVIF request (default 10 s)."""
+
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOCAL_NETWORKS = (
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "127.0.0.0/8",
+    "fc00::/7",
+    "fe80::/10",
+    "::1/128",
+)
+
+
+class OnboardingConfig(BaseModel):
+    """Where the recorder may look for cameras when an admin asks it to (the `[onboarding]`
+    table): discovery and probes reach only these networks, so the API cannot be used to
+    scan or call arbitrary hosts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    networks: Annotated[tuple[str, ...], Field(max_length=64)] = LOCAL_NETWORKS
+    """Networks (CIDR) that probes and discovery targets may be in (default: the private,
+    link-local and loopback ranges of IPv4 and IPv6)."""
+
+    multicast: bool = True
+    """Whether discovery without targets sends the WS-Discovery probe to the LAN's multicast
+    group 239.255.255.250:3702 (default true)."""
+
+    @field_validator("networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for text in value:
+            try:
+                ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                raise ValueError(f"{text!r} is not a network (CIDR, like 192.168.0.0/16)") from None
+        return value
+
+    def allows(self, address: str) -> bool:
+        """Whether `address` (an IP literal) is in one of the networks."""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in ipaddress.ip_network(n, strict=False) for n in self.networks)
 
 
 @dataclass(frozen=True)
@@ -46,7 +94,7 @@ class OnvifEndpoint:
 def endpoint_for(camera: CameraConfig, onvif: OnvifConfig | None = None) -> OnvifEndpoint:
     """The camera's ONVIF endpoint: `onvif` (default: the camera's `onvif` table if the config
     has one, else defaults) with the host of its main URL and its credentials."""
-    settings = onvif or getattr(camera, "onvif", None) or OnvifConfig()
+    settings = onvif or camera.onvif
     host = settings.host or urlsplit(camera.main_url).hostname or ""
     password = camera.password.get_secret_value() if camera.password else None
     return OnvifEndpoint(host, settings.port, camera.username, password, settings.timeout_s)

@@ -114,7 +114,9 @@ class ZeepOnvifDevice:
         if self._camera is not None:
             return
         ep = self.endpoint
-        camera = ONVIFCamera(ep.host, ep.port, ep.username, ep.password, no_cache=True)
+        # No credentials: an empty UsernameToken (the library always sends one; None crashes it).
+        user, password = ep.username or "", ep.password or ""
+        camera = ONVIFCamera(ep.host, ep.port, user, password, no_cache=True)
         self._camera = camera
         try:
             await self._call("connect", camera.update_xaddrs)

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import shutil
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -25,13 +25,20 @@ from recorder.clock import FakeClock
 from recorder.config import RecorderConfig, parse_config
 from recorder.errors import StreamError
 from recorder.media.live import LivePacket, LiveStream
+from recorder.motion.analysis import Box
+from recorder.motion.model import EventSource, MotionEvent
+from recorder.motion.service import MotionService
+from recorder.motion.thumbnails import ThumbnailStore
 from recorder.storage.capacity import StatvfsProbe
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.model import NewSegment, Segment
 from recorder.storage.sqlite_index import SqliteSegmentIndex
 from recorder.storage.state import StorageState
 from tests.conftest import ClipFactory
+from tests.onvif.conftest import PROFILES
+from tests.onvif.fake_device import FakeCamera, FakeOnvifDevice
 
+THUMBNAIL = b"\xff\xd8\xff\xe0 a thumbnail \xff\xd9"
 START = 1_700_000_000.0  # the FakeClock's start: 2023-11-14T22:13:20Z
 CAMERAS = ("cam1", "cam2")
 
@@ -83,6 +90,9 @@ class Api:
     health: HealthBoard
     index: SqliteSegmentIndex
     config: RecorderConfig
+    motion: MotionService
+    onvif: FakeOnvifDevice  # every camera's ONVIF service
+    events: list[MotionEvent]  # stored at start: cam1's (the newest has a thumbnail), cam2's
 
     @property
     def admin_password(self) -> str:
@@ -150,25 +160,84 @@ def live_from_clip(clip: Path, clock: FakeClock) -> LiveStream:
     return live
 
 
+class WaitingClock:
+    """The FakeClock's time, but sleeps really wait: background loops (motion's ticker) must
+    not race the clock forward and expire every token."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._clock.now()
+
+    def monotonic(self) -> float:
+        return self._clock.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+async def store_events(motion: MotionService, data_dir: Path) -> list[MotionEvent]:
+    """Two finished events on cam1 (the second with a thumbnail), one on cam2."""
+    t0 = round(START * 1000)
+    stored = []
+    for camera_id, start_ms, end_ms in (
+        ("cam1", t0 + 2_000, t0 + 6_000),
+        ("cam1", t0 + 20_000, t0 + 30_000),
+        ("cam2", t0 + 5_000, t0 + 9_000),
+    ):
+        event = MotionEvent(
+            id=0, camera_id=camera_id, source=EventSource.SOFTWARE, start_ms=start_ms,
+            end_ms=end_ms, score=0.12, zones=("yard",), box=Box(0.1, 0.2, 0.3, 0.4),
+            thumbnail=None, record_start_ms=start_ms - 5_000, record_end_ms=end_ms + 30_000,
+            updated_ms=end_ms,
+        )  # fmt: skip
+        stored.append(await motion.events.insert(event))
+    thumbnails = ThumbnailStore(data_dir)
+    second = stored[1]
+    relative = thumbnails.relative_path("cam1", second.id, second.start_ms)
+    thumbnails.write(relative, THUMBNAIL)
+    stored[1] = replace(second, thumbnail=relative)
+    await motion.events.update(stored[1])
+    return stored
+
+
 @pytest.fixture
 async def api(recordings: Path, tmp_path: Path, make_clip: ClipFactory) -> AsyncIterator[Api]:
     data_dir = tmp_path / "site"
     shutil.copytree(recordings, data_dir)
+    onvif = FakeOnvifDevice(FakeCamera(profiles=PROFILES)).start()
     config = parse_config(
         {
             "data_dir": str(data_dir),
-            "cameras": [{"id": c, "main_url": f"rtsp://192.0.2.1/{c}"} for c in CAMERAS],
+            "cameras": [
+                {
+                    "id": c,
+                    "main_url": f"rtsp://192.0.2.1/{c}",  # never dialled: ClipOpener refuses it
+                    "username": onvif.camera.user,
+                    "password": onvif.camera.password,
+                    "onvif": {"host": "127.0.0.1", "port": onvif.port},
+                    "motion": {"source": "off"},  # events are stored by the test
+                }
+                for c in CAMERAS
+            ],
+            "onboarding": {"networks": ["127.0.0.0/8"], "multicast": False},
         }
     )
     clock = FakeClock(START + 3600)
     health = HealthBoard()
     health.update("cam1", state=CameraState.ONLINE, width=320, height=240)
+    stop_motion = asyncio.Event()
     async with (
         SqliteSegmentIndex(data_dir / "index.sqlite3") as index,
         SiteDatabase(data_dir / "site.sqlite3") as site,
     ):
         cameras = CameraRegistry(config.cameras, site, clock)
         await cameras.load()
+        motion = MotionService(config, index, WaitingClock(clock))
+        motion_task = asyncio.create_task(motion.run(stop_motion, cameras.all()))
+        await motion.ready.wait()
+        events = await store_events(motion, data_dir)
         parts = await assemble_api(
             config,
             site=site,
@@ -182,8 +251,14 @@ async def api(recordings: Path, tmp_path: Path, make_clip: ClipFactory) -> Async
             probe=StatvfsProbe(data_dir),
             latest_keyframe=lambda _camera: None,
             live={"cam1": live_from_clip(make_clip(seconds=12), clock)}.get,
+            motion=motion,
         )
         transport = httpx.ASGITransport(app=parts.server.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://recorder") as client:
-            yield Api(client, parts, clock, health, index, config)
-        await parts.close()
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://recorder") as client:
+                yield Api(client, parts, clock, health, index, config, motion, onvif, events)
+        finally:
+            await parts.close()
+            stop_motion.set()
+            await motion_task
+            onvif.stop()

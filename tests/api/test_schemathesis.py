@@ -16,6 +16,8 @@ from recorder.config import parse_config
 from tests.recorder_thread import RecorderThread
 
 pytestmark = pytest.mark.slow
+CAMERA_GATEWAY = {502}
+CAMERA_CODES = {"camera_unreachable", "camera_auth"}
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +30,8 @@ def server(recordings: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             # Nothing listens there: the cameras stay offline, which the API must handle too.
             "cameras": [{"id": c, "main_url": "rtsp://127.0.0.1:9/x"} for c in ("cam1", "cam2")],
             "api": {"http_port": 0, "https": False},
+            # Probes and discovery stay on loopback (tests never reach other addresses).
+            "onboarding": {"networks": ["127.0.0.0/8"], "multicast": False},
         }
     )
     with RecorderThread(config) as thread:
@@ -58,4 +62,9 @@ def test_no_server_errors(case: Any, admin_headers: dict[str, str]) -> None:
         return  # it would end the session the other cases use
     for headers in (admin_headers, {}):
         response = case.call(headers=headers)
+        if response.status_code in CAMERA_GATEWAY:
+            # A designed answer, not a crash: the camera behind the request (PTZ, probe) is
+            # unreachable; the body must say so.
+            assert response.json()["error"]["code"] in CAMERA_CODES, response.text
+            continue
         assert response.status_code < 500, (case.operation.path, response.text)

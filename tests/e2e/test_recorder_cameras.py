@@ -34,6 +34,7 @@ from tests.e2e.harness import (
 pytestmark = pytest.mark.slow
 
 RECORD_S = 55
+ANCHOR_REFINEMENT_MS = 50
 SPECS = [
     CameraSpec("good", "motion", audio=True, user="admin", password="pw-for-test"),
     CameraSpec("dropper", "idle", fault=Fault.drop(20)),
@@ -100,7 +101,9 @@ def test_healthy_camera_segments_last_the_configured_length(outcome: Outcome) ->
     segments = outcome.segments["good"]
     assert len(segments) >= 5
     for segment in segments[:-1]:
-        assert 10_000 <= segment.duration_ms <= 11_000  # within one 1 s GOP
+        # Within one 1 s GOP of the length; a segment during which the earliest-arrival anchor
+        # moved earlier is that much shorter (milliseconds: docs/design/capture.md).
+        assert 10_000 - ANCHOR_REFINEMENT_MS <= segment.duration_ms <= 11_000
     assert all(s.has_audio for s in segments)
 
 

@@ -6,8 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from recorder.config import CameraConfig
-from recorder.onvif.config import OnvifConfig, OnvifEndpoint
+from recorder.onvif.config import OnvifEndpoint
 
 from .fake_device import FakeCamera, FakeOnvifDevice, FakeProfile, fake_device
 
@@ -15,13 +14,6 @@ PROFILES = (
     FakeProfile("prof_main", "MainStream", 1280, 720, "rtsp://127.0.0.1:554/main"),
     FakeProfile("prof_sub", "SubStream", 640, 360, "rtsp://127.0.0.1:554/sub"),
 )
-
-
-class CameraWithOnvif(CameraConfig):
-    """CameraConfig with the `[cameras.onvif]` table that recorder/config.py is to gain
-    (see the report of issue 5); until then tests give the endpoint this way."""
-
-    onvif: OnvifConfig = OnvifConfig()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from recorder.capture.replay import ReplayOpener
 from recorder.clock import SystemClock
-from recorder.config import RecorderConfig
+from recorder.config import CameraConfig, RecorderConfig
 from recorder.motion.activity import ActivityEnded, ActivityImproved, ActivityStarted, Signal
 from recorder.motion.model import EventNotice, EventQuery, EventSource, NoticeKind
 from recorder.motion.service import MotionService
@@ -19,7 +19,6 @@ from recorder.onvif.motion_source import OnvifMotionSource
 from recorder.onvif.notifications import Notification, motion_state
 from recorder.storage.sqlite_index import SqliteSegmentIndex
 
-from .conftest import CameraWithOnvif
 from .fake_device import FakeOnvifDevice
 
 
@@ -108,7 +107,7 @@ async def test_a_camera_without_events_stops_its_source_quietly(tmp_path: Path) 
 
 
 def onvif_config(tmp_path: Path, device: FakeOnvifDevice, source: str, url: str) -> RecorderConfig:
-    camera = CameraWithOnvif(
+    camera = CameraConfig(
         id="front",
         main_url=url,
         username="admin",

@@ -20,7 +20,6 @@ from recorder.onvif.discovery import discover, parse_probe_matches, probe_messag
 from recorder.onvif.probe import choose_streams, probe_device
 from sim import CameraSpec, SimCluster
 
-from .conftest import CameraWithOnvif
 from .fake_device import FakeCamera, FakeOnvifDevice, FakeProfile, fake_device
 from .fake_discovery import MATCHES, responder
 
@@ -59,7 +58,7 @@ async def test_a_discovered_camera_is_added_in_one_step(porch: FakeOnvifDevice) 
     assert description.main_profile == "p0" and description.sub_profile == "p1"
     assert "s3cret" not in description.main_uri  # credentials never kept in URLs
     settings = description.camera_settings("porch", username="admin", password="s3cret")
-    camera = CameraWithOnvif.model_validate(settings)
+    camera = CameraConfig.model_validate(settings)
     assert camera.name == "Acme Cam 3000" and camera.motion.source.value == "both"
     assert endpoint_for(camera) == replace(endpoint, timeout_s=10)
     # The stream URIs play, with the credentials given once.

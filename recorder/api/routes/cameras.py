@@ -1,4 +1,4 @@
-"""Cameras: list, details, status, snapshot. (Create, update and delete come next.)"""
+"""Cameras: list, details, status, snapshot; create (after a stream test), change, delete."""
 
 from __future__ import annotations
 
@@ -55,6 +55,9 @@ def camera_out(ctx: ApiContext, camera: CameraConfig, principal: Principal) -> C
         record_mode=camera.record_mode.value,
         main_url=camera.main_url,
         sub_url=camera.sub_url,
+        retention_days=camera.retention_days,
+        motion=camera.motion.model_dump(mode="json"),
+        onvif=camera.onvif.model_dump(mode="json"),
         rights=rights,
         status=status_of(ctx.health.get(camera.id)),
     )
@@ -149,7 +152,7 @@ async def _test_stream(ctx: ApiContext, camera: CameraConfig) -> StreamInfoOut:
         raise InvalidRequest(f"connection test failed: {exc}") from exc
 
 
-def _validated(raw: dict[str, Any]) -> CameraConfig:
+def validated(raw: dict[str, Any]) -> CameraConfig:
     try:
         return parse_camera(raw)
     except ConfigError as exc:
@@ -159,7 +162,7 @@ def _validated(raw: dict[str, Any]) -> CameraConfig:
 @router.post("/test", response_model=StreamInfoOut)
 async def test_stream(body: StreamTest, admin: Admin, ctx: Ctx) -> StreamInfoOut:
     """Try a stream URL and credentials without saving anything (onboarding)."""
-    camera = _validated({"id": "probe", **body.model_dump(exclude_none=True)})
+    camera = validated({"id": "probe", **body.model_dump(exclude_none=True)})
     return await _test_stream(ctx, camera)
 
 
@@ -167,15 +170,22 @@ async def test_stream(body: StreamTest, admin: Admin, ctx: Ctx) -> StreamInfoOut
 async def create_camera(body: CameraIn, admin: Admin, request: Request, ctx: Ctx) -> CameraOut:
     """Add a camera; it starts recording at once. Its stream is tested first unless `test` is
     false (to add a camera that is offline now)."""
-    camera = _validated(body.model_dump(exclude_none=True, exclude={"test"}))
-    if body.test:
+    camera = validated(body.model_dump(exclude_none=True, exclude={"test"}))
+    await add_camera(ctx, admin, request, camera, test=body.test)
+    return camera_out(ctx, camera, admin)
+
+
+async def add_camera(
+    ctx: ApiContext, admin: Principal, request: Request, camera: CameraConfig, *, test: bool
+) -> None:
+    """Test the stream (unless `test` is false), save the camera (it starts at once), audit."""
+    if test:
         await _test_stream(ctx, camera)
     await ctx.cameras.create(camera)
     await ctx.audit.record(
         "camera.create", admin.username, camera_id=camera.id, client=client_of(request),
         main_url=camera.main_url,
     )  # fmt: skip
-    return camera_out(ctx, camera, admin)
 
 
 @router.patch("/{camera_id}", response_model=CameraOut)
@@ -189,7 +199,7 @@ async def change_camera(
     if "main_url" in changes and "username" not in changes and "password" not in changes:
         # Credentials stay unless the new URL carries its own.
         merged.setdefault("username", current.username)
-    camera = _validated({k: v for k, v in merged.items() if v is not None})
+    camera = validated({k: v for k, v in merged.items() if v is not None})
     stream_changed = any(k in changes for k in ("main_url", "username", "password"))
     if body.test and stream_changed and camera.enabled:
         await _test_stream(ctx, camera)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from recorder.accounts.model import Principal, Right
-from recorder.api.params import parse_range, parse_time
-from recorder.api.schemas import Bucket, Calendar, SeekResult, Span, Timeline
+from recorder.api.context import ApiContext
+from recorder.api.params import parse_range, parse_time, time_zone
+from recorder.api.schemas import Bucket, Calendar, EventMarker, SeekResult, Span, Timeline
 from recorder.api.security import Ctx, camera_right, client_of
 from recorder.errors import InvalidRequest, NotFound
 from recorder.media.hls import vod_playlist
@@ -27,6 +27,7 @@ RESOLUTION_MS = {"minute": 60_000, "hour": HOUR_MS, "day": DAY_MS}
 MAX_TIMELINE_MS = 31 * DAY_MS
 MAX_BUCKETS = 11_000  # a week of minutes
 MAX_PLAYLIST_MS = DAY_MS
+MAX_TIMELINE_EVENTS = 2000
 
 
 def _auto_resolution(span_ms: int) -> str:
@@ -45,13 +46,15 @@ async def timeline(
     end: str = Query(max_length=40),
     resolution: Literal["minute", "hour", "day", "auto"] = "auto",
 ) -> Timeline:
-    """Recorded runs, gaps, and recorded time per minute, hour or day of [start, end)."""
+    """Recorded runs, gaps, recorded time per minute, hour or day of [start, end), and the
+    motion events in it."""
     start_ms, end_ms = parse_range(start, end, MAX_TIMELINE_MS, "a timeline")
     name = _auto_resolution(end_ms - start_ms) if resolution == "auto" else resolution
     step = RESOLUTION_MS[name]
     if (end_ms - start_ms) // step > MAX_BUCKETS:
         raise InvalidRequest(f"too many {name}s: use a coarser resolution or a shorter range")
     runs = await ctx.index.runs(camera_id, start_ms, end_ms)
+    events = await ctx.events_between({camera_id}, start_ms, end_ms, MAX_TIMELINE_EVENTS)
     buckets = []
     i = 0
     for lo in range(start_ms, end_ms, step):
@@ -71,7 +74,17 @@ async def timeline(
         runs=[Span(start_ms=r.start_ms, end_ms=r.end_ms) for r in runs],
         gaps=[Span(start_ms=a, end_ms=b) for a, b in gaps(runs, start_ms, end_ms)],
         buckets=buckets,
-        events=[],
+        events=[
+            EventMarker(
+                id=e.id,
+                start_ms=e.start_ms,
+                end_ms=e.end_ms,
+                score=e.score,
+                has_thumbnail=e.thumbnail is not None,
+            )
+            for e in reversed(events)
+        ],
+        events_truncated=len(events) >= MAX_TIMELINE_EVENTS,
     )
 
 
@@ -85,10 +98,7 @@ async def calendar(
     tz: str = Query(default="UTC", max_length=64, description="IANA time zone of the days"),
 ) -> Calendar:
     """The days (in `tz`) that hold recordings."""
-    try:
-        zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidRequest(f"tz: unknown time zone {tz!r}") from None
+    zone = time_zone(tz)
     if end < start or (end - start).days > 366:
         raise InvalidRequest("end must be on or after start, at most 366 days later")
     days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
@@ -121,12 +131,26 @@ async def playback(
     """An HLS VOD playlist of every recording in [start, end) (at most 24 h), gaps marked as
     discontinuities, each segment stamped with its wall-clock time."""
     start_ms, end_ms = parse_range(start, end, MAX_PLAYLIST_MS, "a playlist")
+    return await playlist_response(ctx, principal, request, camera_id, start_ms, end_ms)
+
+
+async def playlist_response(
+    ctx: ApiContext,
+    principal: Principal,
+    request: Request,
+    camera_id: str,
+    start_ms: int,
+    end_ms: int,
+    segment_prefix: str = "segments/",
+) -> Response:
+    """The VOD playlist of [start_ms, end_ms); segment URIs are relative (`segment_prefix`), so
+    it works the same on the LAN and through the relay. Audited as playback."""
     segments = await ctx.index.segments_between(camera_id, start_ms, end_ms)
     if not segments:
         raise NotFound("no recordings in that range")
     token = request.query_params.get("token")
     suffix = f"?token={quote(token)}" if token else ""
-    uris = {s.id: f"segments/{s.id}.mp4{suffix}" for s in segments}
+    uris = {s.id: f"{segment_prefix}{s.id}.mp4{suffix}" for s in segments}
     await ctx.audit.record(
         "video.playback",
         principal.username,

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from fastapi import APIRouter, Query
 
+from recorder.accounts.model import Principal, Right
 from recorder.api.context import ApiContext
-from recorder.api.params import parse_time
+from recorder.api.params import parse_time, time_zone
 from recorder.api.schemas import AuditOut, CameraUsageOut, Dashboard, StorageOut
 from recorder.api.security import Admin, Caller, Ctx
 from recorder.capture.health import CameraState
+from recorder.motion.model import EventQuery
 
 router = APIRouter(tags=["system"])
 DAY_MS = 86_400_000
@@ -66,16 +69,36 @@ async def storage(principal: Caller, ctx: Ctx) -> StorageOut:
 
 
 @router.get("/dashboard", response_model=Dashboard)
-async def dashboard(principal: Caller, ctx: Ctx) -> Dashboard:
+async def dashboard(
+    principal: Caller,
+    ctx: Ctx,
+    tz: str = Query(default="UTC", max_length=64, description="IANA time zone of 'today'"),
+) -> Dashboard:
+    """Cameras, how many are online, events since midnight in `tz`, storage."""
     mine = principal.cameras_with()
+    zone = time_zone(tz)
+    now = datetime.fromtimestamp(ctx.clock.now(), zone)
+    midnight_ms = round(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
     cameras = [c for c in ctx.cameras.all() if mine is None or c.id in mine]
     online = sum(1 for c in cameras if ctx.health.get(c.id).state is CameraState.ONLINE)
     return Dashboard(
         cameras=len(cameras),
         online=online,
-        events_today=None,
+        events_today=await _events_since(ctx, principal, midnight_ms),
         storage=await storage_summary(ctx, mine),
     )
+
+
+async def _events_since(ctx: ApiContext, principal: Principal, start_ms: int) -> int | None:
+    if ctx.motion is None:
+        return None
+    allowed = principal.cameras_with(Right.PLAYBACK)
+    query = EventQuery(
+        camera_ids=None if allowed is None else frozenset(allowed),
+        start_ms=start_ms,
+        end_ms=start_ms + DAY_MS + 3_600_000,  # a day with a DST change lasts 25 h
+    )
+    return await ctx.motion.events.count(query)
 
 
 @router.get("/audit", response_model=list[AuditOut])

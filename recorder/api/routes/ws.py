@@ -1,4 +1,4 @@
-"""/api/v1/ws: real-time camera status, storage alarms and (later) events.
+"""/api/v1/ws: real-time camera status, storage alarms and motion events.
 
 Browsers cannot set headers on a WebSocket, so the client authenticates with `?token=` or, to
 keep the token out of URLs, with a first message `{"type": "auth", "token": "..."}` within 5 s.
