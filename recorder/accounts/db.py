@@ -7,13 +7,10 @@ with synchronous=FULL.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
-import aiosqlite
-
-from recorder.errors import IndexFailure
-from recorder.storage.migrations import Migration, migrate
+from recorder.storage.migrations import Migration
+from recorder.storage.sqlite import SqliteDatabase
 
 SITE_MIGRATIONS = (
     Migration(
@@ -108,38 +105,10 @@ SITE_MIGRATIONS = (
 )
 
 
-class SiteDatabase:
+class SiteDatabase(SqliteDatabase):
+    what = "site database"
+    synchronous = "FULL"
+    file_mode = 0o600  # password hashes, refresh tokens, cameras' RTSP passwords
+
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._conn: aiosqlite.Connection | None = None
-
-    @property
-    def conn(self) -> aiosqlite.Connection:
-        if self._conn is None:
-            raise IndexFailure(f"site database {self.path} is not open")
-        return self._conn
-
-    async def open(self) -> None:
-        try:
-            conn = await aiosqlite.connect(self.path, isolation_level=None)
-            self.path.chmod(0o600)
-            await conn.execute("PRAGMA journal_mode=WAL")
-            await conn.execute("PRAGMA synchronous=FULL")
-            await conn.execute("PRAGMA foreign_keys=ON")
-            await conn.execute("PRAGMA busy_timeout=5000")
-            await migrate(conn, SITE_MIGRATIONS, what="site database")
-        except sqlite3.Error as exc:
-            raise IndexFailure(f"cannot open site database {self.path}: {exc}") from exc
-        self._conn = conn
-
-    async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
-
-    async def __aenter__(self) -> SiteDatabase:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.close()
+        super().__init__(path, SITE_MIGRATIONS)

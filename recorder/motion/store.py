@@ -8,19 +8,17 @@ sqlite3 errors re-raised as `EventStoreFailure`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 import aiosqlite
 
-from recorder.errors import EventStoreFailure, IndexFailure, SchemaTooNew
+from recorder.errors import EventStoreFailure
 from recorder.motion.analysis import Box
 from recorder.motion.model import (
     MAX_EVENT_MS,
@@ -30,7 +28,8 @@ from recorder.motion.model import (
     MotionEvent,
     make_cursor,
 )
-from recorder.storage.migrations import Migration, migrate
+from recorder.storage.migrations import Migration
+from recorder.storage.sqlite import SqliteDatabase
 
 EVENTS_FILE = "events.sqlite3"
 
@@ -100,66 +99,22 @@ class EventStore(Protocol):
     async def delete(self, event_ids: Iterable[int]) -> None: ...
 
 
-class SqliteEventStore:
+class SqliteEventStore(SqliteDatabase):
+    what = "event store"
+    failure = EventStoreFailure
+
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._conn: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
-
-    async def open(self) -> None:
-        if self._conn is not None:
-            return
-        try:
-            await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
-            conn = await aiosqlite.connect(self.path, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise EventStoreFailure(f"cannot open {self.path}: {exc}") from exc
-        try:
-            try:
-                await conn.execute("PRAGMA journal_mode=WAL")
-                await conn.execute("PRAGMA synchronous=NORMAL")
-                await conn.execute("PRAGMA busy_timeout=5000")
-            except sqlite3.Error as exc:
-                raise EventStoreFailure(f"cannot configure {self.path}: {exc}") from exc
-            try:
-                await migrate(conn, MIGRATIONS, what="event store")
-            except IndexFailure as exc:
-                if isinstance(exc, EventStoreFailure | SchemaTooNew):
-                    raise
-                raise EventStoreFailure(str(exc)) from exc
-        except BaseException:
-            await conn.close()
-            raise
-        self._conn = conn
-
-    async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            async with self._lock:
-                await conn.close()
-
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
+        super().__init__(path, MIGRATIONS)
 
     @asynccontextmanager
     async def _connection(self, what: str) -> AsyncIterator[aiosqlite.Connection]:
-        if self._conn is None:
-            raise EventStoreFailure("the event store is not open")
+        conn = self.conn
         async with self._lock:
             try:
-                yield self._conn
+                yield conn
             except sqlite3.Error as exc:
-                if self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    await conn.execute("ROLLBACK")
                 raise EventStoreFailure(f"{what} failed: {exc}") from exc
 
     async def insert(self, event: MotionEvent) -> MotionEvent:

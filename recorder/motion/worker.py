@@ -11,16 +11,11 @@ When a session ends for any reason, an activity in progress ends at its last mot
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
-from tenacity.wait import wait_random_exponential
 
 from recorder.capture.opener import StreamOpener
 from recorder.capture.session import PacketReader
@@ -30,10 +25,10 @@ from recorder.motion.activity import ActivityTracker, Signal
 from recorder.motion.analysis import AnalysisSettings, FrameResult, MotionAnalyzer
 from recorder.motion.config import MotionConfig
 from recorder.motion.frames import FrameDecoder, configure_decoder
+from recorder.reconnect import Reconnector, run_in_thread
 
 log = logging.getLogger(__name__)
 
-HEALTHY_SESSION_S = 10.0
 SOURCE = "software"
 
 
@@ -148,33 +143,15 @@ class MotionWorker:
         self._make_session = make_session
         self._emit = emit
         self._clock = clock
-        self._backoff_cap_s = backoff_cap_s
+        self._reconnector = Reconnector(clock, self._log_failure, backoff_cap_s=backoff_cap_s)
         self.stats = MotionStats()
-        self.reconnects = 0
+
+    @property
+    def reconnects(self) -> int:
+        return self._reconnector.reconnects
 
     async def run(self, shutdown: asyncio.Event) -> None:
-        while not shutdown.is_set():
-            retrying = AsyncRetrying(
-                # Any failure is retried: one camera must never stop the others' detection.
-                retry=retry_if_exception_type(Exception),
-                wait=wait_random_exponential(multiplier=0.5, max=self._backoff_cap_s),
-                sleep=lambda seconds: _wait(shutdown, seconds),
-                before_sleep=self._note_failure,
-                reraise=True,
-            )
-            async for attempt in retrying:
-                with attempt:
-                    await self._session_until_unhealthy(shutdown)
-
-    async def _session_until_unhealthy(self, shutdown: asyncio.Event) -> None:
-        started = self._clock.monotonic()
-        try:
-            await self.run_once(shutdown)
-        except Exception as exc:
-            if self._clock.monotonic() - started < HEALTHY_SESSION_S:
-                raise
-            self._log_failure(exc)  # it was up a while: reconnect at once, fresh backoff
-            self.reconnects += 1
+        await self._reconnector.run(shutdown, self.run_once)
 
     async def run_once(self, shutdown: asyncio.Event) -> None:
         """One session in its own thread until shutdown (returns) or failure (raises)."""
@@ -185,32 +162,7 @@ class MotionWorker:
 
         session = self._make_session(hand_over)
         session.stats = self.stats
-        done: asyncio.Future[None] = loop.create_future()
-
-        def body() -> None:
-            try:
-                session.run()
-            except BaseException as exc:
-                loop.call_soon_threadsafe(_settle, done, exc)
-            else:
-                loop.call_soon_threadsafe(_settle, done, None)
-
-        thread = threading.Thread(target=body, name=f"motion-{self.camera_id}", daemon=True)
-        thread.start()
-        stopper: asyncio.Future[bool] = asyncio.ensure_future(shutdown.wait())
-        waiting: list[asyncio.Future[Any]] = [done, stopper]
-        try:
-            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            session.stop()
-            stopper.cancel()
-        await done
-
-    def _note_failure(self, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        if exc is not None:
-            self._log_failure(exc)
-        self.reconnects += 1
+        await run_in_thread(session, shutdown, f"motion-{self.camera_id}")
 
     def _log_failure(self, exc: BaseException) -> None:
         self.stats.last_error = str(exc)
@@ -218,17 +170,3 @@ class MotionWorker:
             log.warning("%s: motion detection: %s; reconnecting", self.camera_id, exc)
         else:
             log.error("%s: motion detection failed; reconnecting", self.camera_id, exc_info=exc)
-
-
-def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
-    if future.done():
-        return
-    if exc is None:
-        future.set_result(None)
-    else:
-        future.set_exception(exc)
-
-
-async def _wait(shutdown: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(shutdown.wait(), timeout=seconds)

@@ -18,14 +18,13 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 from cv2.typing import MatLike
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
-from tenacity.wait import wait_random_exponential
 
 from recorder.clock import Clock
 from recorder.errors import OnvifError, OnvifUnsupported, RecorderError
 from recorder.motion.activity import ActivityImproved, ActivityTracker, Sighting, Signal
 from recorder.onvif.device import EventSubscription, OnvifDevice
 from recorder.onvif.notifications import motion_state
+from recorder.reconnect import Reconnector
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,14 @@ class OnvifMotionSource:
         self._clock = clock
         self._end_after_s = end_after_s
         self._pull_timeout_s = pull_timeout_s
-        self._backoff_cap_s = backoff_cap_s
+        self._reconnector = Reconnector(
+            clock,
+            self._log,
+            backoff_cap_s=backoff_cap_s,
+            backoff_multiplier_s=1.0,
+            healthy_s=HEALTHY_SESSION_S,
+            give_up=(OnvifUnsupported,),
+        )
         self._snapshots = snapshots
         self.subscriptions = 0
         self.notifications = 0
@@ -60,34 +66,12 @@ class OnvifMotionSource:
 
     async def run(self, shutdown: asyncio.Event) -> None:
         """Until shutdown; returns early if the camera offers no events."""
-        while not shutdown.is_set():
-            retrying = AsyncRetrying(
-                # A camera without events will not grow them: stop (below) rather than retry.
-                retry=retry_if_exception(lambda exc: not isinstance(exc, OnvifUnsupported)),
-                wait=wait_random_exponential(multiplier=1, max=self._backoff_cap_s),
-                sleep=lambda seconds: _wait(shutdown, seconds),
-                before_sleep=self._note_failure,
-                reraise=True,
-            )
-            try:
-                async for attempt in retrying:
-                    with attempt:
-                        await self._session_until_unhealthy(shutdown)
-            except OnvifUnsupported as exc:
-                log.warning("%s: no ONVIF motion events (%s)", self.camera_id, exc)
-                self.last_error = str(exc)
-                return
-
-    async def _session_until_unhealthy(self, shutdown: asyncio.Event) -> None:
-        started = self._clock.monotonic()
         try:
-            await self.run_once(shutdown)
-        except OnvifUnsupported:
-            raise
-        except Exception as exc:
-            if self._clock.monotonic() - started < HEALTHY_SESSION_S:
-                raise
-            self._log(exc)  # it worked for a while: resubscribe at once
+            await self._reconnector.run(shutdown, self.run_once)
+        except OnvifUnsupported as exc:
+            # A camera without events will not grow them: stop rather than retry.
+            log.warning("%s: no ONVIF motion events (%s)", self.camera_id, exc)
+            self.last_error = str(exc)
 
     async def run_once(self, shutdown: asyncio.Event) -> None:
         """One subscription until shutdown (returns) or failure (raises)."""
@@ -171,11 +155,6 @@ class OnvifMotionSource:
         if image is not None:
             self._emit(ActivityImproved(Sighting(at, frame=image), ()))
 
-    def _note_failure(self, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        if exc is not None and not isinstance(exc, OnvifUnsupported):
-            self._log(exc)
-
     def _log(self, exc: BaseException) -> None:
         self.last_error = str(exc)
         if isinstance(exc, RecorderError):
@@ -187,8 +166,3 @@ class OnvifMotionSource:
 def _decode_jpeg(data: bytes) -> MatLike | None:
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     return image if image is not None and image.size else None
-
-
-async def _wait(shutdown: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(shutdown.wait(), timeout=seconds)

@@ -17,15 +17,13 @@ interleaving statements would otherwise run inside each other's transactions.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import aiosqlite
 
@@ -40,7 +38,7 @@ from recorder.storage.index import (
     merge_runs,
 )
 from recorder.storage.keyframe_codec import pack_keyframes, unpack_keyframes
-from recorder.storage.migrations import MIGRATIONS, Migration, migrate
+from recorder.storage.migrations import MIGRATIONS, Migration
 from recorder.storage.model import (
     MAX_SEGMENT_DURATION_MS,
     Camera,
@@ -51,6 +49,7 @@ from recorder.storage.model import (
     Segment,
     StorageUsage,
 )
+from recorder.storage.sqlite import SqliteDatabase
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,9 @@ _UNPROTECTED = """NOT EXISTS (
       AND (p.expires_ms IS NULL OR p.expires_ms > :at))"""
 
 
-class SqliteSegmentIndex:
+class SqliteSegmentIndex(SqliteDatabase):
+    what = "index"
+
     def __init__(
         self,
         path: Path,
@@ -75,54 +76,8 @@ class SqliteSegmentIndex:
         clock: Clock | None = None,
         migrations: Sequence[Migration] = MIGRATIONS,
     ) -> None:
-        self.path = path
+        super().__init__(path, migrations)
         self._clock = clock or SystemClock()
-        self._migrations = migrations
-        self._conn: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
-
-    # -- lifecycle -------------------------------------------------------------------------
-
-    async def open(self) -> None:
-        if self._conn is not None:
-            return
-        try:
-            await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
-            conn = await aiosqlite.connect(self.path, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise IndexFailure(f"cannot open index {self.path}: {exc}") from exc
-        try:
-            with _translated("configure index"):
-                async with conn.execute("PRAGMA journal_mode=WAL") as cursor:
-                    row = await cursor.fetchone()
-                if not row or str(row[0]).lower() != "wal":
-                    log.warning("index %s: WAL unavailable here (journal_mode=%s)", self.path, row)
-                await conn.execute("PRAGMA synchronous=NORMAL")
-                await conn.execute("PRAGMA foreign_keys=ON")
-                await conn.execute("PRAGMA busy_timeout=5000")
-            await migrate(conn, self._migrations)
-        except BaseException:
-            await conn.close()
-            raise
-        self._conn = conn
-
-    async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            async with self._lock:
-                await conn.close()
-
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- cameras ---------------------------------------------------------------------------
 
@@ -375,14 +330,9 @@ class SqliteSegmentIndex:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _connection(self) -> aiosqlite.Connection:
-        if self._conn is None:
-            raise IndexFailure(f"index {self.path} is not open")
-        return self._conn
-
     async def _fetch(self, what: str, sql: str, params: Any = ()) -> list[Any]:
         async with self._lock:
-            conn = self._connection()
+            conn = self.conn
             with _translated(what):
                 return list(await conn.execute_fetchall(sql, params))
 
@@ -391,7 +341,7 @@ class SqliteSegmentIndex:
         self, what: str, *, durable: bool = False
     ) -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
-            conn = self._connection()
+            conn = self.conn
             with _translated(what):
                 if durable:
                     await conn.execute("PRAGMA synchronous=FULL")

@@ -19,6 +19,7 @@ import pytest
 import websockets
 
 from recorder.config import parse_config
+from recorder.motion.config import MotionConfig
 from recorder.motion.service import DETECTION_SLACK_S
 from recorder.storage.model import Segment
 from sim import CameraSpec, IdleScene, MotionPass, MotionScene, SimCluster
@@ -35,6 +36,7 @@ SCENE = MotionScene(
 )
 RUN_S = 62.0
 PRE_S, POST_S = 2.0, 3.0
+END_AFTER_S = MotionConfig().end_after_s
 GRACE_S = max(POST_S, PRE_S + DETECTION_SLACK_S)
 
 
@@ -125,13 +127,15 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
 
 def test_scripted_passes_become_events_at_the_right_times(outcome: Outcome) -> None:
     yard = [e for e in outcome.events if e["camera_id"] == "yard"]
-    expected = passes_between(outcome.ready_s + 3, outcome.stopped_s - 2)
+    # Whole passes after start-up, and ended (end_after_s, 5 s of calm) before the query.
+    expected = passes_between(outcome.ready_s + 3, outcome.stopped_s - END_AFTER_S - 3)
     assert expected, "the run shows at least one whole pass"
     for start_s, end_s in expected:
         matches = [e for e in yard if abs(e["start_ms"] / 1000 - start_s) <= 1.5]
         assert len(matches) == 1, (start_s, [e["start_ms"] / 1000 for e in yard])
         event = matches[0]
         # Ends with the last sighting: the object's last sliver may be under min_area.
+        assert event["end_ms"] is not None, event
         assert abs(event["end_ms"] / 1000 - end_s) <= 1.0
         assert event["record_end_ms"] == event["end_ms"] + POST_S * 1000
         assert event["record_start_ms"] == event["start_ms"] - PRE_S * 1000
