@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -40,6 +41,8 @@ from recorder.storage.reconcile_plan import (
 
 log = logging.getLogger(__name__)
 
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
 QUARANTINE_DIR = "quarantine"  # under the data directory, outside recordings/: never indexed
 
 
@@ -93,12 +96,14 @@ class Reconciler:
         *,
         quarantine_keep: int = 20,
         chunk: int = 500,
+        rows_per_page: int = 5000,
     ) -> None:
         self._index = index
         self._layout = layout
         self._quarantine = layout.data_dir / QUARANTINE_DIR
         self._keep = quarantine_keep
         self._chunk = chunk
+        self._rows_per_page = rows_per_page
         self._collector = GarbageCollector(index, layout)
 
     async def run(self) -> ReconcileSummary:
@@ -137,8 +142,7 @@ class Reconciler:
     async def _scan(
         self, camera_id: str, camera_indexed: bool, pending: set[str]
     ) -> AsyncIterator[tuple[CameraFindings, int]]:
-        refs = aiter(self._index.segment_refs(camera_id))
-        ref = await anext(refs, None)
+        rows = _Rows(self._index, camera_id, self._rows_per_page)
         present: SegmentRef | None = None  # newest indexed row whose file exists
         orphans: list[Orphan] = []
         suspects: list[SegmentRef] = []
@@ -148,15 +152,22 @@ class Reconciler:
             listing = await asyncio.to_thread(self._list_day, camera_id, day)
             partials += listing.partials
             ignored += listing.ignored
+            await rows.load_until(_day_end_ms(day))
+            # Merge the day's files with its rows, both in (start, path) order; no await per
+            # file: a day holds thousands of them.
+            found: list[tuple[str, int, SegmentRef | None]] = []
             for start_ms, path in listing.segments:
-                while ref is not None and (ref.start_ms, ref.path) < (start_ms, path):
+                key = (start_ms, path)
+                while (ref := rows.head()) is not None and (ref.start_ms, ref.path) < key:
                     suspects.append(ref)
-                    ref = await anext(refs, None)
+                    rows.pop()
                 if ref is not None and ref.path == path:
                     present = ref
-                    ref = await anext(refs, None)
+                    rows.pop()
                 elif path not in pending:
-                    orphans.append(await self._inspect(path, start_ms, present))
+                    found.append((path, start_ms, present))
+            for path, start_ms, previous in found:
+                orphans.append(await self._inspect(path, start_ms, previous))
             if len(orphans) + len(suspects) >= self._chunk:
                 missing = await self._confirm_missing(suspects)
                 yield (
@@ -165,10 +176,14 @@ class Reconciler:
                 )
                 camera_indexed = camera_indexed or bool(orphans)
                 orphans, suspects, partials, ignored = [], [], [], 0
-        while ref is not None:  # rows after the last file (or of a camera with no directory)
+        while True:  # rows after the last file (or of a camera with no directory)
+            await rows.load_until(None)
+            ref = rows.head()
+            if ref is None:
+                break
             suspects.append(ref)
-            ref = await anext(refs, None)
-            if len(suspects) >= self._chunk and ref is not None:
+            rows.pop()
+            if len(suspects) >= self._chunk and rows.head() is not None:
                 missing = await self._confirm_missing(suspects)
                 yield self._findings(camera_id, camera_indexed, [], missing, [], False), 0
                 suspects = []
@@ -223,22 +238,33 @@ class Reconciler:
         partials: list[str] = []
         ignored = 0
         day_dir = self._layout.camera_dir(camera_id) / day
-        for hour_dir in sorted(day_dir.iterdir()):
-            if not (hour_dir.is_dir() and len(hour_dir.name) == 2 and hour_dir.name.isdigit()):
+        day_start_ms = _day_end_ms(day) - DAY_MS
+        for hour in sorted(os.scandir(day_dir), key=lambda e: e.name):
+            hour_name = hour.name
+            if not (len(hour_name) == 2 and hour_name.isdigit() and hour_name <= "23"):
                 ignored += 1
                 continue
-            for entry in os.scandir(hour_dir):
+            if not hour.is_dir():
+                ignored += 1
+                continue
+            # What `SegmentLayout.relative_path` puts in this directory: a canonical start
+            # time within the hour (checked by bounds, not by rebuilding every path).
+            low = day_start_ms + int(hour_name) * HOUR_MS
+            high = low + HOUR_MS
+            prefix = f"recordings/{camera_id}/{day}/{hour_name}/"
+            for entry in os.scandir(hour.path):
                 name = entry.name
                 stem = name.removesuffix(TEMP_SUFFIX).removesuffix(SEGMENT_SUFFIX)
-                relative = f"recordings/{camera_id}/{day}/{hour_dir.name}/{name}"
                 if not (stem.isdigit() and entry.is_file(follow_symlinks=False)):
                     ignored += 1
                 elif name.endswith(TEMP_SUFFIX):
-                    partials.append(relative)
-                elif name.endswith(SEGMENT_SUFFIX) and relative == self._layout.relative_path(
-                    camera_id, int(stem)
+                    partials.append(prefix + name)
+                elif (
+                    name.endswith(SEGMENT_SUFFIX)
+                    and low <= (start_ms := int(stem)) < high
+                    and stem[0] != "0"
                 ):
-                    segments.append((int(stem), relative))
+                    segments.append((start_ms, prefix + name))
                 else:
                     ignored += 1  # a segment name in the wrong directory: not ours to judge
         segments.sort()
@@ -312,6 +338,46 @@ class Reconciler:
             if day_dir.is_dir():
                 removed += remove_empty_dirs(day_dir, stop_at=camera_dir)
         return removed
+
+
+class _Rows:
+    """A camera's index rows in (start, id) order, fetched in keyset pages as the walk needs
+    them, so the merge can run without an await per row."""
+
+    def __init__(self, index: SegmentIndex, camera_id: str, batch: int = 5000) -> None:
+        self._index = index
+        self._camera_id = camera_id
+        self._batch = batch
+        self._rows: deque[SegmentRef] = deque()
+        self._after: tuple[int, int] | None = None
+        self._done = False
+
+    async def load_until(self, end_ms: int | None) -> None:
+        """Hold every row starting before `end_ms` (None: at least one more row, if any)."""
+        while not self._done and (
+            not self._rows or end_ms is None or self._rows[-1].start_ms < end_ms
+        ):
+            if end_ms is None and self._rows:
+                return
+            page = await self._index.oldest_segments(
+                limit=self._batch, camera_id=self._camera_id, after=self._after
+            )
+            self._rows.extend(page)
+            if len(page) < self._batch:
+                self._done = True
+            else:
+                self._after = (page[-1].start_ms, page[-1].id)
+
+    def head(self) -> SegmentRef | None:
+        return self._rows[0] if self._rows else None
+
+    def pop(self) -> None:
+        self._rows.popleft()
+
+
+def _day_end_ms(day: str) -> int:
+    start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
+    return round(start.timestamp() * 1000) + DAY_MS
 
 
 def _is_day(name: str) -> bool:

@@ -147,3 +147,51 @@ async def test_a_missing_recordings_tree_is_refused_not_emptied_from_the_index(
     with pytest.raises(StorageUnavailable, match="mounted"):
         await Reconciler(sqlite_index, layout).run()
     assert (await sqlite_index.usage()).total_bytes > 0
+
+
+async def test_only_files_where_the_layout_puts_them_count(
+    sqlite_index: SqliteSegmentIndex, layout: SegmentLayout, clip: Path
+) -> None:
+    index = sqlite_index
+    await index.ensure_camera("cam")
+    kept = await index.add_segment(place_segment(layout, clip, "cam", T0))
+    hour_dir = layout.absolute(kept.path).parent
+    day_dir = hour_dir.parent
+    strays = [
+        hour_dir / f"0{T0 + S}.mp4",  # not the canonical name of its start
+        hour_dir / f"{T0 + 5 * 3_600_000}.mp4",  # a start outside this hour
+        day_dir / "24" / f"{T0}.mp4",  # no such hour
+        day_dir / "100" / f"{T0}.mp4",
+        day_dir / "1a" / f"{T0}.mp4",
+    ]
+    for stray in strays:
+        stray.parent.mkdir(exist_ok=True)
+        shutil.copyfile(clip, stray)
+
+    summary = await Reconciler(index, layout).run()
+
+    # Not ours to judge: neither indexed nor deleted (a human put them there).
+    assert (summary.indexed, summary.dropped_rows, summary.quarantined) == (0, 0, 0)
+    assert summary.ignored_files == 5
+    assert all(stray.exists() for stray in strays)
+    assert [ref.path async for ref in index.segment_refs("cam")] == [kept.path]
+
+
+async def test_many_days_of_rows_are_walked_in_pages(
+    sqlite_index: SqliteSegmentIndex, layout: SegmentLayout, clip: Path
+) -> None:
+    index = sqlite_index
+    await index.ensure_camera("cam")
+    day = 24 * 3_600_000
+    starts = [T0 + d * day + h * 3_600_000 for d in range(4) for h in (0, 7, 15)]
+    rows = [await index.add_segment(place_segment(layout, clip, "cam", t)) for t in starts]
+    lost = rows[4]  # a row in the middle of the second day loses its file
+    layout.absolute(lost.path).unlink()
+    orphan = place_segment(layout, clip, "cam", T0 + 2 * day + 3_600_000)  # no row
+
+    # Pages of 2 rows: every day boundary falls inside a page or between pages.
+    summary = await Reconciler(index, layout, chunk=3, rows_per_page=2).run()
+
+    assert (summary.indexed, summary.dropped_rows) == (1, 1)
+    paths = [ref.path async for ref in index.segment_refs("cam")]
+    assert sorted(paths) == sorted([r.path for r in rows if r is not lost] + [orphan.path])
