@@ -133,7 +133,9 @@ def run_ours(
 
 
 def write_config(path: Path, data_dir: Path, cameras: Sequence[Camera]) -> None:
-    """A recorder config (docs/ref/config.md) with the defaults, as a user would write it."""
+    """A recorder config (docs/ref/config.md) with the defaults, as a user would write it,
+    except motion detection, which is off: ffmpeg only copies, so the comparison is recording
+    against recording (motion's own cost is bench/motion.py's)."""
     # The API stays on (it is part of what a user runs), on free ports: no clash with a recorder
     # or a test already listening on the default ones.
     lines = [
@@ -148,6 +150,7 @@ def write_config(path: Path, data_dir: Path, cameras: Sequence[Camera]) -> None:
         lines += ["[[cameras]]", f"id = {_toml(camera.camera_id)}"]
         lines += [f"main_url = {_toml(camera.url)}", f"username = {_toml(camera.user)}"]
         lines += [f"password = {_toml(camera.password)}", ""]
+        lines += ["[cameras.motion]", 'source = "off"', ""]
     path.write_text("\n".join(lines), encoding="utf-8")
     path.chmod(0o600)
 

@@ -107,13 +107,18 @@ class PyAVStreamOpener:
             "analyzeduration": str(opts.analyzeduration_us),
             "probesize": str(opts.probesize),
         }
+        read_timeout: float | None = opts.read_timeout_s
         if url.startswith(("rtsp://", "rtsps://")):
             options["rtsp_transport"] = opts.rtsp_transport
-            # Socket I/O timeout in microseconds; PyAV's own timeout below is the main guard.
+            # Socket I/O timeout in microseconds: FFmpeg's own guard while reading.
             options["timeout"] = str(int((opts.read_timeout_s + 5) * 1_000_000))
+            # No PyAV read timeout: FFmpeg polls its interrupt callback several times per RTP
+            # packet, and PyAV's takes the GIL each time to read the clock. With 16 cameras
+            # that GIL traffic cost more CPU than the recording itself (docs/design/capture.md).
+            read_timeout = None
         try:
             container = av.open(
-                url, options=options, timeout=(opts.connect_timeout_s, opts.read_timeout_s)
+                url, options=options, timeout=(opts.connect_timeout_s, read_timeout)
             )
         except av.error.ExitError as exc:
             raise StreamTimeout("camera did not answer within the connect timeout") from exc

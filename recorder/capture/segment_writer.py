@@ -49,6 +49,18 @@ def make_dirs_durable(path: Path) -> None:
         fsync_dir(directory.parent)
 
 
+def picture_size(codec: str, extradata: bytes | None, keyframe: bytes) -> tuple[int, int] | None:
+    """Width and height of the picture a keyframe decodes to (None if it does not decode)."""
+    try:
+        ctx: Any = av.CodecContext.create(codec, "r")
+        if extradata:
+            ctx.extradata = extradata
+        frames = ctx.decode(av.Packet(keyframe)) + ctx.decode(None)
+    except av.error.FFmpegError:
+        return None
+    return (frames[0].width, frames[0].height) if frames else None
+
+
 class SegmentWriter:
     def __init__(
         self,
@@ -58,6 +70,7 @@ class SegmentWriter:
         audio: Any | None,
         provisional_start_ms: int,
         run_base_s: float,
+        size: tuple[int, int] | None = None,
     ) -> None:
         # The start (and so the final name) is settled in `finish`, when the run's wall-clock
         # anchor is known best (see capture/timeline.py); the temporary name uses a first guess.
@@ -73,6 +86,10 @@ class SegmentWriter:
             self._out = av.open(str(self.partial), "w", format="mp4", options=MUXER_OPTIONS)
             self._video_in = video
             self._video = self._out.add_stream_from_template(video)
+            if size is not None and not self._video.codec_context.width:
+                # The probe saw no picture (no keyframe in its window): without a size, the
+                # muxer refuses the header. `size` comes from the first keyframe.
+                self._video.codec_context.width, self._video.codec_context.height = size
             self._audio_in = audio
             self._audio = self._out.add_stream_from_template(audio) if audio else None
         except (av.error.FFmpegError, OSError, ValueError) as exc:

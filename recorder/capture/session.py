@@ -1,10 +1,16 @@
 """One connection to one camera: read packets, cut them into segments, until told to stop.
 
-Two threads per session. The reader thread blocks in PyAV's demuxer and only queues packets
-with their arrival time. The session thread cuts and writes segments. The split keeps
-shutdown and silence detection prompt: a camera that stops sending leaves the reader blocked,
-but the session thread notices the silence on its own clock, closes the segment in flight and
-returns; the abandoned reader ends at PyAV's read timeout.
+Two threads per session. The reader thread blocks in PyAV's demuxer and handles each packet as
+it arrives: places it on the wall clock, cuts segments at keyframes, muxes it into the segment's
+`.partial` file and gives it to live view. The session thread makes each closed segment durable
+(fsync, rename, fsync the directory) and hands it over, in order, and watches: a camera that
+stops sending leaves the reader blocked in FFmpeg, but the session thread notices the silence on
+its own clock, closes the segment in flight and returns; the abandoned reader ends at FFmpeg's
+socket timeout. A lock keeps the two threads from touching the segment in flight at once; the
+reader holds it only while it handles a packet, never while it waits for one.
+
+Packets are not queued from one thread to the other: with 16 cameras, a hand-over per packet
+(queue, wake-up, GIL) cost more CPU than the muxing itself (docs/design/capture.md).
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from typing import Any
 
 from recorder.capture.health import CameraState, HealthBoard
 from recorder.capture.opener import OpenedStream, StreamOpener
-from recorder.capture.segment_writer import SegmentWriter
+from recorder.capture.reader import PacketReader as PacketReader  # motion reads with it
+from recorder.capture.reader import SharedStream
+from recorder.capture.segment_writer import SegmentWriter, picture_size
 from recorder.capture.timeline import Break, RunTimeline
 from recorder.clock import Clock
 from recorder.errors import StreamError, StreamTimeout, StreamUnusable
@@ -28,9 +36,9 @@ from recorder.storage.model import NewSegment
 
 log = logging.getLogger(__name__)
 
-_EOF = object()
-QUEUE_PACKETS = 2000  # about a minute of a busy camera: the session thread never lags that much
 HEALTH_INTERVAL_S = 2.0
+WATCH_INTERVAL_S = 1.0  # how often the session thread looks for silence
+_WAKE = object()  # queued to wake the session thread: stop, or the reader failed
 
 
 @dataclass(frozen=True)
@@ -52,53 +60,14 @@ class SessionSettings:
     keyframe_timeout_s: float = 10.0  # packets but no keyframe this long: the stream is unusable
 
 
-class PacketReader:
-    def __init__(self, stream: OpenedStream, clock: Clock, name: str) -> None:
-        self.queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_PACKETS)
-        self._stream = stream
-        self._clock = clock
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"read-{name}", daemon=True)
-        # The container is closed by whichever of the two threads finishes last: the session
-        # thread still uses its streams as templates after the reader hit the end, and the
-        # reader may still be blocked inside FFmpeg after the session gave up on it.
-        self._lock = threading.Lock()
-        self._users = 2
+@dataclass(frozen=True)
+class _Closed:
+    """A segment the reader closed, with its settled times: the session thread finishes it."""
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Called by the session thread when it is done with the stream."""
-        self._stop.set()
-        self._release()
-
-    def _release(self) -> None:
-        with self._lock:
-            self._users -= 1
-            last = self._users == 0
-        if last:
-            self._stream.close()
-
-    def _put(self, item: Any) -> None:
-        while not self._stop.is_set():
-            try:
-                self.queue.put(item, timeout=0.5)
-                return
-            except queue.Full:
-                continue
-
-    def _run(self) -> None:
-        try:
-            for packet in self._stream.packets():
-                if self._stop.is_set():
-                    break
-                self._put((packet, self._clock.now(), self._clock.monotonic()))
-            self._put(_EOF)
-        except StreamError as exc:
-            self._put(exc)
-        finally:
-            self._release()
+    writer: SegmentWriter
+    run_start_ms: int
+    start_ms: int
+    end_ms: int
 
 
 class CaptureSession:
@@ -128,15 +97,26 @@ class CaptureSession:
         self.latest_keyframe: Keyframe | None = None  # replaced whole, so safe to read anywhere
         self.tap: Callable[[LivePacket], None] | None = tap
         self._timeline = RunTimeline(settings.max_gap_s, settings.max_drift_s)
+        # The segment in flight and everything the reader thread updates per packet are guarded
+        # by `_lock`; once `_done` is set (under the lock), the reader touches nothing more.
+        self._lock = threading.Lock()
+        self._done = False
+        self._failure: BaseException | None = None  # why the reader stopped
+        self._closed: queue.SimpleQueue[object] = queue.SimpleQueue()  # _Closed, or _WAKE
         self._writer: SegmentWriter | None = None
-        self._stream: OpenedStream | None = None
+        self._video: Any = None  # the stream's video stream: tells video packets from audio
+        self._time_bases: tuple[Any, Any] = (None, None)  # (video, audio), as av.Stream has them
+        self._time_base = (1, 1)  # of the video stream, as integers: exact and fast
         self._seg_start_pts = 0.0
         self._last_video_pts: float | None = None
         self._frame_s = 1 / 15
+        self._size: tuple[int, int] | None = None  # when the probe found none: from a keyframe
         self._seg_end_pts = 0.0  # PTS just after the last video frame written
-        self._written_until_ms = 0  # end of the last finished segment
+        self._written_until_ms = 0  # end of the last closed segment
         self._run_start_ms: int | None = None
         self._paused = False
+        self._last_packet = 0.0  # monotonic arrival of the newest packet
+        self._last_keyframe = 0.0
         # Throughput counters since the last health report.
         self._window_bytes = 0
         self._window_frames = 0
@@ -155,16 +135,24 @@ class CaptureSession:
     def stop(self) -> None:
         """Ask the session to finish its segment and return (thread-safe)."""
         self._stop.set()
+        self._closed.put(_WAKE)
 
     def run(self) -> None:
         """Blocking: connect and record until stopped; raises StreamError when the stream fails."""
         self._health.post_threadsafe(self.camera_id, state=CameraState.CONNECTING, reason="")
         stream = self._opener.open(self._url)
-        self._stream = stream
+        shared = SharedStream(stream)
         info = stream.info
         self._frame_s = 1 / info.fps if info.fps else self._frame_s
-        reader = PacketReader(stream, self._clock, self.camera_id)
-        reader.start()
+        self._video = stream.video
+        base = stream.video.time_base
+        self._time_base = (base.numerator, base.denominator)
+        # A packet's own `time_base` builds a new Fraction at each read: read the streams' once.
+        self._time_bases = (base, stream.audio.time_base if stream.audio is not None else None)
+        self._last_packet = self._last_keyframe = self._window_start = self._clock.monotonic()
+        reader = threading.Thread(
+            target=self._read, args=(shared,), name=f"read-{self.camera_id}", daemon=True
+        )
         now_ms = round(self._clock.now() * 1000)
         self._health.post_threadsafe(
             self.camera_id,
@@ -176,70 +164,113 @@ class CaptureSession:
             video_codec=info.video_codec,
             has_audio=info.audio_codec is not None,
         )
+        reader.start()
         try:
-            self._loop(reader, stream)
+            self._watch()
         finally:
-            reader.stop()
-            self._close_segment()
+            with self._lock:
+                self._done = True
+                self._close_segment()
+            shared.release()
+            self._finish_closed()
             self._report_counts()
 
-    def _loop(self, reader: PacketReader, stream: OpenedStream) -> None:
-        settings = self._settings
-        last_packet = self._clock.monotonic()
-        last_keyframe = last_packet
-        self._window_start = last_packet
+    # -- session thread -----------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        """Finish closed segments in order until stopped; raise why the reader stopped, or a
+        silence longer than the read timeout."""
+        timeout_s = self._settings.read_timeout_s
         while not self._stop.is_set():
             try:
-                item = reader.queue.get(timeout=0.25)
+                item = self._closed.get(timeout=WATCH_INTERVAL_S)
             except queue.Empty:
-                silent = self._clock.monotonic() - last_packet
-                if silent > settings.read_timeout_s:
-                    raise StreamTimeout(f"no packets for {silent:.0f} s") from None
-                continue
-            if item is _EOF:
-                raise StreamError("the camera closed the stream")
-            if isinstance(item, StreamError):
-                raise item
-            # Times of arrival, not of processing: the queue may hold a backlog.
-            packet, arrival, mono = item
-            last_packet = mono
-            self._received += 1
-            if self._writer is not None and not self._writable():
-                # The circuit breaker opened: stop now, not at the end of the segment.
-                self._close_segment()
-                self._pause()
-            if packet.stream is stream.video:
-                if packet.is_keyframe:
-                    last_keyframe = mono
-                elif mono - last_keyframe > settings.keyframe_timeout_s:
-                    raise StreamUnusable(
-                        f"no keyframe in {settings.keyframe_timeout_s:.0f} s: stream unusable"
-                    )
-                self._on_video(packet, arrival, stream)
+                item = _WAKE
+            if isinstance(item, _Closed):
+                self._finish(item)
+            if self._failure is not None:
+                raise self._failure
+            silent = self._clock.monotonic() - self._last_packet
+            if silent > timeout_s:
+                raise StreamTimeout(f"no packets for {silent:.0f} s")
+
+    def _finish_closed(self) -> None:
+        while True:
+            try:
+                item = self._closed.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, _Closed):
+                self._finish(item)
+
+    def _finish(self, closed: _Closed) -> None:
+        segment = closed.writer.finish(closed.run_start_ms, closed.start_ms, closed.end_ms)
+        self._segments += 1
+        self._on_segment(segment)
+
+    # -- reader thread ------------------------------------------------------------------------
+
+    def _read(self, shared: SharedStream) -> None:
+        clock, stream = self._clock, shared.stream
+        try:
+            for packet in stream.packets():
+                # Times of arrival, taken before waiting for the lock.
+                arrival, mono = clock.now(), clock.monotonic()
+                with self._lock:
+                    if self._done:
+                        return
+                    self._on_packet(packet, arrival, mono, stream)
+            self._fail(StreamError("the camera closed the stream"))
+        except Exception as exc:  # the session thread raises it
+            self._fail(exc)
+        finally:
+            shared.release()
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._failure is None:
+            self._failure = exc
+        self._closed.put(_WAKE)
+
+    def _on_packet(self, packet: Any, arrival: float, mono: float, stream: OpenedStream) -> None:
+        self._last_packet = mono
+        self._received += 1
+        if self._writer is not None and not self._writable():
+            # The circuit breaker opened: stop now, not at the end of the segment.
+            self._close_segment()
+            self._pause()
+        if packet.stream is self._video:
+            if packet.is_keyframe:
+                self._last_keyframe = mono
+            elif mono - self._last_keyframe > self._settings.keyframe_timeout_s:
+                raise StreamUnusable(
+                    f"no keyframe in {self._settings.keyframe_timeout_s:.0f} s: stream unusable"
+                )
+            self._on_video(packet, arrival, stream)
+        else:
+            self._feed_tap(packet, stream, False, 0)
+            if self._writer is not None:
+                self._count(self._writer.write(packet))
             else:
-                self._feed_tap(packet, stream, False, 0)
-                if self._writer is not None:
-                    self._count(self._writer.write(packet))
-                else:
-                    self._skipped += 1
-            self._window_bytes += packet.size
-            if mono - self._window_start >= HEALTH_INTERVAL_S:
-                self._report(mono, arrival)
+                self._skipped += 1
+        self._window_bytes += packet.size
+        if mono - self._window_start >= HEALTH_INTERVAL_S:
+            self._report(mono, arrival)
 
     def _on_video(self, packet: Any, arrival: float, stream: OpenedStream) -> None:
         ticks = packet.pts if packet.pts is not None else packet.dts
-        pts_s = float(ticks * packet.time_base)
+        num, den = self._time_base
+        pts_s = ticks * num / den  # the float nearest the exact time, like float(Fraction)
         self._window_frames += 1
         if self._last_video_pts is not None and 0 < pts_s - self._last_video_pts < 1:
             self._frame_s = pts_s - self._last_video_pts
         anchor_before = self._timeline.anchor  # the closing segment belongs to the old run
         broke = self._timeline.observe(pts_s, arrival)
-        if packet.is_keyframe:
+        keyframe = packet.is_keyframe
+        wall_ms = self._timeline.wall_ms(pts_s)
+        if keyframe:
             ctx = stream.video.codec_context
-            self.latest_keyframe = Keyframe(
-                bytes(packet), ctx.name, ctx.extradata, self._timeline.wall_ms(pts_s)
-            )
-        self._feed_tap(packet, stream, True, self._timeline.wall_ms(pts_s))
+            self.latest_keyframe = Keyframe(bytes(packet), ctx.name, ctx.extradata, wall_ms)
+        self._feed_tap(packet, stream, True, wall_ms)
         if broke is not Break.NONE:
             if broke is not Break.FIRST:
                 log.info("%s: new run (%s)", self.camera_id, broke.value)
@@ -247,7 +278,7 @@ class CaptureSession:
             self._run_start_ms = None
         self._last_video_pts = pts_s
         writer = self._writer
-        if packet.is_keyframe and (
+        if keyframe and (
             writer is None or pts_s - self._seg_start_pts >= self._settings.segment_seconds
         ):
             self._seg_end_pts = pts_s  # the next segment starts where this one ends
@@ -266,6 +297,12 @@ class CaptureSession:
         if self._paused:
             self._paused = False
             self._health.post_threadsafe(self.camera_id, state=CameraState.ONLINE, reason="")
+        keyframe = self.latest_keyframe  # segments start at a keyframe: this one
+        if not stream.info.width and self._size is None and keyframe is not None:
+            self._size = picture_size(keyframe.codec, keyframe.extradata, keyframe.data)
+            if self._size is not None:
+                width, height = self._size
+                self._health.post_threadsafe(self.camera_id, width=width, height=height)
         self._writer = SegmentWriter(
             self._layout,
             self.camera_id,
@@ -273,36 +310,30 @@ class CaptureSession:
             stream.audio,
             provisional_start_ms=max(self._timeline.wall_ms(pts_s), self._written_until_ms),
             run_base_s=self._timeline.run_start_pts,
+            size=self._size,
         )
         self._seg_start_pts = pts_s
         return self._writer
 
-    def _report_counts(self) -> None:
-        base = self._base_counts
-        self._health.post_threadsafe(
-            self.camera_id,
-            segments_written=base[0] + self._segments,
-            packets_received=base[1] + self._received,
-            packets_written=base[2] + self._written,
-            packets_skipped=base[3] + self._skipped,
-        )
-
     def _feed_tap(self, packet: Any, stream: OpenedStream, is_video: bool, wall_ms: int) -> None:
-        """Give live view a copy of the packet (before the writer rebases it)."""
+        """Give live view the packet, with its timestamps before the writer rebases them."""
         tap = self.tap
         if tap is None:
             return
-        dts = packet.dts if packet.dts is not None else packet.pts
+        pts, dts = packet.pts, packet.dts
+        dts = dts if dts is not None else pts
         try:
+            # The packet itself, not a copy of its data: muxing takes a new reference to the
+            # data and never changes it, so live view can read it while it keeps the packet.
             tap(
                 LivePacket(
                     stream,
                     is_video,
                     bool(packet.is_keyframe),
-                    bytes(packet),
-                    packet.pts if packet.pts is not None else dts,
+                    packet,
+                    pts if pts is not None else dts,
                     dts,
-                    packet.time_base,
+                    self._time_bases[0 if is_video else 1],
                     wall_ms,
                 )
             )
@@ -323,6 +354,7 @@ class CaptureSession:
             )
 
     def _close_segment(self, anchor: float | None = None) -> None:
+        """Settle the segment's times and queue it for the session thread (lock held)."""
         writer, self._writer = self._writer, None
         if writer is None:
             return
@@ -343,10 +375,8 @@ class CaptureSession:
             # Fixed for the run (it names it), though the anchor may still improve.
             self._run_start_ms = min(wall_ms(writer.run_base_s), start_ms)
         end_ms = max(wall_ms(self._seg_end_pts), start_ms + 1)
-        segment = writer.finish(self._run_start_ms, start_ms, end_ms)
-        self._written_until_ms = segment.end_ms
-        self._segments += 1
-        self._on_segment(segment)
+        self._written_until_ms = end_ms
+        self._closed.put(_Closed(writer, self._run_start_ms, start_ms, end_ms))
 
     def _report(self, mono: float, arrival: float) -> None:
         elapsed = mono - self._window_start
@@ -355,8 +385,20 @@ class CaptureSession:
             last_packet_ms=round(arrival * 1000),
             bitrate_bps=self._window_bytes * 8 / elapsed,
             fps=self._window_frames / elapsed,
+            **self._counts(),
         )
-        self._report_counts()
         self._window_bytes = 0
         self._window_frames = 0
         self._window_start = mono
+
+    def _counts(self) -> dict[str, int]:
+        base = self._base_counts
+        return {
+            "segments_written": base[0] + self._segments,
+            "packets_received": base[1] + self._received,
+            "packets_written": base[2] + self._written,
+            "packets_skipped": base[3] + self._skipped,
+        }
+
+    def _report_counts(self) -> None:
+        self._health.post_threadsafe(self.camera_id, **self._counts())

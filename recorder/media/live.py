@@ -1,13 +1,14 @@
 """Live HLS of one camera, in memory, without transcoding.
 
-The capture session hands every packet (a copy) to `LiveStream.feed` in its own thread. Packets
+The capture session hands every packet to `LiveStream.feed` in its reader thread (the demuxed
+packet itself: its data is shared with the segment's muxer, never copied or changed). Packets
 are grouped by GOP (1 s on our cameras); each complete GOP becomes one HLS media segment by
 muxing it alone into an fMP4: the file's init section (ftyp+moov, the same for every GOP of a
 connection) is served as `EXT-X-MAP`, its fragment (moof+mdat) as the segment. Muxing one GOP at
 a time, when it is complete, costs a millisecond or two per second of video, and only while
 someone watches.
 
-The previous GOP is always kept (a copy of about a second of packets), so the first viewer gets
+The previous GOP is always kept (about a second of packets), so the first viewer gets
 a segment at once instead of waiting up to two GOPs. The stream stops 30 s after the last
 request (`stop_if_idle`), freeing its segments.
 """
@@ -41,7 +42,7 @@ class LivePacket:
     source: Any  # the OpenedStream it came from: its streams are the muxer's templates
     is_video: bool
     keyframe: bool
-    data: bytes
+    data: Any  # bytes, or anything exposing them (the demuxed av.Packet: no copy)
     pts: int
     dts: int
     time_base: Fraction

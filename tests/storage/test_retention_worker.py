@@ -244,3 +244,43 @@ async def test_poke_runs_retention_without_waiting_for_the_interval(
         shutdown.set()
         await asyncio.wait_for(task, 2)  # shutdown interrupts the hour-long wait
         assert _files(layout) == set()
+
+
+class _CountingCapacity(FixedCapacity):
+    """Counts the passes (each reads the capacity once when it deletes nothing)."""
+
+    def __init__(self, total_bytes: int, free_bytes: int) -> None:
+        super().__init__(total_bytes, free_bytes)
+        self.reads = 0
+
+    def capacity(self) -> DiskCapacity:
+        self.reads += 1
+        return super().capacity()
+
+
+async def _passes_while_poked(probe: _CountingCapacity, layout: SegmentLayout) -> int:
+    """Poke every 20 ms for a second, as segments of many cameras would; count the passes."""
+    async with MemorySegmentIndex() as index:
+        await index.ensure_camera("a")
+        worker = _worker(index, layout, RetentionPolicy(), SystemClock(), probe=probe,
+                         interval_s=3600, min_interval_s=0, relaxed_interval_s=0.4)  # fmt: skip
+        shutdown = asyncio.Event()
+        task = asyncio.create_task(worker.run(shutdown))
+        for _ in range(50):
+            worker.poke()
+            await asyncio.sleep(0.02)
+        shutdown.set()
+        await asyncio.wait_for(task, 2)
+    return probe.reads
+
+
+async def test_pokes_are_coalesced_while_far_from_the_high_water_mark(
+    layout: SegmentLayout,
+) -> None:
+    roomy = _CountingCapacity(10**12, 9 * 10**11)  # 10 % used
+    assert 2 <= await _passes_while_poked(roomy, layout) <= 5  # the first, then one per 0.4 s
+
+
+async def test_pokes_are_followed_at_once_near_the_high_water_mark(layout: SegmentLayout) -> None:
+    tight = _CountingCapacity(10**12, 10**11)  # 90 % used: at the mark
+    assert await _passes_while_poked(tight, layout) >= 20
