@@ -202,10 +202,12 @@ def test_the_start_is_published_within_a_second(run: Run) -> None:
 
 
 def truth_boxes_near(truth: GroundTruth, at: float) -> list[Box]:
-    """Truth boxes of the frame that arrived at `at` (sent one frame earlier), give or take a
-    frame of network jitter."""
+    """Truth boxes of the frame that arrived at `at` (sent one frame earlier), give or take
+    jitter: a frame may arrive a frame early, or up to 0.4 s late on a loaded 2-core CI machine
+    (the camera server, five detectors and this observer share the cores; a frame 0.27 s late
+    was seen). Arrival, not PTS, is all the observer reports."""
     out = []
-    for shift in (1, 0, 2, -1, 3):
+    for shift in (1, 0, 2, -1, 3, 4, 5, 6):
         for box in truth.boxes_at(truth.scene_time(at - shift / truth.fps)):
             out.append(Box(box.nx, box.ny, box.nw, box.nh))
     return out
