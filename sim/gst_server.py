@@ -297,6 +297,7 @@ class Camera:
                     pay.get_static_pad("sink").add_probe(
                         Gst.PadProbeType.BUFFER, gate.probe, is_video
                     )
+        media.connect("prepared", _sender_reports_from_capture_time)
         emit("media", camera=self.name, mount=mount_name)
 
     def _drop_clients(self):
@@ -309,6 +310,23 @@ class Camera:
         self.server.client_filter(remove, None)
         emit("drop", camera=self.name, clients=len(dropped))
         return GLib.SOURCE_CONTINUE
+
+
+def _sender_reports_from_capture_time(media):
+    """Map RTP to NTP time in RTCP sender reports from the buffers' timestamps, not send times.
+
+    By default rtpbin pairs a packet's RTP timestamp with the moment it left, so on a busy
+    machine each stream's mapping is off by its own lateness, and FFmpeg, which re-bases a
+    two-stream session on the first reports, shifts the video PTS by the difference. Timestamps
+    here are wall-clock exact (WallClockFeeder), so capture time gives exact, load-free reports.
+    """
+    pipeline = media.get_element().get_parent()
+    if pipeline is None:
+        return
+    for element in pipeline.iterate_elements():
+        factory = element.get_factory()
+        if factory is not None and factory.get_name() == "rtpbin":
+            element.set_property("rtcp-sync-send-time", False)
 
 
 def make_auth(user, password):
