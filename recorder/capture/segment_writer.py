@@ -49,18 +49,6 @@ def make_dirs_durable(path: Path) -> None:
         fsync_dir(directory.parent)
 
 
-def picture_size(codec: str, extradata: bytes | None, keyframe: bytes) -> tuple[int, int] | None:
-    """Width and height of the picture a keyframe decodes to (None if it does not decode)."""
-    try:
-        ctx: Any = av.CodecContext.create(codec, "r")
-        if extradata:
-            ctx.extradata = extradata
-        frames = ctx.decode(av.Packet(keyframe)) + ctx.decode(None)
-    except av.error.FFmpegError:
-        return None
-    return (frames[0].width, frames[0].height) if frames else None
-
-
 class SegmentWriter:
     def __init__(
         self,

@@ -26,10 +26,11 @@ from recorder.capture.health import CameraState, HealthBoard
 from recorder.capture.opener import OpenedStream, StreamOpener
 from recorder.capture.reader import PacketReader as PacketReader  # motion reads with it
 from recorder.capture.reader import SharedStream
-from recorder.capture.segment_writer import SegmentWriter, picture_size
+from recorder.capture.segment_writer import SegmentWriter
 from recorder.capture.timeline import Break, RunTimeline
 from recorder.clock import Clock
 from recorder.errors import StreamError, StreamTimeout, StreamUnusable
+from recorder.media.keyframe import picture_size
 from recorder.media.live import LivePacket
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.model import NewSegment

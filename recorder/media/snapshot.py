@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
 
 import av
 import av.error
@@ -16,6 +15,7 @@ import cv2
 
 from recorder.capture.session import Keyframe
 from recorder.errors import NotFound
+from recorder.media.keyframe import decode_keyframe
 from recorder.storage.model import Segment
 
 JPEG_QUALITY = 85
@@ -34,16 +34,12 @@ def _encode(frame: av.VideoFrame, max_width: int | None) -> bytes:
 
 def snapshot_from_keyframe(keyframe: Keyframe, max_width: int | None = None) -> bytes:
     try:
-        ctx: Any = av.CodecContext.create(keyframe.codec, "r")
-        if keyframe.extradata:
-            ctx.extradata = keyframe.extradata
-        frames = ctx.decode(av.Packet(keyframe.data))
-        frames += ctx.decode(None)  # flush: a lone packet may sit in the decoder
+        frame = decode_keyframe(keyframe.codec, keyframe.extradata, keyframe.data)
     except av.error.FFmpegError as exc:
         raise NotFound(f"the latest keyframe does not decode: {exc}") from exc
-    if not frames:
+    if frame is None:
         raise NotFound("the latest keyframe does not decode")
-    return _encode(frames[0], max_width)
+    return _encode(frame, max_width)
 
 
 def snapshot_from_segment(path: Path, segment: Segment, max_width: int | None = None) -> bytes:
