@@ -29,6 +29,17 @@ MUXER_OPTIONS = {
 }
 
 
+class _Track:
+    """One output track: where its packets go and how their timestamps are rebased."""
+
+    __slots__ = ("base", "last_dts", "stream")
+
+    def __init__(self, stream: Any, base: int) -> None:
+        self.stream = stream
+        self.base = base  # the input tick that maps to 0, the start of the run
+        self.last_dts = -1
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -68,48 +79,45 @@ class SegmentWriter:
         self.relative = layout.relative_path(camera_id, provisional_start_ms)
         self.partial = layout.temp_path(layout.absolute(self.relative))
         self.packets = 0
-        self.bytes_in = 0
         make_dirs_durable(self.partial.parent)
         try:
             self._out = av.open(str(self.partial), "w", format="mp4", options=MUXER_OPTIONS)
-            self._video_in = video
             self._video = self._out.add_stream_from_template(video)
             if size is not None and not self._video.codec_context.width:
                 # The probe saw no picture (no keyframe in its window): without a size, the
                 # muxer refuses the header. `size` comes from the first keyframe.
                 self._video.codec_context.width, self._video.codec_context.height = size
-            self._audio_in = audio
             self._audio = self._out.add_stream_from_template(audio) if audio else None
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise SegmentError(f"cannot create {self.relative}: {exc}") from exc
-        # Per input stream: the tick that maps to 0 (start of run) and the last DTS written.
-        self._base = {id(video): round(run_base_s / video.time_base)}
-        if audio is not None:
-            self._base[id(audio)] = round(run_base_s / audio.time_base)
-        self._last_dts: dict[int, int] = {}
+        # Per track: the input tick that maps to 0 (start of run) and the last DTS written.
+        self.video_track = _Track(self._video, round(run_base_s / video.time_base))
+        self.audio_track = (
+            _Track(self._audio, round(run_base_s / audio.time_base)) if audio is not None else None
+        )
 
-    def write(self, packet: Any) -> bool:
-        """Mux one packet; returns False when it was dropped (before the run, or out of order)."""
-        key = id(packet.stream)
-        base = self._base.get(key)
-        if base is None:
-            return False
-        dts = packet.dts if packet.dts is not None else packet.pts
-        pts = packet.pts if packet.pts is not None else dts
-        dts -= base
-        pts -= base
-        if dts < 0 or dts <= self._last_dts.get(key, -1):
+    def write(self, packet: Any, track: _Track, pts: int | None, dts: int | None) -> bool:
+        """Mux one packet of `track`, given its PTS and DTS as demuxed (the caller has read
+        them: each read of a PyAV attribute costs, and this runs for every packet). Returns
+        False when the packet was dropped: before the run's start, or out of order."""
+        if dts is None:
+            if pts is None:
+                return False
+            dts = pts
+        elif pts is None:
+            pts = dts
+        dts -= track.base
+        if dts < 0 or dts <= track.last_dts:
             return False  # audio from before the first keyframe, or a duplicate
-        packet.dts, packet.pts = dts, pts
-        out = self._video if packet.stream is self._video_in else self._audio
-        packet.stream = out
+        packet.dts = dts
+        packet.pts = pts - track.base
+        packet.stream = track.stream
         try:
-            self._out.mux(packet)
+            self._out.mux_one(packet)
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise SegmentError(f"cannot write {self.relative}: {exc}") from exc
-        self._last_dts[key] = dts
+        track.last_dts = dts
         self.packets += 1
-        self.bytes_in += packet.size
         return True
 
     def finish(self, run_start_ms: int, start_ms: int, end_ms: int) -> NewSegment:

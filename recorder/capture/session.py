@@ -38,7 +38,7 @@ from recorder.storage.model import NewSegment
 log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL_S = 2.0
-WATCH_INTERVAL_S = 1.0  # how often the session thread looks for silence
+MIN_WATCH_S = 0.05  # the session thread's shortest sleep while it waits for silence
 _WAKE = object()  # queued to wake the session thread: stop, or the reader failed
 
 
@@ -183,17 +183,20 @@ class CaptureSession:
         silence longer than the read timeout."""
         timeout_s = self._settings.read_timeout_s
         while not self._stop.is_set():
+            # Sleep until the silence would reach the read timeout, not a fixed tick: every
+            # wake-up of 16 session threads is a GIL hand-off that the readers pay for too.
+            silent = self._clock.monotonic() - self._last_packet
+            if silent > timeout_s:
+                raise StreamTimeout(f"no packets for {silent:.0f} s")
+            wait_s = min(max(timeout_s - silent, MIN_WATCH_S), timeout_s) + MIN_WATCH_S
             try:
-                item = self._closed.get(timeout=WATCH_INTERVAL_S)
+                item = self._closed.get(timeout=wait_s)
             except queue.Empty:
                 item = _WAKE
             if isinstance(item, _Closed):
                 self._finish(item)
             if self._failure is not None:
                 raise self._failure
-            silent = self._clock.monotonic() - self._last_packet
-            if silent > timeout_s:
-                raise StreamTimeout(f"no packets for {silent:.0f} s")
 
     def _finish_closed(self) -> None:
         while True:
@@ -233,45 +236,61 @@ class CaptureSession:
         self._closed.put(_WAKE)
 
     def _on_packet(self, packet: Any, arrival: float, mono: float, stream: OpenedStream) -> None:
+        # This runs for every packet of every camera: each PyAV attribute is read once.
         self._last_packet = mono
         self._received += 1
         if self._writer is not None and not self._writable():
             # The circuit breaker opened: stop now, not at the end of the segment.
             self._close_segment()
             self._pause()
+        self._window_bytes += packet.size
+        pts, dts = packet.pts, packet.dts
         if packet.stream is self._video:
-            if packet.is_keyframe:
-                self._last_keyframe = mono
-            elif mono - self._last_keyframe > self._settings.keyframe_timeout_s:
-                raise StreamUnusable(
-                    f"no keyframe in {self._settings.keyframe_timeout_s:.0f} s: stream unusable"
-                )
-            self._on_video(packet, arrival, stream)
+            self._on_video(packet, pts, dts, arrival, mono, stream)
         else:
-            self._feed_tap(packet, stream, False, 0)
-            if self._writer is not None:
-                self._count(self._writer.write(packet))
+            self._feed_tap(packet, stream, False, packet.is_keyframe, pts, dts, 0)
+            writer = self._writer
+            track = writer.audio_track if writer is not None else None
+            if writer is not None and track is not None:
+                self._count(writer.write(packet, track, pts, dts))
             else:
                 self._skipped += 1
-        self._window_bytes += packet.size
         if mono - self._window_start >= HEALTH_INTERVAL_S:
             self._report(mono, arrival)
 
-    def _on_video(self, packet: Any, arrival: float, stream: OpenedStream) -> None:
-        ticks = packet.pts if packet.pts is not None else packet.dts
+    def _on_video(
+        self,
+        packet: Any,
+        pts: int | None,
+        dts: int | None,
+        arrival: float,
+        mono: float,
+        stream: OpenedStream,
+    ) -> None:
+        keyframe = packet.is_keyframe
+        if keyframe:
+            self._last_keyframe = mono
+        elif mono - self._last_keyframe > self._settings.keyframe_timeout_s:
+            raise StreamUnusable(
+                f"no keyframe in {self._settings.keyframe_timeout_s:.0f} s: stream unusable"
+            )
+        ticks = pts if pts is not None else dts
+        if ticks is None:
+            return  # PyAV's flush packets carry no time (the opener drops them already)
         num, den = self._time_base
         pts_s = ticks * num / den  # the float nearest the exact time, like float(Fraction)
         self._window_frames += 1
-        if self._last_video_pts is not None and 0 < pts_s - self._last_video_pts < 1:
-            self._frame_s = pts_s - self._last_video_pts
-        anchor_before = self._timeline.anchor  # the closing segment belongs to the old run
-        broke = self._timeline.observe(pts_s, arrival)
-        keyframe = packet.is_keyframe
-        wall_ms = self._timeline.wall_ms(pts_s)
+        last_pts = self._last_video_pts
+        if last_pts is not None and 0 < pts_s - last_pts < 1:
+            self._frame_s = pts_s - last_pts
+        timeline = self._timeline
+        anchor_before = timeline.anchor  # the closing segment belongs to the old run
+        broke = timeline.observe(pts_s, arrival)
+        wall_ms = timeline.wall_ms(pts_s)
         if keyframe:
             ctx = stream.video.codec_context
             self.latest_keyframe = Keyframe(bytes(packet), ctx.name, ctx.extradata, wall_ms)
-        self._feed_tap(packet, stream, True, wall_ms)
+        self._feed_tap(packet, stream, True, keyframe, pts, dts, wall_ms)
         if broke is not Break.NONE:
             if broke is not Break.FIRST:
                 log.info("%s: new run (%s)", self.camera_id, broke.value)
@@ -288,7 +307,7 @@ class CaptureSession:
         if writer is None:
             self._skipped += 1
         else:
-            self._count(writer.write(packet))
+            self._count(writer.write(packet, writer.video_track, pts, dts))
             self._seg_end_pts = pts_s + self._frame_s
 
     def _open_segment(self, pts_s: float, stream: OpenedStream) -> SegmentWriter | None:
@@ -316,13 +335,23 @@ class CaptureSession:
         self._seg_start_pts = pts_s
         return self._writer
 
-    def _feed_tap(self, packet: Any, stream: OpenedStream, is_video: bool, wall_ms: int) -> None:
+    def _feed_tap(
+        self,
+        packet: Any,
+        stream: OpenedStream,
+        is_video: bool,
+        keyframe: bool,
+        pts: int | None,
+        dts: int | None,
+        wall_ms: int,
+    ) -> None:
         """Give live view the packet, with its timestamps before the writer rebases them."""
         tap = self.tap
         if tap is None:
             return
-        pts, dts = packet.pts, packet.dts
         dts = dts if dts is not None else pts
+        if dts is None:
+            return
         try:
             # The packet itself, not a copy of its data: muxing takes a new reference to the
             # data and never changes it, so live view can read it while it keeps the packet.
@@ -330,7 +359,7 @@ class CaptureSession:
                 LivePacket(
                     stream,
                     is_video,
-                    bool(packet.is_keyframe),
+                    keyframe,
                     packet,
                     pts if pts is not None else dts,
                     dts,

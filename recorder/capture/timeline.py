@@ -38,27 +38,29 @@ class RunTimeline:
     run_start_pts: float = 0.0
 
     def observe(self, pts_s: float, arrival_s: float) -> Break:
-        """Feed the PTS (seconds) of a video packet and when it arrived; say if a run breaks."""
-        reason = self._classify(pts_s, arrival_s)
-        offset = arrival_s - pts_s
-        if reason is not Break.NONE:
-            self.anchor = offset
-            self.run_start_pts = pts_s
-        elif self.anchor is not None and offset < self.anchor:
-            self.anchor = offset  # arrived earlier than we thought possible: we were late
+        """Feed the PTS (seconds) of a video packet and when it arrived; say if a run breaks.
+
+        Called for every video packet of every camera, so the usual case (no break) is one
+        pass of plain comparisons."""
+        anchor, last = self.anchor, self.last_pts
+        if anchor is None or last is None:
+            reason = Break.FIRST
+        elif pts_s < last:
+            reason = Break.BACKWARDS
+        elif pts_s - last > self.max_gap_s:
+            reason = Break.JUMP
+        elif arrival_s - (anchor + pts_s) > self.max_drift_s:
+            reason = Break.DRIFT
+        else:
+            offset = arrival_s - pts_s
+            if offset < anchor:
+                self.anchor = offset  # arrived earlier than we thought possible: we were late
+            self.last_pts = pts_s
+            return Break.NONE
+        self.anchor = arrival_s - pts_s
+        self.run_start_pts = pts_s
         self.last_pts = pts_s
         return reason
-
-    def _classify(self, pts_s: float, arrival_s: float) -> Break:
-        if self.anchor is None or self.last_pts is None:
-            return Break.FIRST
-        if pts_s < self.last_pts:
-            return Break.BACKWARDS
-        if pts_s - self.last_pts > self.max_gap_s:
-            return Break.JUMP
-        if arrival_s - (self.anchor + pts_s) > self.max_drift_s:
-            return Break.DRIFT
-        return Break.NONE
 
     def wall_ms(self, pts_s: float) -> int:
         assert self.anchor is not None, "no run started"

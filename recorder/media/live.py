@@ -22,7 +22,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 import av
 import av.error
@@ -37,8 +37,10 @@ MUXER_OPTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class LivePacket:
+class LivePacket(NamedTuple):
+    """One demuxed packet as capture hands it to live view (a tuple: built for every packet of
+    every camera, so it must be cheap to make)."""
+
     source: Any  # the OpenedStream it came from: its streams are the muxer's templates
     is_video: bool
     keyframe: bool
