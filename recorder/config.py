@@ -10,7 +10,7 @@ from __future__ import annotations
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from pydantic import (
@@ -90,6 +90,20 @@ class CaptureConfig(_Model):
 
     max_drift_s: Annotated[float, Field(ge=0.5, le=60)] = 3
     """Arrival time and PTS disagreeing by more than this starts a new run (default 3 s)."""
+
+    cpu: Literal["auto", "none"] | Annotated[int, Field(ge=0, le=4095)] = "auto"
+    """The CPU the recording threads share (recorder/capture/affinity.py): "auto" (default,
+    the highest-numbered CPU the recorder may use), "none" (the kernel places them), or a
+    CPU number."""
+
+    @field_validator("cpu", mode="before")
+    @classmethod
+    def _cpu(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValueError('must be "auto", "none" or a CPU number')
+        if isinstance(value, str) and value not in ("auto", "none"):
+            raise ValueError('must be "auto", "none" or a CPU number')
+        return value
 
     @field_validator("rtsp_transport")
     @classmethod

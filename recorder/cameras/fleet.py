@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from recorder.capture.affinity import choose_cpu
 from recorder.capture.health import CameraState, HealthBoard
 from recorder.capture.opener import PyAVOptions, PyAVStreamOpener, StreamOpener
 from recorder.capture.session import CaptureSession, Keyframe, SessionSettings
@@ -32,6 +33,7 @@ def session_settings(config: RecorderConfig) -> SessionSettings:
         read_timeout_s=config.capture.read_timeout_s,
         max_gap_s=config.capture.max_drift_s,
         max_drift_s=config.capture.max_drift_s,
+        cpu=choose_cpu(config.capture.cpu),
     )
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from recorder.capture.affinity import pin_current_thread
 from recorder.capture.health import CameraState, HealthBoard
 from recorder.capture.opener import OpenedStream, StreamOpener
 from recorder.capture.reader import PacketReader as PacketReader  # motion reads with it
@@ -59,6 +60,7 @@ class SessionSettings:
     max_gap_s: float = 3.0
     max_drift_s: float = 3.0
     keyframe_timeout_s: float = 10.0  # packets but no keyframe this long: the stream is unusable
+    cpu: int | None = None  # the CPU the session's threads share (capture/affinity.py)
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,7 @@ class CaptureSession:
 
     def run(self) -> None:
         """Blocking: connect and record until stopped; raises StreamError when the stream fails."""
+        pin_current_thread(self._settings.cpu)
         self._health.post_threadsafe(self.camera_id, state=CameraState.CONNECTING, reason="")
         stream = self._opener.open(self._url)
         shared = SharedStream(stream)
@@ -215,6 +218,7 @@ class CaptureSession:
     # -- reader thread ------------------------------------------------------------------------
 
     def _read(self, shared: SharedStream) -> None:
+        pin_current_thread(self._settings.cpu)
         clock, stream = self._clock, shared.stream
         try:
             for packet in stream.packets():

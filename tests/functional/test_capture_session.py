@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import itertools
+import os
+import threading
 from pathlib import Path
 
 import av
 import pytest
 
+from recorder.capture.affinity import allowed_cpus, choose_cpu
 from recorder.capture.health import CameraState, HealthBoard
 from recorder.capture.replay import ReplayOpener
 from recorder.capture.session import CaptureSession, SessionSettings
 from recorder.clock import FakeClock
 from recorder.errors import StreamError
+from recorder.media.live import LivePacket
 from recorder.storage.fmp4 import inspect_fmp4
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.model import NewSegment
@@ -145,3 +149,47 @@ def test_a_connect_burst_does_not_skew_segment_times(tmp_path: Path, make_clip: 
 def decoded_frames(path: Path) -> int:
     with av.open(str(path)) as container:
         return sum(1 for _ in container.decode(video=0))
+
+
+@pytest.mark.skipif(len(allowed_cpus()) < 2, reason="needs two CPUs to choose from")
+def test_the_reader_and_session_threads_stay_on_the_chosen_cpu(
+    tmp_path: Path, make_clip: ClipFactory
+) -> None:
+    cpus = allowed_cpus()
+    cpu = choose_cpu("auto")
+    assert cpu == max(cpus)
+    seen: dict[str, set[int]] = {}
+    clock = FakeClock()
+
+    def on_segment(_segment: NewSegment) -> None:  # called in the session thread
+        seen.setdefault("session", os.sched_getaffinity(0))
+
+    def tap(_packet: LivePacket) -> None:  # called in the reader thread
+        seen.setdefault("reader", os.sched_getaffinity(0))
+
+    session = CaptureSession(
+        "cam1",
+        "replay://",
+        ReplayOpener(make_clip(seconds=3), clock),
+        SegmentLayout(tmp_path),
+        SessionSettings(cpu=cpu),
+        HealthBoard(),
+        clock,
+        on_segment,
+        tap=tap,
+    )
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            session.run()
+        except StreamError as exc:  # the clip's end
+            failures.append(exc)
+
+    thread = threading.Thread(target=run)  # run() pins its own thread: not pytest's
+    thread.start()
+    thread.join(30)
+    assert failures and "closed the stream" in str(failures[0])
+    assert seen == {"reader": {cpu}, "session": {cpu}}
+    assert allowed_cpus() == cpus  # only the session's threads were pinned
+    assert choose_cpu("none") is None

@@ -67,3 +67,15 @@ def test_byte_sizes_parse_units() -> None:
 def test_strip_credentials() -> None:
     assert strip_credentials("rtsp://u:p@h:554/x?y=1") == "rtsp://h:554/x?y=1"
     assert strip_credentials("rtsp://h/x") == "rtsp://h/x"
+
+
+@pytest.mark.parametrize("value", ["auto", "none", 0, 3])
+def test_capture_cpu_accepts_auto_none_or_a_cpu_number(value: object) -> None:
+    config = parse_config({"data_dir": "/tmp/skycam", "cameras": [], "capture": {"cpu": value}})
+    assert config.capture.cpu == value
+
+
+@pytest.mark.parametrize("value", ["fastest", True, 1.5, -1])
+def test_capture_cpu_refuses_anything_else_naming_the_field(value: object) -> None:
+    with pytest.raises(ConfigError, match=r"capture\.cpu"):
+        parse_config({"data_dir": "/tmp/skycam", "cameras": [], "capture": {"cpu": value}})
