@@ -1,0 +1,35 @@
+"""bench/side_by_side.py: its argument checks and the figures it derives from the windows."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from bench.side_by_side import parse_tree, summarize
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_a_tree_is_a_named_checkout_with_a_recorder() -> None:
+    assert parse_tree(f"now={REPO}") == ("now", REPO)
+
+
+@pytest.mark.parametrize("text", ["now", f"={REPO}", f"ffmpeg={REPO}", "now=/nonexistent"])
+def test_anything_else_is_refused(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_tree(text)
+
+
+def test_ratios_are_medians_of_per_window_ratios_not_ratios_of_medians() -> None:
+    rows = [
+        {"ffmpeg": 0.050, "now": 0.055},
+        {"ffmpeg": 0.100, "now": 0.130},
+        {"ffmpeg": 0.040, "now": 0.060},
+    ]
+    result = summarize(rows)
+    assert result["median_cores"] == {"ffmpeg": 0.05, "now": 0.06}
+    # Per window 1.1, 1.3 and 1.5: the median is 1.3, where the medians' ratio would say 1.2.
+    assert result["median_ratio_to_ffmpeg"] == {"now": 1.3}
+    assert len(result["windows"]) == 3
