@@ -279,8 +279,9 @@ class CaptureSession:
                 f"no keyframe in {self._settings.keyframe_timeout_s:.0f} s: stream unusable"
             )
         ticks = pts if pts is not None else dts
-        if ticks is None:
-            return  # PyAV's flush packets carry no time (the opener drops them already)
+        if ticks is None:  # PyAV's flush packets carry no time (the opener drops them already)
+            self._skipped += 1
+            return
         num, den = self._time_base
         pts_s = ticks * num / den  # the float nearest the exact time, like float(Fraction)
         self._window_frames += 1
