@@ -99,9 +99,8 @@ class CaptureConfig(_Model):
     @field_validator("cpu", mode="before")
     @classmethod
     def _cpu(cls, value: object) -> object:
-        if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise ValueError('must be "auto", "none" or a CPU number')
-        if isinstance(value, str) and value not in ("auto", "none"):
+        valid_text = isinstance(value, str) and value in ("auto", "none")
+        if not valid_text and (isinstance(value, bool) or not isinstance(value, int)):
             raise ValueError('must be "auto", "none" or a CPU number')
         return value
 

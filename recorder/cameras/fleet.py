@@ -70,6 +70,8 @@ class CameraFleet:
         on_failure: Callable[[BaseException], None],
     ) -> None:
         self._config = config
+        # Once for every camera: choosing the capture CPU reads the loop thread's affinity.
+        self._settings = session_settings(config)
         self._index = index
         self._layout = layout
         self._health = health
@@ -123,7 +125,7 @@ class CameraFleet:
         return session.latest_keyframe
 
     def _worker(self, camera: CameraConfig) -> CameraWorker:
-        settings = session_settings(self._config)
+        settings = self._settings
         storage = self._storage
         live = self.live.setdefault(camera.id, LiveStream(camera.id, self._clock))
         url = camera.stream_url("main")
