@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 
 class CameraState(StrEnum):
@@ -38,15 +39,22 @@ class CameraHealth:
 
 
 Listener = Callable[[CameraHealth], None]
+Figures = Callable[[], dict[str, Any]]  # a running session's throughput and counts, now
 
 
 class HealthBoard:
     """The latest health of every camera; notifies listeners (the real-time API) on changes.
 
-    Lives on the event loop; capture threads post updates through `post_threadsafe`."""
+    Lives on the event loop; capture threads post state changes through `post_threadsafe`.
+    Throughput figures (bitrate, fps, last packet, packet counts) change with every packet,
+    and are read only when somebody asks: a running session lends the board a function that
+    gives them (`track`), instead of posting them, so capture never wakes the event loop just
+    to update them.
+    """
 
     def __init__(self) -> None:
         self._health: dict[str, CameraHealth] = {}
+        self._figures: dict[str, Figures] = {}
         self._listeners: list[Listener] = []
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -54,10 +62,25 @@ class HealthBoard:
         self._loop = loop
 
     def get(self, camera_id: str) -> CameraHealth:
-        return self._health.get(camera_id) or CameraHealth(camera_id)
+        health = self._health.get(camera_id) or CameraHealth(camera_id)
+        figures = self._figures.get(camera_id)
+        return health if figures is None else replace(health, **figures())
 
     def all(self) -> list[CameraHealth]:
-        return [self._health[key] for key in sorted(self._health)]
+        return [self.get(key) for key in sorted(self._health.keys() | self._figures.keys())]
+
+    def track_threadsafe(self, camera_id: str, figures: Figures) -> None:
+        """From now on, `get` reads the camera's figures from `figures`."""
+        self._call(self._figures.__setitem__, camera_id, figures)
+
+    def untrack_threadsafe(self, camera_id: str, figures: Figures) -> None:
+        """Keep the last figures `figures` gives, and stop reading it."""
+        self._call(self._untrack, camera_id, figures)
+
+    def _untrack(self, camera_id: str, figures: Figures) -> None:
+        if self._figures.get(camera_id) is figures:
+            del self._figures[camera_id]
+            self.update(camera_id, **figures())
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
@@ -73,7 +96,10 @@ class HealthBoard:
         return new
 
     def post_threadsafe(self, camera_id: str, **changes: object) -> None:
+        self._call(lambda: self.update(camera_id, **changes))
+
+    def _call(self, function: Callable[..., object], *args: object) -> None:
         if self._loop is None:
-            self.update(camera_id, **changes)
+            function(*args)
         else:
-            self._loop.call_soon_threadsafe(lambda: self.update(camera_id, **changes))
+            self._loop.call_soon_threadsafe(function, *args)

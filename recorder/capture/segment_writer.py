@@ -1,7 +1,8 @@
 """Writing one fMP4 segment durably: packets -> `<name>.partial` -> fsync -> rename -> fsync dir.
 
 Only after `finish()` returns is the segment handed to the index, so the index never names a
-file that a crash could leave incomplete (docs/design/segments.md).
+file that a crash could leave incomplete (docs/design/segments.md). While the segment grows,
+`write_back()` keeps its written fragments out of the page cache (storage/pagecache.py).
 
 Packets are written with timestamps relative to the start of their run and the muxer is told
 to keep them (`frag_discont`, no negative-timestamp shifting): the fragments' decode times
@@ -19,6 +20,7 @@ import av
 import av.error
 
 from recorder.errors import SegmentError
+from recorder.storage import pagecache
 from recorder.storage.fmp4 import inspect_fmp4
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.model import NewSegment
@@ -79,6 +81,9 @@ class SegmentWriter:
         self.relative = layout.relative_path(camera_id, provisional_start_ms)
         self.partial = layout.temp_path(layout.absolute(self.relative))
         self.packets = 0
+        self._fd = -1  # the partial file, read-only: for write-back, fsync and page dropping
+        self._writeback_from = 0  # where the last write-back started; before it, pages are clean
+        self._writeback_to = 0  # and where it ended
         make_dirs_durable(self.partial.parent)
         try:
             self._out = av.open(str(self.partial), "w", format="mp4", options=MUXER_OPTIONS)
@@ -120,17 +125,33 @@ class SegmentWriter:
         self.packets += 1
         return True
 
+    def write_back(self) -> None:
+        """Start writing what the muxer has written so far to disk, and drop from the page cache
+        what the previous call started writing (by now clean). The session calls this once per
+        fragment, when a keyframe has made the muxer write out the one before. A failure here
+        costs only memory: `finish` fsyncs everything anyway."""
+        try:
+            if self._fd < 0:
+                self._fd = os.open(self.partial, os.O_RDONLY)  # the muxer creates it lazily
+            end = pagecache.whole_pages(os.fstat(self._fd).st_size)
+        except OSError:
+            return
+        if self._writeback_to > self._writeback_from:
+            pagecache.drop(self._fd, self._writeback_from, self._writeback_to)
+        if end > self._writeback_to and pagecache.start_writeback(
+            self._fd, self._writeback_to, end
+        ):
+            self._writeback_from, self._writeback_to = self._writeback_to, end
+
     def finish(self, run_start_ms: int, start_ms: int, end_ms: int) -> NewSegment:
         """Close, fsync, rename into place, fsync the directory; then describe the segment."""
         self.relative = self._layout.relative_path(self.camera_id, start_ms)
         final = self._layout.absolute(self.relative)
         try:
             self._out.close()
-            fd = os.open(self.partial, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            if self._fd < 0:
+                self._fd = os.open(self.partial, os.O_RDONLY)
+            os.fsync(self._fd)
             make_dirs_durable(final.parent)  # another hour's folder, if the start moved back
             self.partial.rename(final)
             fsync_dir(final.parent)
@@ -139,7 +160,11 @@ class SegmentWriter:
         except (av.error.FFmpegError, OSError) as exc:
             self.abort()
             raise SegmentError(f"cannot finish {self.relative}: {exc}") from exc
-        facts = inspect_fmp4(final)
+        try:
+            facts = inspect_fmp4(final)
+        finally:
+            pagecache.drop(self._fd)  # durable now, so every page is clean
+            self._close_fd()
         if not facts.complete:
             # Left in place: start-up reconciliation quarantines what it cannot index.
             raise SegmentError(f"{self.relative} is not a complete fMP4: {facts.problem}")
@@ -160,4 +185,11 @@ class SegmentWriter:
         """Drop the segment in flight (nothing of it reaches the index)."""
         with contextlib.suppress(av.error.FFmpegError, OSError, ValueError):
             self._out.close()
+        self._close_fd()
         self.partial.unlink(missing_ok=True)
+
+    def _close_fd(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)

@@ -38,7 +38,7 @@ from recorder.storage.model import NewSegment
 
 log = logging.getLogger(__name__)
 
-HEALTH_INTERVAL_S = 2.0
+HEALTH_INTERVAL_S = 2.0  # bitrate and fps are averaged over this window
 MIN_WATCH_S = 0.05  # the session thread's shortest sleep while it waits for silence
 _WAKE = object()  # queued to wake the session thread: stop, or the reader failed
 
@@ -120,7 +120,8 @@ class CaptureSession:
         self._paused = False
         self._last_packet = 0.0  # monotonic arrival of the newest packet
         self._last_keyframe = 0.0
-        # Throughput counters since the last health report.
+        # Throughput over the last complete window, and counters of the current one.
+        self._rates = (0.0, 0.0)  # (bits/s, frames/s), replaced whole
         self._window_bytes = 0
         self._window_frames = 0
         self._window_start = 0.0
@@ -134,6 +135,7 @@ class CaptureSession:
             before.packets_written,
             before.packets_skipped,
         )
+        self._figures = self._current_figures  # one bound method: the board tells it by identity
 
     def stop(self) -> None:
         """Ask the session to finish its segment and return (thread-safe)."""
@@ -168,6 +170,7 @@ class CaptureSession:
             video_codec=info.video_codec,
             has_audio=info.audio_codec is not None,
         )
+        self._health.track_threadsafe(self.camera_id, self._figures)
         reader.start()
         try:
             self._watch()
@@ -177,7 +180,7 @@ class CaptureSession:
                 self._close_segment()
             shared.release()
             self._finish_closed()
-            self._report_counts()
+            self._health.untrack_threadsafe(self.camera_id, self._figures)
 
     # -- session thread -----------------------------------------------------------------------
 
@@ -260,7 +263,7 @@ class CaptureSession:
             else:
                 self._skipped += 1
         if mono - self._window_start >= HEALTH_INTERVAL_S:
-            self._report(mono, arrival)
+            self._roll_window(mono)
 
     def _on_video(
         self,
@@ -314,6 +317,8 @@ class CaptureSession:
         else:
             self._count(writer.write(packet, writer.video_track, pts, dts))
             self._seg_end_pts = pts_s + self._frame_s
+            if keyframe:
+                writer.write_back()  # the muxer has just written out the previous fragment
 
     def _open_segment(self, pts_s: float, stream: OpenedStream) -> SegmentWriter | None:
         if not self._writable():
@@ -413,27 +418,27 @@ class CaptureSession:
         self._written_until_ms = end_ms
         self._closed.put(_Closed(writer, self._run_start_ms, start_ms, end_ms))
 
-    def _report(self, mono: float, arrival: float) -> None:
+    def _roll_window(self, mono: float) -> None:
         elapsed = mono - self._window_start
-        self._health.post_threadsafe(
-            self.camera_id,
-            last_packet_ms=round(arrival * 1000),
-            bitrate_bps=self._window_bytes * 8 / elapsed,
-            fps=self._window_frames / elapsed,
-            **self._counts(),
-        )
+        self._rates = (self._window_bytes * 8 / elapsed, self._window_frames / elapsed)
         self._window_bytes = 0
         self._window_frames = 0
         self._window_start = mono
 
-    def _counts(self) -> dict[str, int]:
+    def _current_figures(self) -> dict[str, Any]:
+        """Throughput and counts, for the health board (any thread; read without the lock, so
+        a count may miss the packet being handled, never more)."""
         base = self._base_counts
-        return {
+        bitrate, fps = self._rates
+        figures: dict[str, Any] = {
+            "bitrate_bps": bitrate,
+            "fps": fps,
             "segments_written": base[0] + self._segments,
             "packets_received": base[1] + self._received,
             "packets_written": base[2] + self._written,
             "packets_skipped": base[3] + self._skipped,
         }
-
-    def _report_counts(self) -> None:
-        self._health.post_threadsafe(self.camera_id, **self._counts())
+        if self._received:
+            silent_s = self._clock.monotonic() - self._last_packet
+            figures["last_packet_ms"] = round((self._clock.now() - silent_s) * 1000)
+        return figures

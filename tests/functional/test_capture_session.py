@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import time
 from pathlib import Path
 
 import av
@@ -13,14 +14,17 @@ import pytest
 from recorder.capture.affinity import allowed_cpus, choose_cpu
 from recorder.capture.health import CameraState, HealthBoard
 from recorder.capture.replay import ReplayOpener
+from recorder.capture.segment_writer import SegmentWriter
 from recorder.capture.session import CaptureSession, SessionSettings
 from recorder.clock import FakeClock
 from recorder.errors import StreamError
 from recorder.media.live import LivePacket
+from recorder.storage import pagecache
 from recorder.storage.fmp4 import inspect_fmp4
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.model import NewSegment
 from tests.conftest import ClipFactory
+from tests.page_cache import cached_pages, skip_unless_observable
 
 
 def record(
@@ -66,6 +70,12 @@ def test_segments_are_cut_at_keyframes_and_contiguous(tmp_path: Path, make_clip:
     assert cam.packets_received == cam.packets_written + cam.packets_skipped
     assert cam.packets_skipped < 5
     assert cam.segments_written == 4
+    # Throughput over the last whole window: 15 fps, and the clip's bitrate (a test pattern
+    # at 320x240 needs tens of kbit/s, not bytes and not megabits).
+    assert cam.fps == pytest.approx(15, abs=1)
+    assert 10_000 < cam.bitrate_bps < 2_000_000
+    # The last packet arrived when the 35 s clip ended, on the session's (fake) clock.
+    assert cam.last_packet_ms == pytest.approx((_clock.now()) * 1000, abs=200)
 
 
 def test_segments_are_durable_playable_fmp4_with_audio(tmp_path: Path, make_clip: ClipFactory):
@@ -86,6 +96,38 @@ def test_segments_are_durable_playable_fmp4_with_audio(tmp_path: Path, make_clip
             assert kinds == ["audio", "video"]
             frames = sum(1 for _ in container.decode(video=0))
         assert frames == pytest.approx(segment.duration_ms / 1000 * 15, abs=2)
+
+
+def test_finished_segments_leave_nothing_in_the_page_cache(tmp_path: Path, make_clip: ClipFactory):
+    skip_unless_observable(tmp_path)
+    segments, _, _ = record(make_clip(seconds=22), tmp_path)
+    layout = SegmentLayout(tmp_path)
+    assert len(segments) == 3
+    assert [cached_pages(layout.absolute(s.path)) for s in segments] == [0, 0, 0]
+
+
+def test_the_writer_keeps_only_recent_fragments_cached(tmp_path: Path, make_clip: ClipFactory):
+    """`write_back` at each keyframe: what an earlier call sent to disk is dropped by the next,
+    so a segment in flight holds about two fragments in memory, not all it has written."""
+    skip_unless_observable(tmp_path)
+    clip = make_clip(seconds=10, size="1280x720", audio=False)
+    with av.open(str(clip)) as source:
+        video = source.streams.video[0]
+        writer = SegmentWriter(
+            SegmentLayout(tmp_path), "cam1", video, None, 1_700_000_000_000, run_base_s=0
+        )
+        for packet in source.demux(video):
+            if packet.dts is None:
+                continue
+            writer.write(packet, writer.video_track, packet.pts, packet.dts)
+            if packet.is_keyframe:
+                time.sleep(0.2)  # a GOP's worth of time: the write-back started last time ends
+                writer.write_back()
+        total = pagecache.whole_pages(writer.partial.stat().st_size) // pagecache.PAGE
+        cached = cached_pages(writer.partial)
+        writer.abort()
+    assert total > 100  # ten fragments of 720p: enough pages for the comparison to mean much
+    assert cached < total / 3, (cached, total)
 
 
 def test_decode_times_continue_across_the_segments_of_a_run(tmp_path: Path, make_clip: ClipFactory):
