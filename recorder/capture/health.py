@@ -48,8 +48,8 @@ class HealthBoard:
     Lives on the event loop; capture threads post state changes through `post_threadsafe`.
     Throughput figures (bitrate, fps, last packet, packet counts) change with every packet,
     and are read only when somebody asks: a running session lends the board a function that
-    gives them (`track`), instead of posting them, so capture never wakes the event loop just
-    to update them.
+    gives them (`track_threadsafe`) instead of posting them, so capture never wakes the event
+    loop just to update them.
     """
 
     def __init__(self) -> None:

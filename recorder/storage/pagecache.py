@@ -4,7 +4,8 @@ Video is written once and rarely read back soon, so caching it only crowds out w
 (the index, recent playback) and makes the kernel reclaim memory later. More immediately, every
 page a write adds to the cache costs something: on the 2-core VM of the benchmarks, writing
 into memory the kernel has not touched lately costs ~12 µs a page, ten times writing into pages
-just freed, because the hypervisor must back each fresh page (docs/design/capture.md, "Cost").
+just freed; most likely because the VM returns freed memory to its host (free-page reporting)
+and each fresh page then faults on first touch (docs/design/capture.md, "Cost").
 
 So the segment writer starts the write-back of each fragment as soon as the muxer has written it
 (`start_writeback`, Linux's `sync_file_range` without waiting) and, one fragment later, drops
