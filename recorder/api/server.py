@@ -2,6 +2,11 @@
 
 Sockets are bound here (not by uvicorn) so port 0 works and the bound ports are known. The
 recorder owns signal handling; uvicorn's own is switched off.
+
+An idle server costs nothing: uvicorn's main loop wakes on a timer to refresh the `Date` header
+and look for shutdown, which on an idle recorder was most of its CPU (0.0012 of a core with two
+servers even at one tick a second). Here the loop only waits for `request_exit`, and `_DateHeader`
+stamps each response as it is sent.
 """
 
 from __future__ import annotations
@@ -10,8 +15,11 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -37,14 +45,51 @@ class _Server(uvicorn.Server):
         self._exit.set()
 
     async def main_loop(self) -> None:
-        """uvicorn's loop wakes ten times a second to refresh the Date header and look for
-        shutdown: on an idle recorder that is most of its CPU (two servers, 0.003 of a core).
-        Once a second is enough for the header, and `request_exit` wakes it at once."""
-        counter = 0
-        while not await self.on_tick(counter):
-            counter = (counter + 10) % 864_000  # on_tick refreshes the header when % 10 == 0
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._exit.wait(), timeout=1.0)
+        await self.on_tick(0)  # sets the default headers once (`Server`; `Date` is ours)
+        if not self.should_exit:
+            await self._exit.wait()
+
+
+_Message = MutableMapping[str, Any]
+_Asgi = Callable[
+    [_Message, Callable[[], Awaitable[_Message]], Callable[[_Message], Awaitable[None]]],
+    Awaitable[None],
+]
+
+
+class _DateHeader:
+    """ASGI middleware: a `Date` header on every HTTP response (RFC 9110 asks it of servers with
+    a clock), formatted at most once a second, when responses are sent rather than on a timer."""
+
+    def __init__(self, app: _Asgi) -> None:
+        self._app = app
+        self._second = -1
+        self._value = b""
+
+    async def __call__(
+        self,
+        scope: _Message,
+        receive: Callable[[], Awaitable[_Message]],
+        send: Callable[[_Message], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+
+        async def send_dated(message: _Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", ()), (b"date", self._date())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self._app(scope, receive, send_dated)
+
+    def _date(self) -> bytes:
+        second = int(time.time())
+        if second != self._second:
+            self._value = formatdate(second, usegmt=True).encode()
+            self._second = second
+        return self._value
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -75,18 +120,20 @@ class ApiServer:
     async def run(self, shutdown: asyncio.Event) -> None:
         config = self._config
         servers: list[tuple[_Server, socket.socket]] = []
+        app = _DateHeader(self.app)
         common = {
             "log_level": "warning",
             "access_log": False,
             "lifespan": "off",
             "ws": "websockets",
+            "date_header": False,  # _DateHeader adds it without a timer
         }
         if config.https:
             cert, key = await asyncio.to_thread(ensure_certificate, self._tls_dir)
             sock = _bind(config.https_host, config.https_port)
             self.https_port = sock.getsockname()[1]
             uconfig = uvicorn.Config(
-                self.app,
+                app,
                 ssl_certfile=str(cert),
                 ssl_keyfile=str(key),
                 **common,  # type: ignore[arg-type]
@@ -95,7 +142,7 @@ class ApiServer:
         if config.http:
             sock = _bind(config.http_host, config.http_port)
             self.http_port = sock.getsockname()[1]
-            servers.append((_Server(uvicorn.Config(self.app, **common)), sock))  # type: ignore[arg-type]
+            servers.append((_Server(uvicorn.Config(app, **common)), sock))  # type: ignore[arg-type]
         tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
         self.ready.set()
         try:

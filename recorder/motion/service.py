@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,7 @@ class MotionService:
         self.software: dict[str, MotionWorker] = {}
         self.onvif: dict[str, OnvifMotionSource] = {}
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._handled = asyncio.Event()  # set by the consumer after each signal: wakes the ticker
         self._writer: EventWriter | None = None
         self._running: dict[str, _Sources] = {}
 
@@ -142,7 +143,7 @@ class MotionService:
             self._writer = writer
             consumer = asyncio.create_task(self._consume(writer), name="motion-events")
             helpers = [
-                asyncio.create_task(self._ticker(shutdown), name="motion-tick"),
+                asyncio.create_task(self._ticker(writer, shutdown), name="motion-tick"),
                 asyncio.create_task(self._pruner(shutdown), name="motion-prune"),
             ]
             try:
@@ -275,9 +276,17 @@ class MotionService:
             except Exception:
                 # A bug in one change must not stop every camera's events.
                 log.exception("motion: event handling failed")
+            if item != _TICK:
+                self._handled.set()  # an event may be open now: the ticker looks again
 
-    async def _ticker(self, shutdown: asyncio.Event) -> None:
+    async def _ticker(self, writer: EventWriter, shutdown: asyncio.Event) -> None:
+        """Tick once a second while an event is open; with none, sleep until a signal has been
+        handled (an idle recorder then has no timer waking it)."""
         while not shutdown.is_set():
+            self._handled.clear()  # before looking: a signal handled from now on wakes us
+            if not writer.busy:
+                await _first(self._handled.wait(), shutdown.wait())
+                continue
             await _sleep(self._clock, TICK_S, shutdown)
             self._queue.put_nowait(_TICK)
 
@@ -310,12 +319,16 @@ class MotionService:
 
 async def _sleep(clock: Clock, seconds: float, shutdown: asyncio.Event) -> None:
     """Sleep on the clock, cut short by shutdown."""
-    sleeper = asyncio.ensure_future(clock.sleep(seconds))
-    stopper = asyncio.ensure_future(shutdown.wait())
+    await _first(clock.sleep(seconds), shutdown.wait())
+
+
+async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Wait until the first of `waits` is done; cancel the others."""
+    futures = [asyncio.ensure_future(wait) for wait in waits]
     try:
-        await asyncio.wait([sleeper, stopper], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for waiter in (sleeper, stopper):
-            waiter.cancel()
+        for future in futures:
+            future.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await waiter
+                await future

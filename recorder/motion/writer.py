@@ -119,6 +119,11 @@ class EventWriter:
         for change in camera.lifecycle.on_signal(source, signal):
             await self._apply(camera_id, camera, change)
 
+    @property
+    def busy(self) -> bool:
+        """An event is open somewhere: `tick` has work (a split, or updates to write)."""
+        return any(c.tracked or c.lifecycle.open_event for c in self._cameras.values())
+
     async def tick(self) -> None:
         """Split over-long events; write pending updates. Call about once a second."""
         now = self._clock.now()

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from recorder.capture.replay import ReplayOpener
 from recorder.clock import FakeClock, SystemClock
 from recorder.config import CameraConfig, parse_config
@@ -15,6 +17,7 @@ from recorder.motion.config import MotionConfig, MotionSource
 from recorder.motion.model import EventNotice, NoticeKind
 from recorder.motion.service import MotionService
 from recorder.motion.worker import MotionSession, MotionWorker
+from recorder.motion.writer import EventWriter
 from recorder.storage.memory_index import MemorySegmentIndex
 
 from .test_store import event
@@ -123,6 +126,50 @@ async def test_cameras_change_at_runtime(tmp_path: Path, make_clip: Callable[...
         assert service.software == {}
         await service.apply("front", None)
         assert [c.id for c in await index.cameras()] == ["front"]
+    finally:
+        shutdown.set()
+        await task
+
+
+async def test_the_event_writer_ticks_only_while_an_event_is_open(
+    tmp_path: Path, make_clip: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ticks split long events and write updates; with no event open nothing wakes the loop."""
+    ticks = 0
+    tick = EventWriter.tick
+
+    async def counted(self: EventWriter) -> None:
+        nonlocal ticks
+        ticks += 1
+        await tick(self)
+
+    monkeypatch.setattr(EventWriter, "tick", counted)
+    clip = make_clip(seconds=12, size="320x240", audio=False)  # moves all the time
+    config = parse_config({"data_dir": str(tmp_path)})
+    camera = CameraConfig(id="front", main_url="rtsp://127.0.0.1:9/replayed")
+    clock = SystemClock()
+    index = MemorySegmentIndex(clock=clock)
+    await index.open()
+    service = MotionService(config, index, clock, opener=ReplayOpener(clip, clock))
+    notices: list[EventNotice] = []
+    service.bus.add_listener(notices.append)
+    shutdown = asyncio.Event()
+    task = asyncio.create_task(service.run(shutdown, cameras=[]))
+    try:
+        await service.ready.wait()
+        await asyncio.sleep(2.2)
+        assert ticks == 0  # idle: no timer
+        await service.apply("front", camera)
+        await wait_for(lambda: any(n.kind is NoticeKind.START for n in notices))
+        await asyncio.sleep(2.5)
+        assert ticks >= 2  # an event is open: once a second
+        off = camera.model_copy(update={"motion": MotionConfig(source=MotionSource.OFF)})
+        await service.apply("front", off)
+        assert notices[-1].kind is NoticeKind.END
+        await asyncio.sleep(1.2)  # a tick already waiting may still come
+        settled = ticks
+        await asyncio.sleep(2.2)
+        assert ticks == settled  # closed: idle again
     finally:
         shutdown.set()
         await task
