@@ -13,13 +13,19 @@ ClipFactory = Callable[..., Path]
 
 @pytest.fixture(scope="session")
 def make_clip(tmp_path_factory: pytest.TempPathFactory) -> ClipFactory:
-    """Build (once per parameters) an H.264 clip with a 1 s GOP and no B-frames, optionally
-    with AAC audio, as an RTSP camera would send it."""
+    """Build (once per parameters) an H.264 clip with a GOP of `gop_s` (default 1 s) and no
+    B-frames, optionally with AAC audio, as an RTSP camera would send it."""
     cache: dict[tuple[object, ...], Path] = {}
     folder = tmp_path_factory.mktemp("clips")
 
-    def make(seconds: float = 12, fps: int = 15, size: str = "320x240", audio: bool = True) -> Path:
-        key = (seconds, fps, size, audio)
+    def make(
+        seconds: float = 12,
+        fps: int = 15,
+        size: str = "320x240",
+        audio: bool = True,
+        gop_s: float = 1,
+    ) -> Path:
+        key = (seconds, fps, size, audio, gop_s)
         if key in cache:
             return cache[key]
         out = folder / f"clip-{len(cache)}.mkv"
@@ -30,9 +36,9 @@ def make_clip(tmp_path_factory: pytest.TempPathFactory) -> ClipFactory:
         cmd += ["-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-bf", "0"]
         cmd += [
             "-g",
-            str(fps),
+            str(round(fps * gop_s)),
             "-keyint_min",
-            str(fps),
+            str(round(fps * gop_s)),
             "-sc_threshold",
             "0",
             "-pix_fmt",

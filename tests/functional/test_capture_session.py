@@ -188,6 +188,35 @@ def test_a_connect_burst_does_not_skew_segment_times(tmp_path: Path, make_clip: 
         assert after.start_ms == before.end_ms
 
 
+def test_packets_wait_for_their_keyframe_at_most_a_second(tmp_path: Path, make_clip: ClipFactory):
+    """Packets are handled a GOP at a time, at its keyframe; with 4 s GOPs, after a second."""
+    clock = FakeClock()
+    delays_ms: list[float] = []
+    keyframes = 0
+
+    def tap(packet: LivePacket) -> None:
+        nonlocal keyframes
+        keyframes += packet.keyframe
+        delays_ms.append(clock.now() * 1000 - packet.wall_ms)  # the clock is at the newest arrival
+
+    session = CaptureSession(
+        "cam1",
+        "replay://",
+        ReplayOpener(make_clip(seconds=12, audio=False, gop_s=4), clock),
+        SegmentLayout(tmp_path),
+        SessionSettings(),
+        HealthBoard(),
+        clock,
+        lambda _segment: None,
+        tap=tap,
+    )
+    with pytest.raises(StreamError, match="closed the stream"):
+        session.run()
+    assert len(delays_ms) == 12 * 15 and keyframes == 3  # every packet, the last GOP included
+    assert max(delays_ms) <= 1000 + 70  # a second, and one frame of slack
+    assert max(delays_ms) >= 900  # they did wait: up to a second
+
+
 def decoded_frames(path: Path) -> int:
     with av.open(str(path)) as container:
         return sum(1 for _ in container.decode(video=0))
