@@ -138,7 +138,7 @@ class Recorder:
 
         def segment_indexed(segment: NewSegment) -> None:
             self._note_in_flight(segment)
-            retention.poke()
+            retention.poke(segment.bytes)
 
         opener = self.opener or default_opener(config)
         fleet = CameraFleet(

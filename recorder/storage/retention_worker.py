@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,7 +42,9 @@ from recorder.storage.state import AlertKind, StorageAlert, StorageState
 log = logging.getLogger(__name__)
 
 _HOUR_MS = 3_600_000
-ROOM_ROUNDS = 4  # room for this many segments of every camera: pokes may wait (see `_gap_s`)
+# Segments of every camera that may still land between a pass reading usage and the next pass
+# deleting: the room a pass leaves, less this many, may be indexed before the next (see `poke`).
+MARGIN_ROUNDS = 2
 
 
 @dataclass
@@ -129,7 +132,6 @@ class RetentionWorker:
         clock: Clock,
         interval_s: float = 30.0,
         min_interval_s: float = 1.0,
-        relaxed_interval_s: float = 5.0,
         batch: int = 2000,
         max_rounds: int = 100,
         reserve: Callable[[], int] = lambda: 0,
@@ -141,7 +143,6 @@ class RetentionWorker:
         self._clock = clock
         self._interval_s = interval_s
         self._min_interval_s = min_interval_s
-        self._relaxed_interval_s = relaxed_interval_s
         self._room: int | None = None  # bytes below the nearest high-water mark at the last pass
         self._reserve_seen = 0
         self._batch = batch
@@ -150,6 +151,7 @@ class RetentionWorker:
         self._collector = GarbageCollector(index, layout)
         self._executor = RetentionExecutor(index, self._collector, state)
         self._poked = asyncio.Event()
+        self._indexed = 0  # bytes of the segments indexed since the last pass began
         self._draining = False
 
     def set_policy(self, policy: RetentionPolicy) -> None:
@@ -157,14 +159,35 @@ class RetentionWorker:
         self._policy = policy
         self.poke()
 
-    def poke(self) -> None:
-        """Run soon (e.g. a segment was just indexed). Call on the event loop thread."""
+    def poke(self, indexed_bytes: int | None = None) -> None:
+        """A segment of `indexed_bytes` was indexed, or (without bytes) something changed that a
+        pass should see soon. Call on the event loop thread.
+
+        Every segment pokes (1.6 times a second with 16 cameras), and a pass costs a dozen
+        queries, so segments only count up: a pass runs once those indexed since the last one
+        could fill the room it left below the nearest high-water mark, less `MARGIN_ROUNDS`
+        segments of every camera for those in flight. Near a mark, or while draining, that is
+        every segment; with room to spare, the pass every `interval_s` comes first."""
+        if indexed_bytes is not None:
+            self._indexed += indexed_bytes
+            if self._indexed < self._budget():
+                return
         self._poked.set()
+
+    def _budget(self) -> float:
+        """Bytes that may be indexed before the next pass, as the last pass left things."""
+        if self._draining:
+            return 0
+        if self._room is None:  # no high-water mark applies: only age limits, on the interval
+            return math.inf
+        return self._room - MARGIN_ROUNDS * self._reserve_seen
 
     async def run_once(self) -> RetentionReport:
         """One full pass; raises on failure (the index or the filesystem)."""
         now_ms = int(self._clock.now() * 1000)
         report = RetentionReport()
+        self._indexed = 0  # this pass reads usage with them
+        self._poked.clear()
         report.garbage = await self._collector.finish_pending(
             prune_dirs_before_ms=now_ms - _HOUR_MS
         )
@@ -215,21 +238,8 @@ class RetentionWorker:
                 if shutdown.is_set():
                     return
                 raise
-            await self._pause(self._gap_s(), shutdown)
+            await self._pause(self._min_interval_s, shutdown)
             await self._pause(self._interval_s, shutdown, wake=self._poked)
-            self._poked.clear()
-
-    def _gap_s(self) -> float:
-        """The least time until the next pass. Every indexed segment pokes (1.6 times a second
-        with 16 cameras), and a pass costs a few queries: while the last pass left room for
-        several more segments of every camera below each high-water mark, pokes are coalesced
-        over `relaxed_interval_s` (never longer than `interval_s`). Near a mark, or while
-        draining, passes follow pokes within `min_interval_s`, so usage never runs past a mark by
-        more than the segments in flight."""
-        tight = self._room is not None and self._room < ROOM_ROUNDS * max(self._reserve_seen, 1)
-        if self._draining or tight:
-            return self._min_interval_s
-        return max(self._min_interval_s, min(self._relaxed_interval_s, self._interval_s))
 
     async def _gather(self, now_ms: int) -> RetentionInputs:
         index, policy = self._index, self._policy

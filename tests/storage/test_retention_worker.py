@@ -258,29 +258,37 @@ class _CountingCapacity(FixedCapacity):
         return super().capacity()
 
 
-async def _passes_while_poked(probe: _CountingCapacity, layout: SegmentLayout) -> int:
+async def _passes_while_poked(
+    probe: _CountingCapacity, layout: SegmentLayout, segment_bytes: int
+) -> int:
     """Poke every 20 ms for a second, as segments of many cameras would; count the passes."""
     async with MemorySegmentIndex() as index:
         await index.ensure_camera("a")
         worker = _worker(index, layout, RetentionPolicy(), SystemClock(), probe=probe,
-                         interval_s=3600, min_interval_s=0, relaxed_interval_s=0.4)  # fmt: skip
+                         interval_s=3600, min_interval_s=0)  # fmt: skip
         shutdown = asyncio.Event()
         task = asyncio.create_task(worker.run(shutdown))
         for _ in range(50):
-            worker.poke()
+            worker.poke(segment_bytes)
             await asyncio.sleep(0.02)
         shutdown.set()
         await asyncio.wait_for(task, 2)
     return probe.reads
 
 
-async def test_pokes_are_coalesced_while_far_from_the_high_water_mark(
+async def test_pokes_wait_while_the_room_left_is_far_from_used(layout: SegmentLayout) -> None:
+    roomy = _CountingCapacity(10**12, 9 * 10**11)  # 10 % used: 800 GB below the 90 % mark
+    assert await _passes_while_poked(roomy, layout, 10**9) == 1  # 50 GB indexed: the first only
+
+
+async def test_a_pass_runs_once_the_segments_could_fill_the_room_left(
     layout: SegmentLayout,
 ) -> None:
-    roomy = _CountingCapacity(10**12, 9 * 10**11)  # 10 % used
-    assert 2 <= await _passes_while_poked(roomy, layout) <= 5  # the first, then one per 0.4 s
+    roomy = _CountingCapacity(10**12, 9 * 10**11)
+    # 100 GB a segment: the 800 GB of room is used up every 8 pokes.
+    assert 5 <= await _passes_while_poked(roomy, layout, 10**11) <= 8
 
 
 async def test_pokes_are_followed_at_once_near_the_high_water_mark(layout: SegmentLayout) -> None:
     tight = _CountingCapacity(10**12, 10**11)  # 90 % used: at the mark
-    assert await _passes_while_poked(tight, layout) >= 20
+    assert await _passes_while_poked(tight, layout, 10**6) >= 20
