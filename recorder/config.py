@@ -66,7 +66,8 @@ class StorageConfig(_Model):
     """Quota for exported clips, which retention never deletes (default "20 GiB")."""
 
     retention_interval_s: Annotated[float, Field(ge=1, le=3600)] = 30
-    """How often retention runs (default 30 s); it also runs after each finished segment."""
+    """How often retention runs (default 30 s); it also runs sooner once the segments recorded
+    since the last pass could fill the room left below a high-water mark."""
 
     @model_validator(mode="after")
     def _water_marks_ordered(self) -> Self:
