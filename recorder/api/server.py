@@ -4,9 +4,9 @@ Sockets are bound here (not by uvicorn) so port 0 works and the bound ports are 
 recorder owns signal handling; uvicorn's own is switched off.
 
 An idle server costs nothing: uvicorn's main loop wakes on a timer to refresh the `Date` header
-and look for shutdown, which on an idle recorder was most of its CPU (0.0012 of a core with two
-servers even at one tick a second). Here the loop only waits for `request_exit`, and `_DateHeader`
-stamps each response as it is sent.
+and look for shutdown; with two servers, even once a second, that was most of an idle recorder's
+0.0012 of a core. Here the loop only waits for `request_exit`, and `_DateHeader` stamps each
+response as it is sent.
 """
 
 from __future__ import annotations
