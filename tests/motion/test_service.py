@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -101,34 +103,55 @@ async def test_prune_removes_old_events_and_their_thumbnails(tmp_path: Path) -> 
         await store.close()
 
 
-async def test_cameras_change_at_runtime(tmp_path: Path, make_clip: Callable[..., Path]) -> None:
-    """Added: detection starts; switched off: its event ends; removed: nothing left running."""
-    clip = make_clip(seconds=12, size="320x240", audio=False)  # moves all the time
+@dataclass
+class _Running:
+    service: MotionService
+    index: MemorySegmentIndex
+    notices: list[EventNotice]
+    camera: CameraConfig  # not yet applied: the service starts with no camera
+
+
+@contextlib.asynccontextmanager
+async def _running(tmp_path: Path, make_clip: Callable[..., Path]) -> AsyncIterator[_Running]:
+    """A service running with no camera, and a camera whose clip moves all the time."""
+    clip = make_clip(seconds=12, size="320x240", audio=False)
     config = parse_config({"data_dir": str(tmp_path)})
-    camera = CameraConfig(id="front", main_url="rtsp://127.0.0.1:9/replayed")
     clock = SystemClock()
     index = MemorySegmentIndex(clock=clock)
     await index.open()
     service = MotionService(config, index, clock, opener=ReplayOpener(clip, clock))
-    notices: list[EventNotice] = []
-    service.bus.add_listener(notices.append)
+    running = _Running(
+        service, index, [], CameraConfig(id="front", main_url="rtsp://127.0.0.1:9/replayed")
+    )
+    service.bus.add_listener(running.notices.append)
     shutdown = asyncio.Event()
     task = asyncio.create_task(service.run(shutdown, cameras=[]))
     try:
         await service.ready.wait()
-        assert service.software == {}
-        await service.apply("front", camera)
-        await wait_for(lambda: any(n.kind is NoticeKind.START for n in notices))
-        assert "front" in service.software
-        off = camera.model_copy(update={"motion": MotionConfig(source=MotionSource.OFF)})
-        await service.apply("front", off)
-        assert notices[-1].kind is NoticeKind.END
-        assert service.software == {}
-        await service.apply("front", None)
-        assert [c.id for c in await index.cameras()] == ["front"]
+        yield running
     finally:
         shutdown.set()
         await task
+
+
+async def _switch_off(running: _Running) -> None:
+    off = running.camera.model_copy(update={"motion": MotionConfig(source=MotionSource.OFF)})
+    await running.service.apply("front", off)
+    assert running.notices[-1].kind is NoticeKind.END
+
+
+async def test_cameras_change_at_runtime(tmp_path: Path, make_clip: Callable[..., Path]) -> None:
+    """Added: detection starts; switched off: its event ends; removed: nothing left running."""
+    async with _running(tmp_path, make_clip) as running:
+        service, notices = running.service, running.notices
+        assert service.software == {}
+        await service.apply("front", running.camera)
+        await wait_for(lambda: any(n.kind is NoticeKind.START for n in notices))
+        assert "front" in service.software
+        await _switch_off(running)
+        assert service.software == {}
+        await service.apply("front", None)
+        assert [c.id for c in await running.index.cameras()] == ["front"]
 
 
 async def test_the_event_writer_ticks_only_while_an_event_is_open(
@@ -144,35 +167,18 @@ async def test_the_event_writer_ticks_only_while_an_event_is_open(
         await tick(self)
 
     monkeypatch.setattr(EventWriter, "tick", counted)
-    clip = make_clip(seconds=12, size="320x240", audio=False)  # moves all the time
-    config = parse_config({"data_dir": str(tmp_path)})
-    camera = CameraConfig(id="front", main_url="rtsp://127.0.0.1:9/replayed")
-    clock = SystemClock()
-    index = MemorySegmentIndex(clock=clock)
-    await index.open()
-    service = MotionService(config, index, clock, opener=ReplayOpener(clip, clock))
-    notices: list[EventNotice] = []
-    service.bus.add_listener(notices.append)
-    shutdown = asyncio.Event()
-    task = asyncio.create_task(service.run(shutdown, cameras=[]))
-    try:
-        await service.ready.wait()
+    async with _running(tmp_path, make_clip) as running:
         await asyncio.sleep(2.2)
         assert ticks == 0  # idle: no timer
-        await service.apply("front", camera)
-        await wait_for(lambda: any(n.kind is NoticeKind.START for n in notices))
+        await running.service.apply("front", running.camera)
+        await wait_for(lambda: any(n.kind is NoticeKind.START for n in running.notices))
         await asyncio.sleep(2.5)
         assert ticks >= 2  # an event is open: once a second
-        off = camera.model_copy(update={"motion": MotionConfig(source=MotionSource.OFF)})
-        await service.apply("front", off)
-        assert notices[-1].kind is NoticeKind.END
+        await _switch_off(running)
         await asyncio.sleep(1.2)  # a tick already waiting may still come
         settled = ticks
         await asyncio.sleep(2.2)
         assert ticks == settled  # closed: idle again
-    finally:
-        shutdown.set()
-        await task
 
 
 async def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
