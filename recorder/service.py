@@ -39,7 +39,6 @@ from recorder.storage.state import StorageState
 log = logging.getLogger(__name__)
 
 INDEX_FILE = "index.sqlite3"
-LIVE_IDLE_CHECK_S = 5.0
 
 
 def retention_policy(config: RecorderConfig, cameras: list[CameraConfig]) -> RetentionPolicy:
@@ -186,7 +185,7 @@ class Recorder:
             tasks = [
                 asyncio.create_task(retention.run(stop), name="retention"),
                 asyncio.create_task(self.api.server.run(stop), name="api"),
-                asyncio.create_task(self._stop_idle_live(fleet, stop), name="live-idle"),
+                asyncio.create_task(fleet.end_idle_live(stop), name="live-idle"),
             ]
 
             def ended(task: asyncio.Task[None]) -> None:
@@ -208,15 +207,6 @@ class Recorder:
             await asyncio.gather(*tasks, return_exceptions=True)
             if failures:
                 raise failures[0]
-
-    async def _stop_idle_live(self, fleet: CameraFleet, stop: asyncio.Event) -> None:
-        """Live streams end 30 s after their last request."""
-        while not stop.is_set():
-            for live in fleet.live.values():
-                if live.stop_if_idle():
-                    log.info("%s: live view stopped (no viewers)", live.camera_id)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=LIVE_IDLE_CHECK_S)
 
     def _log_urls(self) -> None:
         assert self.api is not None

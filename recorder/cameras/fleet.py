@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from recorder.capture.affinity import choose_cpu
 from recorder.capture.health import CameraState, HealthBoard
@@ -25,6 +26,8 @@ from recorder.storage.model import NewSegment
 from recorder.storage.state import StorageState
 
 log = logging.getLogger(__name__)
+
+LIVE_IDLE_CHECK_S = 5.0  # how often watched live streams are checked for viewers gone
 
 
 def session_settings(config: RecorderConfig) -> SessionSettings:
@@ -82,6 +85,7 @@ class CameraFleet:
         self._on_failure = on_failure
         self._running: dict[str, _Running] = {}
         self.live: dict[str, LiveStream] = {}
+        self._live_started = asyncio.Event()
 
     async def apply(self, camera_id: str, camera: CameraConfig | None) -> None:
         """Make the running worker of `camera_id` match `camera` (None: removed)."""
@@ -109,6 +113,35 @@ class CameraFleet:
             running.stop.set()
             await running.task
 
+    def live_stream(self, camera_id: str) -> LiveStream:
+        """The camera's live stream, made on first use; it lives as long as the camera."""
+        live = self.live.get(camera_id)
+        if live is None:
+            live = LiveStream(camera_id, self._clock, on_start=self._live_started.set)
+            self.live[camera_id] = live
+        return live
+
+    async def end_idle_live(self, stop: asyncio.Event) -> None:
+        """End each live stream 30 s after its last request (`IDLE_STOP_S`), until `stop`.
+        While no stream is watched this sleeps until one starts: an idle recorder has no
+        timer to wake for (docs/design/capture.md, "Cost")."""
+        while not stop.is_set():
+            for live in self.live.values():
+                if live.stop_if_idle():
+                    log.info("%s: live view stopped (no viewers)", live.camera_id)
+            wake: asyncio.Task[Any]
+            if any(live.active for live in self.live.values()):
+                wake = asyncio.create_task(asyncio.sleep(LIVE_IDLE_CHECK_S))
+            else:
+                self._live_started.clear()
+                wake = asyncio.create_task(self._live_started.wait())
+            stopping = asyncio.create_task(stop.wait())
+            try:
+                await asyncio.wait([wake, stopping], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                wake.cancel()
+                stopping.cancel()
+
     async def stop_all(self) -> None:
         await asyncio.gather(*(self.stop(camera_id) for camera_id in list(self._running)))
 
@@ -127,7 +160,7 @@ class CameraFleet:
     def _worker(self, camera: CameraConfig) -> CameraWorker:
         settings = self._settings
         storage = self._storage
-        live = self.live.setdefault(camera.id, LiveStream(camera.id, self._clock))
+        live = self.live_stream(camera.id)
         url = camera.stream_url("main")
 
         def make_session(on_segment: Callable[[NewSegment], None]) -> CaptureSession:

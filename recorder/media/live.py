@@ -19,6 +19,7 @@ import io
 import math
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -103,9 +104,12 @@ def mux_gop(packets: list[LivePacket], base: dict[int, int]) -> tuple[bytes, byt
 
 
 class LiveStream:
-    def __init__(self, camera_id: str, clock: Clock) -> None:
+    def __init__(
+        self, camera_id: str, clock: Clock, on_start: Callable[[], None] = lambda: None
+    ) -> None:
         self.camera_id = camera_id
         self._clock = clock
+        self._on_start = on_start  # called on the event loop when a viewer starts the stream
         self._lock = threading.Lock()
         self._gop: list[LivePacket] = []
         self._previous: list[LivePacket] = []
@@ -176,10 +180,12 @@ class LiveStream:
         """A viewer arrived: publish from now on, starting with the last complete GOP."""
         self.last_request = self._clock.monotonic()
         with self._lock:
-            if not self.active:
-                self.active = True
-                if self._previous:
-                    self._publish(self._previous)
+            if self.active:
+                return
+            self.active = True
+            if self._previous:
+                self._publish(self._previous)
+        self._on_start()
 
     def stop_if_idle(self, idle_s: float = IDLE_STOP_S) -> bool:
         if self.active and self._clock.monotonic() - self.last_request > idle_s:
