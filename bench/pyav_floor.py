@@ -90,7 +90,8 @@ def measure_count(
                 else:
                     variant = start_recorder(name, trees[name], cameras, Path(tmp))
                 try:
-                    window = measure_window(variant.watched, sim, args.warm_s, variant.check)
+                    # Settling, not counted; a program that dies meanwhile fails the run.
+                    measure_window(variant.watched, sim, args.warm_s, variant.check)
                     window = measure_window(variant.watched, sim, args.seconds, variant.check)
                 finally:
                     stop([variant])
