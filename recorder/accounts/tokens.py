@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import jwt
 
 from recorder.accounts.db import SiteDatabase
+from recorder.accounts.revocation import AccessChange, AccessSignal, ChangeKind
 from recorder.clock import Clock
 from recorder.errors import NotAuthenticated
 
@@ -48,8 +49,10 @@ class TokenService:
         signing_key: bytes,
         access_ttl_s: int = 900,
         refresh_ttl_s: int = 30 * 86400,
+        signal: AccessSignal | None = None,
     ) -> None:
         self._db = db
+        self.signal = signal or AccessSignal()
         self._clock = clock
         self._key = signing_key
         self.access_ttl_s = access_ttl_s
@@ -159,9 +162,19 @@ class TokenService:
             "UPDATE sessions SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL",
             (self._now_ms(), session_id),
         )
+        self.signal.announce(AccessChange(ChangeKind.SESSION_ENDED, session_id=session_id))
 
     async def end_sessions_of(self, user_id: int) -> None:
         await end_sessions_of(self._db, self._clock, user_id)
+        self.signal.announce(AccessChange(ChangeKind.SESSIONS_ENDED, user_id=user_id))
+
+    async def session_active(self, session_id: str) -> bool:
+        """Whether the session exists and was not ended (long-lived connections re-check)."""
+        async with self._db.conn.execute(
+            "SELECT revoked_ms FROM sessions WHERE id = ?", (session_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return row is not None and row[0] is None
 
     async def session_of_refresh(self, refresh_token: str) -> str | None:
         async with self._db.conn.execute(

@@ -10,6 +10,7 @@ from pathlib import Path
 from recorder.accounts.audit import AuditLog
 from recorder.accounts.bootstrap import FIRST_ADMIN, ensure_first_admin
 from recorder.accounts.db import SiteDatabase
+from recorder.accounts.revocation import AccessSignal
 from recorder.accounts.secrets import load_or_create_secret
 from recorder.accounts.store import AccountStore
 from recorder.accounts.throttle import LoginThrottle
@@ -66,7 +67,8 @@ async def assemble_api(
     motion: MotionService | None = None,
 ) -> ApiParts:
     data_dir: Path = config.data_dir
-    accounts = AccountStore(site, clock)
+    signal = AccessSignal()
+    accounts = AccountStore(site, clock, signal)
     password = await ensure_first_admin(accounts)
     if password:
         # Shown once; `skycam user reset-password admin` makes a new one.
@@ -84,7 +86,12 @@ async def assemble_api(
         probe=probe,
         accounts=accounts,
         tokens=TokenService(
-            site, clock, key, config.api.access_token_ttl_s, config.api.refresh_token_ttl_s
+            site,
+            clock,
+            key,
+            config.api.access_token_ttl_s,
+            config.api.refresh_token_ttl_s,
+            signal,
         ),
         throttle=LoginThrottle(clock),
         audit=AuditLog(site, clock),
@@ -93,6 +100,7 @@ async def assemble_api(
         live=live,
         clips=ClipService(site, index, layout, clock, int(config.storage.clips_max_bytes)),
         motion=motion,
+        signal=signal,
     )
     resumed = await ctx.clips.resume()
     if resumed:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from recorder.accounts.audit import AuditLog
+from recorder.accounts.revocation import AccessSignal
 from recorder.accounts.store import AccountStore
 from recorder.accounts.throttle import LoginThrottle
 from recorder.accounts.tokens import TokenService
@@ -50,6 +51,8 @@ class ApiContext:
     clips: ClipService
     motion: MotionService | None = None  # None: events are not available
     onvif_device: Callable[[OnvifEndpoint], OnvifDevice] = ZeepOnvifDevice
+    # Sessions ended, users and rights changed: long-lived connections (/ws, the tunnel) listen.
+    signal: AccessSignal = field(default_factory=AccessSignal)
 
     def camera(self, camera_id: str) -> CameraConfig:
         return self.cameras.get(camera_id)

@@ -124,6 +124,13 @@ class Api:
             await accounts.set_rights(user.id, camera, frozenset(granted))
         return await self.headers(username, "pw-" + username + "-123")
 
+    async def login_as_new(
+        self, username: str, role: Role, rights: dict[str, set[Right]] | None = None
+    ) -> dict[str, str]:
+        """A new user with `rights`, logged in: the whole token response."""
+        await self.add_user(username, role, rights)
+        return await self.login(username, "pw-" + username + "-123")
+
 
 class ClipOpener:
     """A StreamOpener for connection tests: URLs on host `good.test` play a clip, any other

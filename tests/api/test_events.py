@@ -236,7 +236,7 @@ async def test_event_notices_reach_only_clients_allowed_to_see_the_camera(api: A
         principals.append(Principal(user.id, user.username, user.role, rights, "s"))
     allowed, other = (ctx.hub.subscribe(p) for p in principals)
     api.motion.bus.publish(EventNotice(NoticeKind.START, api.events[1]))
-    message = await asyncio.wait_for(allowed.queue.get(), timeout=0.5)
+    message = await asyncio.wait_for(allowed.next_message(), timeout=0.5)
     assert message["type"] == "event.start"
     assert message["event"]["id"] == api.events[1].id
     assert other.queue.empty()
