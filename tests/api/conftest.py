@@ -16,13 +16,14 @@ import pytest
 from recorder.accounts.db import SiteDatabase
 from recorder.accounts.model import Right, Role
 from recorder.api.assemble import ApiParts, assemble_api
+from recorder.api.server import ApiServer
 from recorder.cameras.registry import CameraRegistry
 from recorder.capture.health import CameraState, HealthBoard
 from recorder.capture.opener import PyAVStream, PyAVStreamOpener
 from recorder.capture.replay import ReplayOpener
 from recorder.capture.session import CaptureSession, SessionSettings
 from recorder.clock import FakeClock
-from recorder.config import RecorderConfig, parse_config
+from recorder.config import ApiConfig, RecorderConfig, parse_config
 from recorder.errors import StreamError
 from recorder.media.live import LivePacket, LiveStream
 from recorder.motion.analysis import Box
@@ -130,6 +131,22 @@ class Api:
         """A new user with `rights`, logged in: the whole token response."""
         await self.add_user(username, role, rights)
         return await self.login(username, "pw-" + username + "-123")
+
+
+@contextlib.asynccontextmanager
+async def served(api: Api, tmp_path: Path, **api_config: object) -> AsyncIterator[int]:
+    """The api's app on a real loopback socket (plain HTTP); yields the port."""
+    config = ApiConfig(https=False, http_port=0, **api_config)  # type: ignore[arg-type]
+    server = ApiServer(api.parts.server.app, config, tmp_path)
+    shutdown = asyncio.Event()
+    task = asyncio.create_task(server.run(shutdown))
+    await asyncio.wait_for(server.ready.wait(), 10)
+    assert server.http_port
+    try:
+        yield server.http_port
+    finally:
+        shutdown.set()
+        await asyncio.wait_for(task, 10)
 
 
 class ClipOpener:

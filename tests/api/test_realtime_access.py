@@ -13,25 +13,16 @@ import pytest
 import websockets
 
 from recorder.accounts.model import Right, Role
-from recorder.api.server import ApiServer
 from recorder.capture.health import CameraState
-from recorder.config import ApiConfig
-from tests.api.conftest import Api
+from tests.api.conftest import Api, served
 
 DEADLINE_S = 10.0  # generous: the machine is shared; closing is expected within milliseconds
 
 
 @pytest.fixture
 async def ws_url(api: Api, tmp_path: Path) -> AsyncIterator[str]:
-    server = ApiServer(api.parts.server.app, ApiConfig(https=False, http_port=0), tmp_path)
-    shutdown = asyncio.Event()
-    task = asyncio.create_task(server.run(shutdown))
-    await asyncio.wait_for(server.ready.wait(), DEADLINE_S)
-    try:
-        yield f"ws://127.0.0.1:{server.http_port}/api/v1/ws"
-    finally:
-        shutdown.set()
-        await asyncio.wait_for(task, DEADLINE_S)
+    async with served(api, tmp_path) as port:
+        yield f"ws://127.0.0.1:{port}/api/v1/ws"
 
 
 async def _connect(url: str, token: str) -> websockets.ClientConnection:
