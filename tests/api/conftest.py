@@ -9,6 +9,7 @@ import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -150,14 +151,17 @@ async def served(api: Api, tmp_path: Path, **api_config: object) -> AsyncIterato
 
 
 class ClipOpener:
-    """A StreamOpener for connection tests: URLs on host `good.test` play a clip, any other
-    host is refused, as an unreachable camera would be."""
+    """A StreamOpener for connection tests: URLs on host `good.test` or 127.0.0.1 play a clip,
+    any other host is refused, as an unreachable camera would be. Notes every URL it is asked
+    to open."""
 
     def __init__(self, clip: Path) -> None:
         self._clip = clip
+        self.opened: list[str] = []
 
     def open(self, url: str) -> PyAVStream:
-        if "@good.test" not in url and "//good.test" not in url:
+        self.opened.append(url)
+        if urlsplit(url).hostname not in ("good.test", "127.0.0.1"):
             raise StreamError("cannot open stream: connection refused")
         return PyAVStreamOpener().open(str(self._clip))
 
