@@ -151,7 +151,7 @@ async def served(api: Api, tmp_path: Path, **api_config: object) -> AsyncIterato
 
 
 class ClipOpener:
-    """A StreamOpener for connection tests: URLs on host `good.test` or 127.0.0.1 play a clip,
+    """A StreamOpener for connection tests: URLs on host `good.test` or 127.0.0.2 play a clip,
     any other host is refused, as an unreachable camera would be. Notes every URL it is asked
     to open."""
 
@@ -161,7 +161,7 @@ class ClipOpener:
 
     def open(self, url: str) -> PyAVStream:
         self.opened.append(url)
-        if urlsplit(url).hostname not in ("good.test", "127.0.0.1"):
+        if urlsplit(url).hostname not in ("good.test", "127.0.0.2"):
             raise StreamError("cannot open stream: connection refused")
         return PyAVStreamOpener().open(str(self._clip))
 

@@ -39,7 +39,7 @@ async def test_a_stream_that_does_not_play_is_refused_unless_asked(api: Api) -> 
 async def test_stream_test_describes_the_stream(api: Api) -> None:
     admin = await api.headers()
     ok = await api.client.post(
-        "/api/v1/cameras/test", json={"main_url": "rtsp://127.0.0.1/stream1"}, headers=admin
+        "/api/v1/cameras/test", json={"main_url": "rtsp://127.0.0.2/stream1"}, headers=admin
     )
     assert ok.status_code == 200 and ok.json()["video_codec"] == "h264"
     assert ok.json()["width"] == 320
@@ -104,6 +104,6 @@ async def test_stream_test_reaches_only_the_configured_networks(api: Api) -> Non
         assert "[onboarding]" in response.json()["error"]["message"]
     assert opener.opened == []
     allowed = await api.client.post(
-        "/api/v1/cameras/test", json={"main_url": "rtsp://127.0.0.1:8554/s"}, headers=admin
+        "/api/v1/cameras/test", json={"main_url": "rtsp://127.0.0.2:8554/s"}, headers=admin
     )
     assert allowed.status_code == 200
