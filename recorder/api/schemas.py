@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from recorder.accounts.model import Right, Role
 
 
 class _In(BaseModel):
+    # Unknown keys refused; booleans and numbers must be JSON booleans and numbers ("yes", 1
+    # or "3" are not coerced: `{"disabled": "yes"}` must not disable anyone).
     model_config = ConfigDict(extra="forbid")
 
 
@@ -46,7 +48,7 @@ class NewUser(_In):
 
 class UserChange(_In):
     role: Role | None = None
-    disabled: bool | None = None
+    disabled: StrictBool | None = None
     password: str | None = Field(default=None, min_length=8, max_length=256)
 
 
@@ -208,7 +210,9 @@ CameraOut.model_rebuild()
 class NewClip(_In):
     start: str = Field(max_length=40, description="ms since 1970 or ISO 8601")
     end: str = Field(max_length=40)
-    exact: bool = False  # cut at exactly `start` (edit list) instead of the keyframe before it
+    exact: StrictBool = (
+        False  # cut at exactly `start` (edit list) instead of the keyframe before it
+    )
     name: str = Field(default="", max_length=200)
 
 
@@ -235,12 +239,12 @@ class CameraIn(_In):
     sub_url: str | None = Field(default=None, max_length=2000)
     username: str | None = Field(default=None, max_length=200)
     password: str | None = Field(default=None, max_length=200)
-    enabled: bool = True
+    enabled: StrictBool = True
     record_mode: Literal["continuous", "motion", "off"] = "continuous"
-    retention_days: float | None = Field(default=None, gt=0, le=36500)
+    retention_days: StrictFloat | None = Field(default=None, gt=0, le=36500)
     motion: dict[str, Any] | None = None
     onvif: dict[str, Any] | None = None
-    test: bool = True  # open the stream before saving; refuse if it does not play
+    test: StrictBool = True  # open the stream before saving; refuse if it does not play
 
 
 class CameraPatch(_In):
@@ -249,12 +253,12 @@ class CameraPatch(_In):
     sub_url: str | None = Field(default=None, max_length=2000)
     username: str | None = Field(default=None, max_length=200)
     password: str | None = Field(default=None, max_length=200)
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
     record_mode: Literal["continuous", "motion", "off"] | None = None
-    retention_days: float | None = Field(default=None, gt=0, le=36500)
+    retention_days: StrictFloat | None = Field(default=None, gt=0, le=36500)
     motion: dict[str, Any] | None = None
     onvif: dict[str, Any] | None = None
-    test: bool = True
+    test: StrictBool = True
 
 
 class StreamTest(_In):
@@ -272,7 +276,7 @@ class StreamInfoOut(BaseModel):
 
 
 class DiscoverRequest(_In):
-    timeout_s: float = Field(default=3.0, ge=0.2, le=10)
+    timeout_s: StrictFloat = Field(default=3.0, ge=0.2, le=10)
     targets: list[str] = Field(
         default_factory=list,
         max_length=16,
@@ -297,7 +301,7 @@ class DiscoveryOut(BaseModel):
 
 class ProbeRequest(_In):
     host: str = Field(min_length=2, max_length=45, description="IP address of the camera")
-    port: int = Field(default=80, ge=1, le=65535, description="ONVIF port")
+    port: StrictInt = Field(default=80, ge=1, le=65535, description="ONVIF port")
     username: str | None = Field(default=None, max_length=200)
     password: str | None = Field(default=None, max_length=200)
 
@@ -329,7 +333,7 @@ class OnvifCameraIn(ProbeRequest):
     id: str = Field(min_length=1, max_length=63)
     name: str = Field(default="", max_length=100)
     record_mode: Literal["continuous", "motion", "off"] = "continuous"
-    test: bool = True  # open the stream before saving; refuse if it does not play
+    test: StrictBool = True  # open the stream before saving; refuse if it does not play
 
 
 class StreamUrlsOut(BaseModel):
@@ -338,10 +342,10 @@ class StreamUrlsOut(BaseModel):
 
 
 class PtzMove(_In):
-    pan: float = Field(default=0.0, ge=-1, le=1, description="-1 left .. 1 right")
-    tilt: float = Field(default=0.0, ge=-1, le=1, description="-1 down .. 1 up")
-    zoom: float = Field(default=0.0, ge=-1, le=1, description="-1 out .. 1 in")
-    timeout_s: float = Field(default=1.0, ge=0.1, le=60, description="then the camera stops")
+    pan: StrictFloat = Field(default=0.0, ge=-1, le=1, description="-1 left .. 1 right")
+    tilt: StrictFloat = Field(default=0.0, ge=-1, le=1, description="-1 down .. 1 up")
+    zoom: StrictFloat = Field(default=0.0, ge=-1, le=1, description="-1 out .. 1 in")
+    timeout_s: StrictFloat = Field(default=1.0, ge=0.1, le=60, description="then the camera stops")
 
 
 class PresetOut(BaseModel):
