@@ -25,6 +25,7 @@ from recorder.capture.opener import StreamOpener
 from recorder.capture.session import Keyframe
 from recorder.clock import Clock
 from recorder.config import RecorderConfig
+from recorder.integrations.store import IntegrationStore
 from recorder.media.clips import ClipService
 from recorder.media.live import LiveStream
 from recorder.motion.service import MotionService
@@ -99,6 +100,7 @@ async def assemble_api(
         latest_keyframe=latest_keyframe,
         live=live,
         clips=ClipService(site, index, layout, clock, int(config.storage.clips_max_bytes)),
+        integrations=IntegrationStore(site, clock),
         motion=motion,
         signal=signal,
     )

@@ -108,7 +108,9 @@ class BoxOut(BaseModel):
 class EventOut(BaseModel):
     id: int
     camera_id: str
-    source: str  # software, onvif or both
+    source: str  # software, onvif, both, or external (a webhook)
+    kind: str  # motion, or what an external device reported (doorbell, alarm, plate...)
+    label: str  # what an external device read (a number plate); "" for motion
     start_ms: int
     end_ms: int | None  # None while the event is in progress
     score: float  # largest fraction of the frame in motion (0 for ONVIF-only events)
@@ -130,6 +132,8 @@ class EventMarker(BaseModel):
     end_ms: int | None
     score: float
     has_thumbnail: bool
+    kind: str = "motion"
+    label: str = ""
 
 
 class Timeline(BaseModel):
@@ -351,3 +355,35 @@ class PtzMove(_In):
 class PresetOut(BaseModel):
     token: str
     name: str
+
+
+class NewIntegration(_In):
+    name: str = Field(min_length=1, max_length=63, description="a-z, 0-9, '-', '_'")
+    cameras: list[str] = Field(
+        default_factory=list, max_length=100, description="cameras it may report on; [] = all"
+    )
+
+
+class IntegrationOut(BaseModel):
+    name: str
+    cameras: list[str]  # [] = every camera
+    created_ms: int
+    created_by: str
+    url: str  # where the device posts, relative to the API root
+
+
+class IntegrationCreated(IntegrationOut):
+    secret: str  # the HMAC key: shown this once, never again
+
+
+class HookEvent(_In):
+    """What a device posts to /hooks/{integration} (signed; see docs/ref/api.md)."""
+
+    camera_id: str = Field(min_length=1, max_length=63)
+    kind: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,31}$", description="e.g. doorbell")
+    label: str = Field(default="", max_length=100, description="e.g. a number plate")
+    confidence: StrictFloat = Field(default=1.0, ge=0, le=1)
+    at_ms: StrictInt | None = Field(default=None, description="when; default: on receipt")
+    jpeg: str | None = Field(
+        default=None, max_length=1_400_000, description="a picture, base64 (at most ~1 MB)"
+    )

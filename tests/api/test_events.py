@@ -28,6 +28,8 @@ async def test_events_are_listed_newest_first_with_their_details(api: Api) -> No
         "id": api.events[1].id,
         "camera_id": "cam1",
         "source": "software",
+        "kind": "motion",
+        "label": "",
         "start_ms": T0 + 20_000,
         "end_ms": T0 + 30_000,
         "score": 0.12,

@@ -24,7 +24,7 @@ from recorder.motion.model import DEFAULT_PAGE, MAX_PAGE, EventQuery, EventSourc
 router = APIRouter(tags=["events"])
 Playback = Annotated[Principal, Depends(camera_right(Right.PLAYBACK))]
 EventId = Path(ge=1, le=2**62)
-SourceName = Literal["software", "onvif", "both"]
+SourceName = Literal["software", "onvif", "both", "external"]
 MAX_CAMERAS = 100
 
 
@@ -34,6 +34,8 @@ def event_out(event: MotionEvent) -> EventOut:
         id=event.id,
         camera_id=event.camera_id,
         source=event.source.value,
+        kind=event.kind,
+        label=event.label,
         start_ms=event.start_ms,
         end_ms=event.end_ms,
         score=event.score,
@@ -52,7 +54,7 @@ class EventFilters:
         self,
         start: str | None = Query(default=None, max_length=40, description="events ending after"),
         end: str | None = Query(default=None, max_length=40, description="events starting before"),
-        source: list[SourceName] | None = Query(default=None, max_length=3),
+        source: list[SourceName] | None = Query(default=None, max_length=4),
         zone: str | None = Query(default=None, min_length=1, max_length=64),
         limit: int = Query(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE),
         cursor: str | None = Query(default=None, max_length=40, description="next_cursor"),

@@ -82,6 +82,8 @@ async def timeline(
                 end_ms=e.end_ms,
                 score=e.score,
                 has_thumbnail=e.thumbnail is not None,
+                kind=e.kind,
+                label=e.label,
             )
             for e in reversed(events)
         ],
