@@ -30,6 +30,9 @@ from recorder.errors import NotFound, RequestError
 router = APIRouter()
 AUTH_TIMEOUT_S = 5.0
 CLOSE_UNAUTHENTICATED = 4401
+# Changes made in this process are announced at once; one made by another (the `skycam user`
+# CLI writing the site database) is caught by this periodic re-check instead.
+RECHECK_S = 60.0
 
 
 async def _token(websocket: WebSocket) -> str | None:
@@ -75,8 +78,14 @@ async def realtime(websocket: WebSocket) -> None:
         while not receiver.done():
             getter = asyncio.create_task(subscriber.next_message())
             rechecker = asyncio.create_task(recheck.wait())
-            await asyncio.wait([getter, receiver, rechecker], return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                [getter, receiver, rechecker],
+                timeout=RECHECK_S,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
             rechecker.cancel()
+            if not done:
+                recheck.set()  # the backstop: a change no signal announced
             if recheck.is_set():
                 getter.cancel()
                 recheck.clear()
