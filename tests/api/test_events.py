@@ -257,3 +257,11 @@ async def test_event_notices_reach_only_clients_allowed_to_see_the_camera(api: A
     assert message["type"] == "event.start"
     assert message["event"]["id"] == api.events[1].id
     assert other.queue.empty()
+
+
+async def test_an_event_the_caller_sees_but_may_not_export_is_a_403(api: Api) -> None:
+    viewer = await api.add_user("vlad", Role.VIEWER, {"cam1": {Right.PLAYBACK}})
+    event = api.events[1]
+    assert (await api.client.get(f"/api/v1/events/{event.id}", headers=viewer)).status_code == 200
+    clip = await api.client.post(f"/api/v1/events/{event.id}/clip", headers=viewer)
+    assert clip.status_code == 403 and "export" in clip.json()["error"]["message"]

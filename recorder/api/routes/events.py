@@ -114,10 +114,13 @@ async def _event_for(
     ctx: ApiContext, principal: Principal, event_id: int, right: Right = Right.PLAYBACK
 ) -> MotionEvent:
     event = await ctx.events().events.get(event_id)
-    # Another camera's event gets the same answer as a missing one: ids are sequential, and a
-    # different answer would let anyone list which events (and cameras) exist.
-    if event is None or not principal.can(event.camera_id, right):
+    # An event the caller may not see gets the same answer as a missing one: ids are
+    # sequential, and a different answer would let anyone list which events (and cameras)
+    # exist. One they may see but not, say, export from is a plain 403.
+    if event is None or not principal.can(event.camera_id, Right.PLAYBACK):
         raise NotFound(f"no event {event_id}")
+    if not principal.can(event.camera_id, right):
+        raise Forbidden(f"no {right.value} right on camera {event.camera_id!r}")
     return event
 
 
