@@ -3,6 +3,7 @@ the API takes one, then every response and every captured log record is searched
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 
@@ -50,3 +51,16 @@ async def test_a_planted_camera_password_appears_in_no_response_and_no_log(
     assert leaks == []
     assert [r.getMessage() for r in caplog.records if canary in r.getMessage()] == []
     assert canary not in caplog.text
+
+
+async def test_the_audit_log_drops_credentials_from_any_url_it_is_given(api: Api) -> None:
+    canary = "canary" + secrets.token_hex(8)
+    audit = api.parts.context.audit
+    await audit.record(
+        "test.url", "admin", target=f"rtsp://u:{canary}@192.0.2.1/a",
+        url=f"rtsp://u:{canary}@192.0.2.1/b", nested={"urls": [f"rtsps://{canary}@h/c"]},
+    )  # fmt: skip
+    [entry] = await audit.query(action="test.url")
+    assert canary not in json.dumps([entry.target, entry.detail])
+    assert entry.detail["url"] == "rtsp://192.0.2.1/b"
+    assert entry.detail["nested"] == {"urls": ["rtsps://h/c"]}
