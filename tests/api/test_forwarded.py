@@ -29,6 +29,7 @@ async def _spray(base: str, attempts: int) -> list[int]:
 async def test_a_client_cannot_choose_its_address_by_default(api: Api, tmp_path: Path) -> None:
     async with served(api, tmp_path) as port:
         codes = await _spray(f"http://127.0.0.1:{port}", 40)
+    print(f"{codes.count(401)} x 401, then {codes.count(429)} x 429")
     assert 429 in codes, codes  # the per-address limit (30 failures) held
     denied = await api.parts.context.audit.query(action="auth.login")
     assert denied and {entry.client for entry in denied} == {"127.0.0.1"}

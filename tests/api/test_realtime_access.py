@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -105,10 +106,14 @@ async def test_access_that_ends_closes_the_websocket_at_once(
     user_id, tokens = await _viewer(api)
     ws = await _connect(ws_url, tokens["access_token"])
     await end_access(api, user_id, tokens)
+    ended = time.monotonic()
     # Anything the recorder publishes from now on must not reach this user.
     api.health.update("cam1", state=CameraState.OFFLINE, reason="after the end")
     code = await _closed_code(ws)
+    took = time.monotonic() - ended
+    print(f"closed {took * 1000:.1f} ms after access ended")
     assert code == 4401
+    assert took < 2.0  # at once (milliseconds when idle), not at the token's expiry
 
 
 async def test_rights_taken_away_stop_what_the_websocket_sends(api: Api, ws_url: str) -> None:
