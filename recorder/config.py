@@ -7,6 +7,7 @@ Runtime changes made later through the API persist in SQLite, not in this file.
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from enum import StrEnum
 from pathlib import Path
@@ -137,6 +138,21 @@ class ApiConfig(_Model):
 
     refresh_token_ttl_s: Annotated[int, Field(ge=3600, le=365 * 86_400)] = 30 * 86_400
     """Lifetime of a refresh token; each use issues a new one (default 30 days)."""
+
+    trusted_proxies: Annotated[tuple[str, ...], Field(max_length=32)] = ()
+    """Addresses or networks (CIDR) of reverse proxies whose `X-Forwarded-For` and
+    `X-Forwarded-Proto` are believed (default none: the client is the socket's peer, so no
+    client can choose the address the login throttle and the audit log see)."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
 
 
 def _check_stream_url(value: str) -> str:

@@ -98,6 +98,11 @@ class Unavailable(RequestError):
     code = "unavailable"
 
 
+class PayloadTooLarge(RequestError):
+    status = 413
+    code = "too_large"
+
+
 class TooManyAttempts(RequestError):
     status = 429
     code = "too_many_attempts"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,18 @@ from recorder.accounts.db import SiteDatabase
 from recorder.clock import Clock
 
 MAX_PAGE = 500
+# `scheme://user:password@host`: the userinfo goes, whatever field a caller puts a URL in.
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def _scrubbed(value: Any) -> Any:
+    if isinstance(value, str):
+        return _USERINFO.sub("", value)
+    if isinstance(value, list | tuple):
+        return [_scrubbed(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _scrubbed(item) for key, item in value.items()}
+    return value
 
 
 @dataclass(frozen=True)
@@ -49,10 +62,10 @@ class AuditLog:
                 actor,
                 action,
                 camera_id,
-                target,
+                _scrubbed(target),
                 outcome,
                 client,
-                json.dumps(detail, default=str),
+                json.dumps(_scrubbed(detail), default=str),
             ),
         )
 

@@ -102,13 +102,27 @@ SITE_MIGRATIONS = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "integrations: devices that add events through signed webhooks",
+        (
+            # The secret is the HMAC key itself (a hash could not check a signature): 0600 file.
+            """CREATE TABLE integrations (
+                name TEXT PRIMARY KEY,
+                secret TEXT NOT NULL,
+                cameras TEXT NOT NULL DEFAULT '[]',
+                created_ms INTEGER NOT NULL,
+                created_by TEXT NOT NULL
+            )""",
+        ),
+    ),
 )
 
 
 class SiteDatabase(SqliteDatabase):
     what = "site database"
     synchronous = "FULL"
-    file_mode = 0o600  # password hashes, refresh tokens, cameras' RTSP passwords
+    file_mode = 0o600  # password hashes, refresh tokens, RTSP passwords, webhook secrets
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, SITE_MIGRATIONS)

@@ -14,6 +14,7 @@ from recorder.accounts.passwords import (
     hash_password,
     verify_password,
 )
+from recorder.accounts.revocation import AccessChange, AccessSignal, ChangeKind
 from recorder.clock import Clock
 from recorder.errors import Conflict, InvalidRequest, NotFound
 
@@ -25,9 +26,13 @@ def _parse_rights(text: str) -> frozenset[Right]:
 
 
 class AccountStore:
-    def __init__(self, db: SiteDatabase, clock: Clock) -> None:
+    def __init__(self, db: SiteDatabase, clock: Clock, signal: AccessSignal | None = None) -> None:
         self._db = db
         self._clock = clock
+        self.signal = signal or AccessSignal()
+
+    def _changed(self, user_id: int) -> None:
+        self.signal.announce(AccessChange(ChangeKind.USER_CHANGED, user_id=user_id))
 
     def _now_ms(self) -> int:
         return int(self._clock.now() * 1000)
@@ -124,6 +129,7 @@ class AccountStore:
             await self._db.conn.execute(
                 "UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), user_id)
             )
+        self._changed(user_id)
         return await self.get(user_id)
 
     async def set_password(self, user_id: int, password: str) -> None:
@@ -141,6 +147,7 @@ class AccountStore:
         if user.role is Role.ADMIN:
             await self._keep_an_admin(user_id)
         await self._db.conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
+        self._changed(user_id)
 
     async def set_rights(self, user_id: int, camera_id: str, rights: frozenset[Right]) -> User:
         user = await self.get(user_id)
@@ -159,10 +166,12 @@ class AccountStore:
                 "ON CONFLICT (user_id, camera_id) DO UPDATE SET rights = excluded.rights",
                 (user_id, camera_id, ",".join(sorted(r.value for r in rights))),
             )
+        self._changed(user_id)
         return await self.get(user_id)
 
     async def forget_camera(self, camera_id: str) -> None:
         await self._db.conn.execute("DELETE FROM camera_rights WHERE camera_id = ?", (camera_id,))
+        self.signal.announce(AccessChange(ChangeKind.CAMERA_REMOVED, camera_id=camera_id))
 
     async def _keep_an_admin(self, user_id: int) -> None:
         async with self._db.conn.execute(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import jwt
 
 from recorder.accounts.db import SiteDatabase
+from recorder.accounts.revocation import AccessChange, AccessSignal, ChangeKind
 from recorder.clock import Clock
 from recorder.errors import NotAuthenticated
 
@@ -48,8 +49,10 @@ class TokenService:
         signing_key: bytes,
         access_ttl_s: int = 900,
         refresh_ttl_s: int = 30 * 86400,
+        signal: AccessSignal | None = None,
     ) -> None:
         self._db = db
+        self.signal = signal or AccessSignal()
         self._clock = clock
         self._key = signing_key
         self.access_ttl_s = access_ttl_s
@@ -121,30 +124,36 @@ class TokenService:
         return AccessClaims(int(claims["sub"]), session_id)
 
     async def refresh(self, refresh_token: str) -> tuple[int, TokenPair]:
-        """Trade a refresh token for a new pair; returns the user id too."""
+        """Trade a refresh token for a new pair; returns the user id too.
+
+        The token is claimed by one conditional UPDATE (`used_ms IS NULL`): of any number of
+        concurrent refreshes with it, exactly one changes the row and gets a pair; every other
+        one finds it used, which is reuse, and ends the session (the winner's pair with it).
+        """
         now = self._now_ms()
         conn = self._db.conn
+        digest = _hash(refresh_token)
         async with conn.execute(
-            "SELECT r.session_id, r.expires_ms, r.used_ms, s.user_id, s.revoked_ms "
+            "SELECT r.session_id, r.expires_ms, s.user_id, s.revoked_ms "
             "FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id "
             "WHERE r.token_hash = ?",
-            (_hash(refresh_token),),
+            (digest,),
         ) as cursor:
             row = await cursor.fetchone()
         if row is None:
             raise NotAuthenticated("unknown refresh token")
-        session_id, expires_ms, used_ms, user_id, revoked_ms = row
+        session_id, expires_ms, user_id, revoked_ms = row
         if revoked_ms is not None:
             raise NotAuthenticated("session ended: log in again")
-        if used_ms is not None:
-            await self.end_session(str(session_id))
-            raise NotAuthenticated("refresh token reused: session revoked, log in again")
         if int(expires_ms) <= now:
             raise NotAuthenticated("refresh token expired: log in again")
-        await conn.execute(
+        claimed = await conn.execute(
             "UPDATE refresh_tokens SET used_ms = ? WHERE token_hash = ? AND used_ms IS NULL",
-            (now, _hash(refresh_token)),
+            (now, digest),
         )
+        if claimed.rowcount != 1:
+            await self.end_session(str(session_id))
+            raise NotAuthenticated("refresh token reused: session revoked, log in again")
         await conn.execute("UPDATE sessions SET last_used_ms = ? WHERE id = ?", (now, session_id))
         return int(user_id), await self._issue(int(user_id), str(session_id))
 
@@ -153,9 +162,19 @@ class TokenService:
             "UPDATE sessions SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL",
             (self._now_ms(), session_id),
         )
+        self.signal.announce(AccessChange(ChangeKind.SESSION_ENDED, session_id=session_id))
 
     async def end_sessions_of(self, user_id: int) -> None:
         await end_sessions_of(self._db, self._clock, user_id)
+        self.signal.announce(AccessChange(ChangeKind.SESSIONS_ENDED, user_id=user_id))
+
+    async def session_active(self, session_id: str) -> bool:
+        """Whether the session exists and was not ended (long-lived connections re-check)."""
+        async with self._db.conn.execute(
+            "SELECT revoked_ms FROM sessions WHERE id = ?", (session_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return row is not None and row[0] is None
 
     async def session_of_refresh(self, refresh_token: str) -> str | None:
         async with self._db.conn.execute(

@@ -22,6 +22,7 @@ from recorder.api.routes import (
     cameras,
     clips,
     events,
+    hooks,
     live,
     onboarding,
     ptz,
@@ -66,6 +67,7 @@ def create_app(ctx: ApiContext, web_dir: Path | None = WEB_DIST) -> FastAPI:
     app.state.ctx = ctx
     for module in (
         auth, users, cameras, onboarding, live, recordings, events, clips, ptz, system, ws,
+        hooks,
     ):  # fmt: skip
         app.include_router(module.router, prefix=PREFIX)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from recorder.accounts.audit import AuditLog
 from recorder.accounts.bootstrap import FIRST_ADMIN, ensure_first_admin
 from recorder.accounts.db import SiteDatabase
+from recorder.accounts.revocation import AccessSignal
 from recorder.accounts.secrets import load_or_create_secret
 from recorder.accounts.store import AccountStore
 from recorder.accounts.throttle import LoginThrottle
@@ -24,6 +25,7 @@ from recorder.capture.opener import StreamOpener
 from recorder.capture.session import Keyframe
 from recorder.clock import Clock
 from recorder.config import RecorderConfig
+from recorder.integrations.store import IntegrationStore
 from recorder.media.clips import ClipService
 from recorder.media.live import LiveStream
 from recorder.motion.service import MotionService
@@ -66,7 +68,8 @@ async def assemble_api(
     motion: MotionService | None = None,
 ) -> ApiParts:
     data_dir: Path = config.data_dir
-    accounts = AccountStore(site, clock)
+    signal = AccessSignal()
+    accounts = AccountStore(site, clock, signal)
     password = await ensure_first_admin(accounts)
     if password:
         # Shown once; `skycam user reset-password admin` makes a new one.
@@ -84,7 +87,12 @@ async def assemble_api(
         probe=probe,
         accounts=accounts,
         tokens=TokenService(
-            site, clock, key, config.api.access_token_ttl_s, config.api.refresh_token_ttl_s
+            site,
+            clock,
+            key,
+            config.api.access_token_ttl_s,
+            config.api.refresh_token_ttl_s,
+            signal,
         ),
         throttle=LoginThrottle(clock),
         audit=AuditLog(site, clock),
@@ -92,7 +100,9 @@ async def assemble_api(
         latest_keyframe=latest_keyframe,
         live=live,
         clips=ClipService(site, index, layout, clock, int(config.storage.clips_max_bytes)),
+        integrations=IntegrationStore(site, clock),
         motion=motion,
+        signal=signal,
     )
     resumed = await ctx.clips.resume()
     if resumed:

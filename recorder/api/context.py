@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from recorder.accounts.audit import AuditLog
+from recorder.accounts.revocation import AccessSignal
 from recorder.accounts.store import AccountStore
 from recorder.accounts.throttle import LoginThrottle
 from recorder.accounts.tokens import TokenService
@@ -17,6 +18,8 @@ from recorder.capture.session import Keyframe
 from recorder.clock import Clock
 from recorder.config import CameraConfig, RecorderConfig
 from recorder.errors import Unavailable
+from recorder.integrations.signature import ReplayCache
+from recorder.integrations.store import IntegrationStore
 from recorder.media.clips import ClipService
 from recorder.media.live import LiveStream
 from recorder.motion.model import MAX_PAGE, EventQuery, MotionEvent
@@ -48,8 +51,12 @@ class ApiContext:
     latest_keyframe: Callable[[str], Keyframe | None]
     live: Callable[[str], LiveStream | None]
     clips: ClipService
+    integrations: IntegrationStore  # devices that may post signed events (webhooks)
     motion: MotionService | None = None  # None: events are not available
     onvif_device: Callable[[OnvifEndpoint], OnvifDevice] = ZeepOnvifDevice
+    # Sessions ended, users and rights changed: long-lived connections (/ws, the tunnel) listen.
+    signal: AccessSignal = field(default_factory=AccessSignal)
+    replays: ReplayCache = field(default_factory=ReplayCache)  # accepted webhook signatures
 
     def camera(self, camera_id: str) -> CameraConfig:
         return self.cameras.get(camera_id)

@@ -2,6 +2,11 @@
 
 Publishing never blocks: each client has a bounded queue; a client too slow to keep up loses
 its oldest messages and is told so, rather than slowing the recorder.
+
+Who may see a message is decided twice: when it is published, and again when it is sent,
+against the subscriber's principal of that moment. A connection whose rights were narrowed
+(see recorder/accounts/revocation.py) replaces its principal, and what was already queued for
+a camera it may no longer see is dropped rather than sent.
 """
 
 from __future__ import annotations
@@ -13,15 +18,24 @@ from typing import Any
 
 from recorder.accounts.model import Principal
 
+Allowed = Callable[[Principal], bool]
+
 QUEUE = 256
 
 
 @dataclass(eq=False)
 class Subscriber:
     principal: Principal
-    queue: asyncio.Queue[dict[str, Any]] = field(
+    queue: asyncio.Queue[tuple[dict[str, Any], Allowed]] = field(
         default_factory=lambda: asyncio.Queue(maxsize=QUEUE)
     )
+
+    async def next_message(self) -> dict[str, Any]:
+        """The next queued message this subscriber may still see."""
+        while True:
+            message, allowed = await self.queue.get()
+            if allowed(self.principal):
+                return message
 
 
 class RealtimeHub:
@@ -36,9 +50,7 @@ class RealtimeHub:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
 
-    def publish(
-        self, message: dict[str, Any], allowed: Callable[[Principal], bool] = lambda _: True
-    ) -> None:
+    def publish(self, message: dict[str, Any], allowed: Allowed = lambda _: True) -> None:
         """Queue `message` for every subscriber `allowed` to see it. Event-loop thread only."""
         for subscriber in list(self._subscribers):
             if not allowed(subscriber.principal):
@@ -47,4 +59,4 @@ class RealtimeHub:
             if queue.full():
                 queue.get_nowait()
                 message = {**message, "dropped": True}
-            queue.put_nowait(message)
+            queue.put_nowait((message, allowed))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from recorder.accounts.model import Right, Role
 
 
 class _In(BaseModel):
+    # Unknown keys refused; booleans and numbers must be JSON booleans and numbers ("yes", 1
+    # or "3" are not coerced: `{"disabled": "yes"}` must not disable anyone).
     model_config = ConfigDict(extra="forbid")
 
 
@@ -46,7 +48,7 @@ class NewUser(_In):
 
 class UserChange(_In):
     role: Role | None = None
-    disabled: bool | None = None
+    disabled: StrictBool | None = None
     password: str | None = Field(default=None, min_length=8, max_length=256)
 
 
@@ -106,7 +108,9 @@ class BoxOut(BaseModel):
 class EventOut(BaseModel):
     id: int
     camera_id: str
-    source: str  # software, onvif or both
+    source: str  # software, onvif, both, or external (a webhook)
+    kind: str  # motion, or what an external device reported (doorbell, alarm, plate...)
+    label: str  # what an external device read (a number plate); "" for motion
     start_ms: int
     end_ms: int | None  # None while the event is in progress
     score: float  # largest fraction of the frame in motion (0 for ONVIF-only events)
@@ -128,6 +132,8 @@ class EventMarker(BaseModel):
     end_ms: int | None
     score: float
     has_thumbnail: bool
+    kind: str = "motion"
+    label: str = ""
 
 
 class Timeline(BaseModel):
@@ -208,7 +214,9 @@ CameraOut.model_rebuild()
 class NewClip(_In):
     start: str = Field(max_length=40, description="ms since 1970 or ISO 8601")
     end: str = Field(max_length=40)
-    exact: bool = False  # cut at exactly `start` (edit list) instead of the keyframe before it
+    exact: StrictBool = (
+        False  # cut at exactly `start` (edit list) instead of the keyframe before it
+    )
     name: str = Field(default="", max_length=200)
 
 
@@ -235,12 +243,12 @@ class CameraIn(_In):
     sub_url: str | None = Field(default=None, max_length=2000)
     username: str | None = Field(default=None, max_length=200)
     password: str | None = Field(default=None, max_length=200)
-    enabled: bool = True
+    enabled: StrictBool = True
     record_mode: Literal["continuous", "motion", "off"] = "continuous"
-    retention_days: float | None = Field(default=None, gt=0, le=36500)
+    retention_days: StrictFloat | None = Field(default=None, gt=0, le=36500)
     motion: dict[str, Any] | None = None
     onvif: dict[str, Any] | None = None
-    test: bool = True  # open the stream before saving; refuse if it does not play
+    test: StrictBool = True  # open the stream before saving; refuse if it does not play
 
 
 class CameraPatch(_In):
@@ -249,12 +257,12 @@ class CameraPatch(_In):
     sub_url: str | None = Field(default=None, max_length=2000)
     username: str | None = Field(default=None, max_length=200)
     password: str | None = Field(default=None, max_length=200)
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
     record_mode: Literal["continuous", "motion", "off"] | None = None
-    retention_days: float | None = Field(default=None, gt=0, le=36500)
+    retention_days: StrictFloat | None = Field(default=None, gt=0, le=36500)
     motion: dict[str, Any] | None = None
     onvif: dict[str, Any] | None = None
-    test: bool = True
+    test: StrictBool = True
 
 
 class StreamTest(_In):
@@ -272,7 +280,7 @@ class StreamInfoOut(BaseModel):
 
 
 class DiscoverRequest(_In):
-    timeout_s: float = Field(default=3.0, ge=0.2, le=10)
+    timeout_s: StrictFloat = Field(default=3.0, ge=0.2, le=10)
     targets: list[str] = Field(
         default_factory=list,
         max_length=16,
@@ -297,7 +305,7 @@ class DiscoveryOut(BaseModel):
 
 class ProbeRequest(_In):
     host: str = Field(min_length=2, max_length=45, description="IP address of the camera")
-    port: int = Field(default=80, ge=1, le=65535, description="ONVIF port")
+    port: StrictInt = Field(default=80, ge=1, le=65535, description="ONVIF port")
     username: str | None = Field(default=None, max_length=200)
     password: str | None = Field(default=None, max_length=200)
 
@@ -329,7 +337,7 @@ class OnvifCameraIn(ProbeRequest):
     id: str = Field(min_length=1, max_length=63)
     name: str = Field(default="", max_length=100)
     record_mode: Literal["continuous", "motion", "off"] = "continuous"
-    test: bool = True  # open the stream before saving; refuse if it does not play
+    test: StrictBool = True  # open the stream before saving; refuse if it does not play
 
 
 class StreamUrlsOut(BaseModel):
@@ -338,12 +346,44 @@ class StreamUrlsOut(BaseModel):
 
 
 class PtzMove(_In):
-    pan: float = Field(default=0.0, ge=-1, le=1, description="-1 left .. 1 right")
-    tilt: float = Field(default=0.0, ge=-1, le=1, description="-1 down .. 1 up")
-    zoom: float = Field(default=0.0, ge=-1, le=1, description="-1 out .. 1 in")
-    timeout_s: float = Field(default=1.0, ge=0.1, le=60, description="then the camera stops")
+    pan: StrictFloat = Field(default=0.0, ge=-1, le=1, description="-1 left .. 1 right")
+    tilt: StrictFloat = Field(default=0.0, ge=-1, le=1, description="-1 down .. 1 up")
+    zoom: StrictFloat = Field(default=0.0, ge=-1, le=1, description="-1 out .. 1 in")
+    timeout_s: StrictFloat = Field(default=1.0, ge=0.1, le=60, description="then the camera stops")
 
 
 class PresetOut(BaseModel):
     token: str
     name: str
+
+
+class NewIntegration(_In):
+    name: str = Field(min_length=1, max_length=63, description="a-z, 0-9, '-', '_'")
+    cameras: list[str] = Field(
+        default_factory=list, max_length=100, description="cameras it may report on; [] = all"
+    )
+
+
+class IntegrationOut(BaseModel):
+    name: str
+    cameras: list[str]  # [] = every camera
+    created_ms: int
+    created_by: str
+    url: str  # where the device posts, relative to the API root
+
+
+class IntegrationCreated(IntegrationOut):
+    secret: str  # the HMAC key: shown this once, never again
+
+
+class HookEvent(_In):
+    """What a device posts to /hooks/{integration} (signed; see docs/ref/api.md)."""
+
+    camera_id: str = Field(min_length=1, max_length=63)
+    kind: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,31}$", description="e.g. doorbell")
+    label: str = Field(default="", max_length=100, description="e.g. a number plate")
+    confidence: StrictFloat = Field(default=1.0, ge=0, le=1)
+    at_ms: StrictInt | None = Field(default=None, description="when; default: on receipt")
+    jpeg: str | None = Field(
+        default=None, max_length=1_400_000, description="a picture, base64 (at most ~1 MB)"
+    )

@@ -127,6 +127,11 @@ class ApiServer:
             "lifespan": "off",
             "ws": "websockets",
             "date_header": False,  # _DateHeader adds it without a timer
+            # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise, and every
+            # local client (the relay tunnel, anything on the box) comes from there: only the
+            # configured proxies are believed.
+            "proxy_headers": bool(config.trusted_proxies),
+            "forwarded_allow_ips": list(config.trusted_proxies),
         }
         if config.https:
             cert, key = await asyncio.to_thread(ensure_certificate, self._tls_dir)

@@ -24,6 +24,7 @@ class EventSource(enum.StrEnum):
     SOFTWARE = "software"
     ONVIF = "onvif"
     BOTH = "both"
+    EXTERNAL = "external"  # a signed webhook from another device (recorder/integrations)
 
     @classmethod
     def of(cls, sources: frozenset[str]) -> EventSource:
@@ -48,6 +49,8 @@ class MotionEvent:
     updated_ms: int
     last_motion_ms: int = 0  # internal: where a crash leaves an open event's end
     protection_id: int | None = None  # internal: the index protection of its range
+    kind: str = "motion"  # what happened: motion, or what an external device says (doorbell)
+    label: str = ""  # what an external device read or recognised (a number plate); may be ""
 
     @property
     def ongoing(self) -> bool:
@@ -68,6 +71,8 @@ class MotionEvent:
             "has_thumbnail": self.thumbnail is not None,
             "record_start_ms": self.record_start_ms,
             "record_end_ms": self.record_end_ms,
+            "kind": self.kind,
+            "label": self.label,
         }
 
 

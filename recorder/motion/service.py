@@ -25,7 +25,7 @@ from typing import Any
 from recorder.capture.opener import PyAVOptions, PyAVStreamOpener, StreamOpener
 from recorder.clock import Clock, SystemClock
 from recorder.config import CameraConfig, RecorderConfig, RecordMode
-from recorder.errors import RecorderError
+from recorder.errors import RecorderError, Unavailable
 from recorder.motion.activity import Signal
 from recorder.motion.bus import EventBus
 from recorder.motion.config import EventsConfig, MotionSource
@@ -33,7 +33,7 @@ from recorder.motion.model import MotionEvent
 from recorder.motion.store import EVENTS_FILE, EventStore, SqliteEventStore
 from recorder.motion.thumbnails import ThumbnailStore
 from recorder.motion.worker import MotionSession, MotionStats, MotionWorker
-from recorder.motion.writer import DAY_MS, EventWriter
+from recorder.motion.writer import DAY_MS, EventWriter, ExternalReport
 from recorder.onvif.config import endpoint_for
 from recorder.onvif.device import OnvifDevice, ZeepOnvifDevice
 from recorder.onvif.motion_source import OnvifMotionSource
@@ -117,6 +117,14 @@ class MotionService:
             return None
         path = self._thumbnails.absolute(event.thumbnail)
         return path if await asyncio.to_thread(path.is_file) else None
+
+    async def add_external(self, report: ExternalReport) -> MotionEvent:
+        """Store, protect and announce an event another device reported (see EventWriter)."""
+        writer = self._writer
+        if writer is None:
+            raise Unavailable("events are not running (starting or stopping)")
+        await self._index.ensure_camera(report.camera_id)
+        return await writer.add_external(report)
 
     def stats(self, camera_id: str) -> MotionStats | None:
         worker = self.software.get(camera_id)

@@ -63,11 +63,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX events_open ON events (id) WHERE end_ms IS NULL",
         ),
     ),
+    Migration(
+        2,
+        "what happened and what was read, for events from other devices",
+        (
+            "ALTER TABLE events ADD COLUMN kind TEXT NOT NULL DEFAULT 'motion'",
+            "ALTER TABLE events ADD COLUMN label TEXT NOT NULL DEFAULT ''",
+        ),
+    ),
 )
 
 _COLUMNS = (
     "id, camera_id, source, start_ms, end_ms, last_motion_ms, score, zones, box_x, box_y, "
-    "box_w, box_h, thumbnail, record_start_ms, record_end_ms, protection_id, updated_ms"
+    "box_w, box_h, thumbnail, record_start_ms, record_end_ms, protection_id, updated_ms, kind, "
+    "label"
 )
 
 
@@ -235,12 +244,14 @@ def _to_row(event: MotionEvent) -> dict[str, Any]:
         "record_end_ms": event.record_end_ms,
         "protection_id": event.protection_id,
         "updated_ms": event.updated_ms,
+        "kind": event.kind,
+        "label": event.label,
     }
 
 
 def _from_row(row: Any) -> MotionEvent:
     (event_id, camera_id, source, start, end, last_motion, score, zones, bx, by, bw, bh,
-     thumbnail, record_start, record_end, protection_id, updated) = row  # fmt: skip
+     thumbnail, record_start, record_end, protection_id, updated, kind, label) = row  # fmt: skip
     box = None if bx is None else Box(bx, by, bw, bh)
     return MotionEvent(
         id=event_id,
@@ -257,4 +268,6 @@ def _from_row(row: Any) -> MotionEvent:
         updated_ms=updated,
         last_motion_ms=last_motion,
         protection_id=protection_id,
+        kind=kind,
+        label=label,
     )

@@ -38,6 +38,18 @@ UPDATE_INTERVAL_S = 2.0  # an open event's row and notice change at most this of
 TOUCH_INTERVAL_S = 10.0  # and at least this often (so a crash loses little of its end)
 
 
+@dataclass(frozen=True)
+class ExternalReport:
+    """What another device says happened, checked by the caller (recorder/integrations)."""
+
+    camera_id: str
+    kind: str
+    label: str
+    confidence: float  # 0..1, stored as the event's score
+    at_ms: int
+    jpeg: bytes | None = None  # a picture to show as the thumbnail, already checked as JPEG
+
+
 @dataclass
 class _Tracked:
     event: MotionEvent
@@ -226,8 +238,10 @@ class EventWriter:
             self._bus.publish(EventNotice(NoticeKind.UPDATE, tracked.event))
 
     async def _protect(self, tracked: _Tracked, until_ms: int) -> None:
+        tracked.event = await self._protected(tracked.event, until_ms)
+
+    async def _protected(self, event: MotionEvent, until_ms: int) -> MotionEvent:
         """Cover the event's range up to `until_ms`: add the new protection, then drop the old."""
-        event = tracked.event
         expires = max(until_ms, self._now_ms()) + round(self._config.retention_days * DAY_MS)
         protection = await self._index.add_protection(
             Protection(
@@ -240,7 +254,7 @@ class EventWriter:
         )
         if event.protection_id is not None:
             await self._index.remove_protection(event.protection_id)
-        tracked.event = replace(event, protection_id=protection.id)
+        return replace(event, protection_id=protection.id)
 
     async def _write_thumbnail(self, tracked: _Tracked) -> None:
         best = tracked.state.best
@@ -263,6 +277,44 @@ class EventWriter:
             )
             return
         tracked.event = replace(event, thumbnail=relative)
+
+    async def add_external(self, report: ExternalReport) -> MotionEvent:
+        """An event another device reported (a doorbell ring, an alarm zone, a read plate): an
+        instant, stored, protected and announced exactly as a motion event that has ended."""
+        at_ms = report.at_ms
+        event = await self._store.insert(
+            MotionEvent(
+                id=0,
+                camera_id=report.camera_id,
+                source=EventSource.EXTERNAL,
+                start_ms=at_ms,
+                end_ms=at_ms,
+                score=report.confidence,
+                zones=(),
+                box=None,
+                thumbnail=None,
+                record_start_ms=at_ms - self._pre_ms,
+                record_end_ms=at_ms + self._post_ms,
+                updated_ms=self._now_ms(),
+                last_motion_ms=at_ms,
+                kind=report.kind,
+                label=report.label,
+            )
+        )
+        event = await self._protected(event, at_ms + self._post_ms)
+        if report.jpeg is not None:
+            relative = self._thumbnails.relative_path(event.camera_id, event.id, event.start_ms)
+            try:
+                await asyncio.to_thread(self._thumbnails.write, relative, report.jpeg)
+                event = replace(event, thumbnail=relative)
+            except OSError as exc:
+                log.warning(
+                    "%s: cannot write picture of event %d: %s", event.camera_id, event.id, exc
+                )
+        await self._store.update(event)
+        self._bus.publish(EventNotice(NoticeKind.START, event))
+        self._bus.publish(EventNotice(NoticeKind.END, event))
+        return event
 
     def _provisional_end(self, camera: _Camera, tracked: _Tracked) -> int:
         longest = round(camera.max_event_s * 1000)

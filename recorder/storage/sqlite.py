@@ -23,6 +23,9 @@ from recorder.errors import IndexFailure, SchemaTooNew
 from recorder.storage.migrations import Migration, migrate
 
 log = logging.getLogger(__name__)
+# aiosqlite logs every statement with its parameters at DEBUG: password hashes, refresh-token
+# hashes, cameras' RTSP passwords. Those lines never go out, whatever the root level.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 class SqliteDatabase:

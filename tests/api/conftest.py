@@ -9,6 +9,7 @@ import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -16,13 +17,14 @@ import pytest
 from recorder.accounts.db import SiteDatabase
 from recorder.accounts.model import Right, Role
 from recorder.api.assemble import ApiParts, assemble_api
+from recorder.api.server import ApiServer
 from recorder.cameras.registry import CameraRegistry
 from recorder.capture.health import CameraState, HealthBoard
 from recorder.capture.opener import PyAVStream, PyAVStreamOpener
 from recorder.capture.replay import ReplayOpener
 from recorder.capture.session import CaptureSession, SessionSettings
 from recorder.clock import FakeClock
-from recorder.config import RecorderConfig, parse_config
+from recorder.config import ApiConfig, RecorderConfig, parse_config
 from recorder.errors import StreamError
 from recorder.media.live import LivePacket, LiveStream
 from recorder.motion.analysis import Box
@@ -124,16 +126,42 @@ class Api:
             await accounts.set_rights(user.id, camera, frozenset(granted))
         return await self.headers(username, "pw-" + username + "-123")
 
+    async def login_as_new(
+        self, username: str, role: Role, rights: dict[str, set[Right]] | None = None
+    ) -> dict[str, str]:
+        """A new user with `rights`, logged in: the whole token response."""
+        await self.add_user(username, role, rights)
+        return await self.login(username, "pw-" + username + "-123")
+
+
+@contextlib.asynccontextmanager
+async def served(api: Api, tmp_path: Path, **api_config: object) -> AsyncIterator[int]:
+    """The api's app on a real loopback socket (plain HTTP); yields the port."""
+    config = ApiConfig(https=False, http_port=0, **api_config)  # type: ignore[arg-type]
+    server = ApiServer(api.parts.server.app, config, tmp_path)
+    shutdown = asyncio.Event()
+    task = asyncio.create_task(server.run(shutdown))
+    await asyncio.wait_for(server.ready.wait(), 10)
+    assert server.http_port
+    try:
+        yield server.http_port
+    finally:
+        shutdown.set()
+        await asyncio.wait_for(task, 10)
+
 
 class ClipOpener:
-    """A StreamOpener for connection tests: URLs on host `good.test` play a clip, any other
-    host is refused, as an unreachable camera would be."""
+    """A StreamOpener for connection tests: URLs on host `good.test` or 127.0.0.2 play a clip,
+    any other host is refused, as an unreachable camera would be. Notes every URL it is asked
+    to open."""
 
     def __init__(self, clip: Path) -> None:
         self._clip = clip
+        self.opened: list[str] = []
 
     def open(self, url: str) -> PyAVStream:
-        if "@good.test" not in url and "//good.test" not in url:
+        self.opened.append(url)
+        if urlsplit(url).hostname not in ("good.test", "127.0.0.2"):
             raise StreamError("cannot open stream: connection refused")
         return PyAVStreamOpener().open(str(self._clip))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -134,3 +135,23 @@ async def test_every_endpoint_but_login_refuses_a_missing_or_expired_token(api: 
             response = await api.client.request(method, path, headers=headers, json={})
             assert response.status_code == 401, (method, path, headers, response.text)
             assert response.headers.get("WWW-Authenticate") == "Bearer"
+
+
+async def test_one_refresh_token_used_twenty_times_at_once_gives_one_pair(api: Api) -> None:
+    tokens = await api.login()
+    answers = await asyncio.gather(
+        *(
+            api.client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+            for _ in range(20)
+        )
+    )
+    winners = [a for a in answers if a.status_code == 200]
+    assert len(winners) == 1, [a.status_code for a in answers]
+    assert all(a.status_code == 401 for a in answers if a is not winners[0])
+    # The others were reuse: the session (the winner's pair too) is over.
+    me = await api.client.get("/api/v1/auth/me", headers=_bearer(winners[0].json()))
+    assert me.status_code == 401
+    again = await api.client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": winners[0].json()["refresh_token"]}
+    )
+    assert again.status_code == 401

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from recorder.accounts.model import Right, Role
-from tests.api.conftest import Api
+from tests.api.conftest import Api, ClipOpener
 
 NEW = {"id": "porch", "name": "Porch", "main_url": "rtsp://good.test/stream1"}
 
@@ -39,7 +39,7 @@ async def test_a_stream_that_does_not_play_is_refused_unless_asked(api: Api) -> 
 async def test_stream_test_describes_the_stream(api: Api) -> None:
     admin = await api.headers()
     ok = await api.client.post(
-        "/api/v1/cameras/test", json={"main_url": NEW["main_url"]}, headers=admin
+        "/api/v1/cameras/test", json={"main_url": "rtsp://127.0.0.2/stream1"}, headers=admin
     )
     assert ok.status_code == 200 and ok.json()["video_codec"] == "h264"
     assert ok.json()["width"] == 320
@@ -83,3 +83,27 @@ async def test_only_admins_change_cameras(api: Api) -> None:
     response = await api.client.patch("/api/v1/cameras/cam1", json={"name": "x"}, headers=operator)
     assert response.status_code == 403
     assert (await api.client.delete("/api/v1/cameras/cam1", headers=operator)).status_code == 403
+
+
+async def test_stream_test_reaches_only_the_configured_networks(api: Api) -> None:
+    admin = await api.headers()
+    opener = api.parts.context.opener
+    assert isinstance(opener, ClipOpener)
+    # This site allows 127.0.0.0/8 only: /cameras/test must not become a port scanner.
+    for url in (
+        "rtsp://10.0.0.5/s",
+        "rtsp://8.8.8.8:22/s",
+        "rtsp://good.test/s",  # names are not resolved, as for the ONVIF probes
+        "rtsp://localhost:80/s",
+        "rtsp://[2001:db8::1]:554/s",
+    ):
+        response = await api.client.post(
+            "/api/v1/cameras/test", json={"main_url": url}, headers=admin
+        )
+        assert response.status_code == 403, (url, response.text)
+        assert "[onboarding]" in response.json()["error"]["message"]
+    assert opener.opened == []
+    allowed = await api.client.post(
+        "/api/v1/cameras/test", json={"main_url": "rtsp://127.0.0.2:8554/s"}, headers=admin
+    )
+    assert allowed.status_code == 200

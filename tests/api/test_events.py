@@ -28,6 +28,8 @@ async def test_events_are_listed_newest_first_with_their_details(api: Api) -> No
         "id": api.events[1].id,
         "camera_id": "cam1",
         "source": "software",
+        "kind": "motion",
+        "label": "",
         "start_ms": T0 + 20_000,
         "end_ms": T0 + 30_000,
         "score": 0.12,
@@ -164,13 +166,28 @@ async def test_a_viewer_without_the_camera_gets_403_on_its_event_endpoints(api: 
         ("GET", "/api/v1/cameras/cam1/events"),
         ("GET", "/api/v1/events?camera=cam1"),
         ("GET", "/api/v1/events?camera=cam2&camera=cam1"),
-        ("GET", f"/api/v1/events/{cam1.id}"),
-        ("GET", f"/api/v1/events/{cam1.id}/thumbnail.jpg"),
-        ("GET", f"/api/v1/events/{cam1.id}/playback.m3u8"),
-        ("POST", f"/api/v1/events/{cam1.id}/clip"),
     ]:
         response = await api.client.request(method, path, headers=viewer)
         assert response.status_code == 403, (method, path, response.text)
+    # By id, another camera's event looks exactly like one that does not exist: ids are not a
+    # way to learn which events (and cameras) there are.
+    missing = 2**40
+    for method, suffix in [
+        ("GET", ""),
+        ("GET", "/thumbnail.jpg"),
+        ("GET", "/playback.m3u8"),
+        ("POST", "/clip"),
+    ]:
+        hidden = await api.client.request(
+            method, f"/api/v1/events/{cam1.id}{suffix}", headers=viewer
+        )
+        absent = await api.client.request(
+            method, f"/api/v1/events/{missing}{suffix}", headers=viewer
+        )
+        assert hidden.status_code == absent.status_code == 404, (suffix, hidden.text)
+        assert hidden.json()["error"]["message"] == f"no event {cam1.id}"
+        assert absent.json()["error"]["message"] == f"no event {missing}"
+        assert "cam1" not in hidden.text
     listed = (await api.client.get("/api/v1/events", headers=viewer)).json()
     assert {e["camera_id"] for e in listed["events"]} == {"cam2"}
     timeline = await api.client.get(
@@ -182,8 +199,8 @@ async def test_a_viewer_without_the_camera_gets_403_on_its_event_endpoints(api: 
 async def test_events_need_the_playback_right_not_just_live(api: Api) -> None:
     viewer = await api.add_user("liv", Role.VIEWER, {"cam1": {Right.LIVE}})
     event = api.events[0]
-    for path in ("/api/v1/cameras/cam1/events", f"/api/v1/events/{event.id}"):
-        assert (await api.client.get(path, headers=viewer)).status_code == 403
+    assert (await api.client.get("/api/v1/cameras/cam1/events", headers=viewer)).status_code == 403
+    assert (await api.client.get(f"/api/v1/events/{event.id}", headers=viewer)).status_code == 404
     listed = (await api.client.get("/api/v1/events", headers=viewer)).json()
     assert listed["events"] == []
 
@@ -236,7 +253,15 @@ async def test_event_notices_reach_only_clients_allowed_to_see_the_camera(api: A
         principals.append(Principal(user.id, user.username, user.role, rights, "s"))
     allowed, other = (ctx.hub.subscribe(p) for p in principals)
     api.motion.bus.publish(EventNotice(NoticeKind.START, api.events[1]))
-    message = await asyncio.wait_for(allowed.queue.get(), timeout=0.5)
+    message = await asyncio.wait_for(allowed.next_message(), timeout=0.5)
     assert message["type"] == "event.start"
     assert message["event"]["id"] == api.events[1].id
     assert other.queue.empty()
+
+
+async def test_an_event_the_caller_sees_but_may_not_export_is_a_403(api: Api) -> None:
+    viewer = await api.add_user("vlad", Role.VIEWER, {"cam1": {Right.PLAYBACK}})
+    event = api.events[1]
+    assert (await api.client.get(f"/api/v1/events/{event.id}", headers=viewer)).status_code == 200
+    clip = await api.client.post(f"/api/v1/events/{event.id}/clip", headers=viewer)
+    assert clip.status_code == 403 and "export" in clip.json()["error"]["message"]

@@ -143,3 +143,27 @@ async def test_audit_log_records_logins_video_access_and_permission_changes(api:
     ).json()
     assert {e["action"] for e in videos} == {"video.playback", "video.snapshot"}
     assert all(e["actor"] == "admin" for e in videos)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"disabled": "yes"},
+        {"disabled": 1},
+        {"disabled": "true"},
+        {"role": "viewer", "disabled": 0},
+        {"password": 12345678901},
+    ],
+)
+async def test_user_changes_take_strict_types(api: Api, body: dict[str, object]) -> None:
+    await api.add_user("stella", Role.VIEWER)
+    admin = await api.headers()
+    stella = next(
+        u
+        for u in (await api.client.get("/api/v1/users", headers=admin)).json()
+        if u["username"] == "stella"
+    )
+    response = await api.client.patch(f"/api/v1/users/{stella['id']}", json=body, headers=admin)
+    assert response.status_code == 422, response.text
+    after = await api.client.get(f"/api/v1/users/{stella['id']}", headers=admin)
+    assert after.json()["disabled"] is False and after.json()["role"] == "viewer"

@@ -154,3 +154,14 @@ async def test_storage_and_dashboard_agree_with_the_index(api: Api) -> None:
     assert storage["filesystem_total_bytes"] > storage["filesystem_free_bytes"] > 0
     dashboard = (await api.client.get("/api/v1/dashboard", headers=admin)).json()
     assert dashboard["cameras"] == 2 and dashboard["online"] == 1  # cam1 is online
+
+
+@pytest.mark.parametrize(
+    "days",
+    ["start=9999-12-31&end=9999-12-31", "start=0001-01-01&end=0001-01-01&tz=Asia/Tokyo"],
+)
+async def test_calendar_days_beyond_what_a_clock_can_hold_get_a_reason(api: Api, days: str) -> None:
+    admin = await api.headers()
+    response = await api.client.get(f"{BASE}/calendar?{days}", headers=admin)
+    assert response.status_code == 400, response.text
+    assert "years 2000 to 2100" in response.json()["error"]["message"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -19,8 +20,8 @@ from recorder.api.schemas import (
 )
 from recorder.api.security import Admin, Caller, Ctx, camera_right, camera_visible, client_of
 from recorder.capture.health import CameraHealth, CameraState
-from recorder.config import CameraConfig, camera_to_dict, parse_camera
-from recorder.errors import ConfigError, InvalidRequest, NotFound, StreamError
+from recorder.config import CameraConfig, camera_to_dict, parse_camera, strip_credentials
+from recorder.errors import ConfigError, Forbidden, InvalidRequest, NotFound, StreamError
 from recorder.media.snapshot import snapshot_from_keyframe, snapshot_from_segment
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
@@ -161,8 +162,16 @@ def validated(raw: dict[str, Any]) -> CameraConfig:
 
 @router.post("/test", response_model=StreamInfoOut)
 async def test_stream(body: StreamTest, admin: Admin, ctx: Ctx) -> StreamInfoOut:
-    """Try a stream URL and credentials without saving anything (onboarding)."""
+    """Try a stream URL and credentials without saving anything (onboarding). Like the ONVIF
+    probes, it reaches only IP addresses in `[onboarding] networks`: its answers tell a closed
+    port from an RTSP or HTTP one, so anywhere else it would be a port scanner."""
     camera = validated({"id": "probe", **body.model_dump(exclude_none=True)})
+    host = urlsplit(camera.main_url).hostname or ""
+    if not ctx.config.onboarding.allows(host):
+        raise Forbidden(
+            f"main_url: {host!r} is not an IP address in the networks of [onboarding] "
+            "(streams are tested on the local network only)"
+        )
     return await _test_stream(ctx, camera)
 
 
@@ -204,7 +213,11 @@ async def change_camera(
     if body.test and stream_changed and camera.enabled:
         await _test_stream(ctx, camera)
     await ctx.cameras.replace(camera)
+    # The audit shows what changed, never a secret: passwords, and URLs without their userinfo.
     shown = {k: v for k, v in changes.items() if k != "password"}
+    for key in ("main_url", "sub_url"):
+        if isinstance(shown.get(key), str):
+            shown[key] = strip_credentials(shown[key])
     if "password" in changes:
         shown["password"] = "changed"
     await ctx.audit.record(

@@ -13,7 +13,7 @@ from recorder.api.context import ApiContext
 from recorder.api.params import parse_time
 from recorder.api.schemas import ClipOut, NewClip
 from recorder.api.security import Caller, Ctx, camera_right, client_of
-from recorder.errors import Forbidden, NotFound
+from recorder.errors import NotFound
 from recorder.media.clips import Clip
 
 router = APIRouter(tags=["clips"])
@@ -26,9 +26,10 @@ def clip_out(clip: Clip) -> ClipOut:
 
 
 async def _clip_for(ctx: ApiContext, principal: Principal, clip_id: int) -> Clip:
-    clip = await ctx.clips.get(clip_id)
+    clip = await ctx.clips.get(clip_id)  # NotFound if missing
+    # Another camera's clip gets the same answer as a missing one (ids are sequential).
     if not principal.can(clip.camera_id, Right.EXPORT):
-        raise Forbidden(f"no export right on camera {clip.camera_id!r}")
+        raise NotFound(f"no clip {clip_id}")
     return clip
 
 

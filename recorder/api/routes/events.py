@@ -24,7 +24,7 @@ from recorder.motion.model import DEFAULT_PAGE, MAX_PAGE, EventQuery, EventSourc
 router = APIRouter(tags=["events"])
 Playback = Annotated[Principal, Depends(camera_right(Right.PLAYBACK))]
 EventId = Path(ge=1, le=2**62)
-SourceName = Literal["software", "onvif", "both"]
+SourceName = Literal["software", "onvif", "both", "external"]
 MAX_CAMERAS = 100
 
 
@@ -34,6 +34,8 @@ def event_out(event: MotionEvent) -> EventOut:
         id=event.id,
         camera_id=event.camera_id,
         source=event.source.value,
+        kind=event.kind,
+        label=event.label,
         start_ms=event.start_ms,
         end_ms=event.end_ms,
         score=event.score,
@@ -52,7 +54,7 @@ class EventFilters:
         self,
         start: str | None = Query(default=None, max_length=40, description="events ending after"),
         end: str | None = Query(default=None, max_length=40, description="events starting before"),
-        source: list[SourceName] | None = Query(default=None, max_length=3),
+        source: list[SourceName] | None = Query(default=None, max_length=4),
         zone: str | None = Query(default=None, min_length=1, max_length=64),
         limit: int = Query(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE),
         cursor: str | None = Query(default=None, max_length=40, description="next_cursor"),
@@ -112,7 +114,10 @@ async def _event_for(
     ctx: ApiContext, principal: Principal, event_id: int, right: Right = Right.PLAYBACK
 ) -> MotionEvent:
     event = await ctx.events().events.get(event_id)
-    if event is None:
+    # An event the caller may not see gets the same answer as a missing one: ids are
+    # sequential, and a different answer would let anyone list which events (and cameras)
+    # exist. One they may see but not, say, export from is a plain 403.
+    if event is None or not principal.can(event.camera_id, Right.PLAYBACK):
         raise NotFound(f"no event {event_id}")
     if not principal.can(event.camera_id, right):
         raise Forbidden(f"no {right.value} right on camera {event.camera_id!r}")

@@ -28,6 +28,7 @@ MAX_TIMELINE_MS = 31 * DAY_MS
 MAX_BUCKETS = 11_000  # a week of minutes
 MAX_PLAYLIST_MS = DAY_MS
 MAX_TIMELINE_EVENTS = 2000
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 1, 1)  # as parse_time's MIN_MS, MAX_MS
 
 
 def _auto_resolution(span_ms: int) -> str:
@@ -81,6 +82,8 @@ async def timeline(
                 end_ms=e.end_ms,
                 score=e.score,
                 has_thumbnail=e.thumbnail is not None,
+                kind=e.kind,
+                label=e.label,
             )
             for e in reversed(events)
         ],
@@ -99,6 +102,9 @@ async def calendar(
 ) -> Calendar:
     """The days (in `tz`) that hold recordings."""
     zone = time_zone(tz)
+    if start < FIRST_DAY or end > LAST_DAY:
+        # Days like 9999-12-31 overflow once turned into times (and no recording is there).
+        raise InvalidRequest("start, end: out of range (years 2000 to 2100)")
     if end < start or (end - start).days > 366:
         raise InvalidRequest("end must be on or after start, at most 366 days later")
     days = [start + timedelta(days=n) for n in range((end - start).days + 1)]

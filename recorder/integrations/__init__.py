@@ -1,0 +1,2 @@
+"""Other devices (doorbells, alarm panels, number-plate cameras) adding events through signed
+webhooks. See docs/design/webhooks.md."""
