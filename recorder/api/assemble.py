@@ -11,7 +11,7 @@ from recorder.accounts.audit import AuditLog
 from recorder.accounts.bootstrap import FIRST_ADMIN, ensure_first_admin
 from recorder.accounts.db import SiteDatabase
 from recorder.accounts.revocation import AccessSignal
-from recorder.accounts.secrets import load_or_create_secret
+from recorder.accounts.secrets import load_or_create_secret, write_secret_file
 from recorder.accounts.store import AccountStore
 from recorder.accounts.throttle import LoginThrottle
 from recorder.accounts.tokens import TokenService
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 SITE_DB = "site.sqlite3"
 SECRETS = "secrets"
+FIRST_PASSWORD_FILE = "first-admin-password"
 
 
 @dataclass
@@ -72,8 +73,11 @@ async def assemble_api(
     accounts = AccountStore(site, clock, signal)
     password = await ensure_first_admin(accounts)
     if password:
-        # Shown once; `skycam user reset-password admin` makes a new one.
-        log.warning("first start: log in as %r with password %r", FIRST_ADMIN, password)
+        # A secret never goes to a log line (logs are shipped and kept): it goes to a 0600 file
+        # for the owner to read. `skycam user reset-password admin` makes a new one.
+        password_file = data_dir / SECRETS / FIRST_PASSWORD_FILE
+        write_secret_file(password_file, password)
+        log.warning("first start: log in as %r, password in %s (0600)", FIRST_ADMIN, password_file)
     key = load_or_create_secret(data_dir / SECRETS / "api-signing.key")
     ctx = ApiContext(
         config=config,
