@@ -145,7 +145,9 @@ class TunnelClient:
                 roll_at = current.opened + self.config.connection_max_s
                 beat_at = max(current.sent_at, current.opened) + self.config.heartbeat_s
                 timeout = max(0.0, min(roll_at, beat_at) - now)
-                await asyncio.wait([stopper, current.reader], timeout=timeout)
+                await asyncio.wait(
+                    [stopper, current.reader], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
                 if shutdown.is_set():
                     return
                 if current.reader.done():

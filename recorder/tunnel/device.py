@@ -220,9 +220,12 @@ class DeviceClient:
                         session.ended("bad accept")
                 elif kind == "data":
                     session.deliver(message)
-                elif kind in ("close", "error"):
+                elif kind == "close":
                     self.sessions.pop(session.sid, None)
-                    session.ended(str(message.get("reason") or message.get("code")))
+                    session.ended(str(message.get("reason") or "closed"))
+                elif kind == "error":
+                    self.sessions.pop(session.sid, None)
+                    session.ended(f"{message.get('code')}: {message.get('reason')}")
         except RelayUnavailable:
             for session in list(self.sessions.values()):
                 session.ended("relay connection lost")

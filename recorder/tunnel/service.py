@@ -14,8 +14,9 @@ from typing import Any
 
 from recorder.accounts.db import SiteDatabase
 from recorder.api.context import ApiContext
+from recorder.clock import Clock
 from recorder.config import RelayConfig
-from recorder.errors import Conflict, NotFound
+from recorder.errors import Conflict
 from recorder.reconnect import _wait
 from recorder.tunnel.broker import SessionBroker
 from recorder.tunnel.client import RelayStatus, TunnelClient
@@ -58,10 +59,11 @@ class TunnelService:
         app: Any,
         site: SiteDatabase,
         dialer: RecorderDialer | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.config = config
         self.identity = RecorderIdentity.load_or_create(secrets_dir)
-        self.clock = ctx.clock
+        self.clock = clock or ctx.clock
         self.invitations = InvitationStore(site, ctx.clock)
         self.devices = DeviceStore(site, ctx.clock)
         self.api = InProcessApi(app, ctx.tokens, ctx.clock, int(config.max_call_bytes))
@@ -72,7 +74,7 @@ class TunnelService:
                 dialer or WebSocketDialer(config.url, config.ws_url, config.connect_timeout_s),
                 self.identity,
                 config,
-                ctx.clock,
+                self.clock,
                 self.broker.handle,
                 on_connected=self.sync,
             )
@@ -152,7 +154,7 @@ class TunnelService:
     async def revoke_device(self, device_id: int) -> Device:
         device = await self.devices.get(device_id)
         if not device.live:
-            raise NotFound(f"device {device_id} is already revoked")
+            raise Conflict(f"device {device_id} is already revoked")
         return await self.broker.revoke_device(device_id)
 
     async def close(self) -> None:
