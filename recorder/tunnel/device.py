@@ -257,9 +257,10 @@ async def cloud_link(
             if ticket.status_code != 200:
                 raise RelayRefused(str(ticket.status_code), ticket.text[:200])
             value = ticket.json()["ticket"]
-    except (httpx.HTTPError, KeyError, ValueError) as exc:
+            account = str(tokens["account"]["id"])
+    except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
         raise RelayUnavailable(f"cloud login failed: {exc}") from exc
     link = await open_websocket(
         f"{ws_url or websocket_url(base)}?role=device&ticket={value}", timeout_s
     )
-    return link, str(tokens.get("account_id", ""))
+    return link, account
