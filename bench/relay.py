@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
-import secrets
 import signal
 import statistics
 import subprocess
@@ -175,10 +175,8 @@ async def reconnect_after_restart(relay: Relay, count: int) -> dict[str, float]:
     relay.stop()
     for rec in recorders:
         assert rec.ws is not None
-        try:
+        with contextlib.suppress(ConnectionClosed):
             await asyncio.wait_for(rec.ws.recv(), 30)
-        except ConnectionClosed:
-            pass
     restarted = asyncio.get_running_loop().create_future()
     took: list[float] = []
 
@@ -189,7 +187,7 @@ async def reconnect_after_restart(relay: Relay, count: int) -> dict[str, float]:
                 rec.ws = await rec.dial(http, relay)
                 await rec.ping(rec.ws)
                 break
-            except (OSError, httpx.HTTPError, ConnectionClosed, asyncio.TimeoutError):
+            except (TimeoutError, OSError, httpx.HTTPError, ConnectionClosed):
                 attempt += 1
                 await asyncio.sleep(random.uniform(0, min(5.0, 0.1 * 2**attempt)))
         ready_at = await restarted
