@@ -238,6 +238,23 @@ class DeviceClient:
         await self.link.close()
 
 
+async def cloud_signup(
+    relay_url: str, email: str, password: str, invitation: str, *, timeout_s: float = 10
+) -> None:
+    """Create a cloud account with a recorder's invitation id (the relay knows it; sign-up is
+    by invitation unless the relay allows open sign-up)."""
+    try:
+        async with httpx.AsyncClient(timeout=timeout_s) as http:
+            reply = await http.post(
+                f"{relay_url.rstrip('/')}/v1/accounts",
+                json={"email": email, "password": password, "invitation": invitation},
+            )
+    except httpx.HTTPError as exc:
+        raise RelayUnavailable(f"cloud sign-up failed: {exc}") from exc
+    if reply.status_code != 201:
+        raise RelayRefused(str(reply.status_code), reply.text[:200])
+
+
 async def cloud_link(
     relay_url: str, email: str, password: str, *, ws_url: str | None = None, timeout_s: float = 10
 ) -> tuple[RelayLink, str]:
