@@ -146,11 +146,11 @@ class DeviceSession:
     def ended(self, reason: str) -> None:
         self.close_reason = reason
         self.closed.set()
-        for future in self.pending.values():
+        futures: list[asyncio.Future[Any]] = [*self.pending.values(), self.accepted]
+        for future in futures:
             if not future.done():
                 future.set_exception(RelayRefused("closed", reason))
-        if not self.accepted.done():
-            self.accepted.set_exception(RelayRefused("closed", reason))
+                future.exception()  # whoever awaits it still gets it; nobody else is told
 
     async def close(self) -> None:
         with contextlib.suppress(TunnelError):
