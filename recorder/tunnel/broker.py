@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from recorder.accounts.model import Principal, Right, Role
 from recorder.api.context import ApiContext
 from recorder.api.security import authenticate
 from recorder.errors import NotFound, RequestError
@@ -233,8 +234,33 @@ class SessionBroker:
             device = None
         if device is None or not device.live or not await self._user_enabled(device):
             await self.end(session.sid, reason="revoked")
+            if device is None and not await self._devices.account_has_live_device(session.account):
+                await self._revoke_account(session.account)  # its user was deleted
             return False
         return True
+
+    def watch(self, signal: Any) -> None:
+        """Listen to the recorder's access-change signal (`recorder.accounts.revocation`, where
+        present): a session whose user or login changed is re-checked at once, not at its next
+        call or notice."""
+
+        def changed(change: Any) -> None:
+            for session in list(self.sessions.values()):
+                if session.device is None or session.login is None:
+                    continue
+                if change.concerns(session.device.user_id, session.login.session_id):
+                    self._spawn(session, self._recheck(session))
+
+        signal.subscribe(changed)
+
+    async def _recheck(self, session: RecorderSession) -> None:
+        if not await self._still_allowed(session):
+            return
+        assert session.login is not None
+        try:
+            await authenticate(self._ctx, session.login.access_token)
+        except RequestError:
+            await self.end(session.sid, reason="revoked")  # its login session was ended
 
     async def _user_enabled(self, device: Device) -> bool:
         try:
@@ -269,6 +295,14 @@ class SessionBroker:
                 notice = await subscriber.queue.get()
                 if not await self._still_allowed(session):
                     return
+                # The hub filtered with the rights of subscribe time; they may have narrowed.
+                try:
+                    now = await authenticate(self._ctx, session.login.access_token)
+                except RequestError:
+                    await self.end(session.sid, reason="revoked")
+                    return
+                if not _may_see(now, notice):
+                    continue
                 session.notices += 1
                 header = {"k": "notice", "id": f"n{session.notices}"}
                 await self._send(session, Message(header, json.dumps(notice).encode()))
@@ -321,6 +355,18 @@ class SessionBroker:
             await self.relay.control({"t": "revoke", "acct": account})
         except TunnelError as exc:
             log.warning("could not tell the relay to revoke an account: %s", exc)
+
+
+def _may_see(principal: Principal, notice: dict[str, Any]) -> bool:
+    """A second, narrowing check of a notice against the caller's current rights."""
+    if notice.get("type") == "storage.alert":
+        return principal.role in (Role.ADMIN, Role.OPERATOR)
+    camera_id = notice.get("camera_id")
+    if not isinstance(camera_id, str):
+        return True
+    if str(notice.get("type", "")).startswith("event"):
+        return principal.can(camera_id, Right.PLAYBACK)
+    return any(principal.can(camera_id, right) for right in Right)
 
 
 def _error(code: str, reason: str, call_id: Any = None) -> Message:

@@ -68,6 +68,9 @@ class TunnelService:
         self.devices = DeviceStore(site, ctx.clock)
         self.api = InProcessApi(app, ctx.tokens, ctx.clock, int(config.max_call_bytes))
         self.broker = SessionBroker(self.identity, ctx, self.api, self.invitations, self.devices)
+        signal = getattr(ctx, "signal", None)  # the access-change signal, once it exists
+        if signal is not None:
+            self.broker.watch(signal)
         self.client: TunnelClient | None = None
         if config.url:
             self.client = TunnelClient(

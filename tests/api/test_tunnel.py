@@ -24,7 +24,7 @@ from recorder.tunnel.errors import EnrollmentFailed, RelayRefused
 from recorder.tunnel.invitations import InvitationLink
 from recorder.tunnel.memory_relay import MemoryRecorderDialer, MemoryRelay
 from recorder.tunnel.service import TunnelService
-from tests.api.conftest import Api
+from tests.api.conftest import THUMBNAIL, Api
 
 RELAY_URL = "https://relay.test"
 
@@ -120,6 +120,10 @@ async def test_an_invited_device_enrolls_and_uses_the_api(remote: Remote) -> Non
     tunnelled = await session.call("GET", path)
     assert tunnelled.status == 200 and len(direct.content) > 100_000
     assert tunnelled.body == direct.content
+
+    event = remote.api.events[1]  # cam1's event with a thumbnail
+    thumbnail = await session.call("GET", f"/api/v1/events/{event.id}/thumbnail.jpg")
+    assert thumbnail.status == 200 and thumbnail.body == THUMBNAIL
 
     # A write through the tunnel: the audit log names the device's user, from "tunnel".
     created = await session.call(
@@ -347,3 +351,55 @@ async def test_the_lan_api_refuses_non_admins_and_bad_input(remote: Remote) -> N
     status = (await remote.api.client.get("/api/v1/relay", headers=remote.admin)).json()
     assert status["connected"] is True and status["url"] == RELAY_URL
     assert "private" not in repr(status).lower()
+
+
+async def test_notices_narrow_at_once_when_rights_are_removed(remote: Remote) -> None:
+    await remote.api.add_user("guest", Role.VIEWER, {"cam1": {Right.LIVE}, "cam2": {Right.LIVE}})
+    device, session = await remote.enrolled("guest", "acct-guest")
+    await session.subscribe()
+    hub = remote.api.parts.context.hub
+    await until(lambda: len(hub._subscribers) == 1, what="subscribed")
+    user = await remote.api.parts.context.accounts.find("guest")
+    assert user is not None
+    await remote.api.parts.context.accounts.set_rights(user.id, "cam1", frozenset())
+    for camera in ("cam1", "cam2"):  # the hub still filters with the rights of subscribe time
+        hub.publish({"type": "camera.status", "camera_id": camera})
+    only = await asyncio.wait_for(session.notices.get(), 10)
+    assert only["camera_id"] == "cam2"
+    assert session.notices.empty()
+    await device.close()
+
+
+class ChangeSignal:
+    """Stands in for the recorder's access-change signal (recorder/accounts/revocation.py)."""
+
+    def __init__(self) -> None:
+        self.listeners: list[Callable[[object], None]] = []
+
+    def subscribe(self, listener: Callable[[object], None]) -> Callable[[], None]:
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
+
+
+@dataclass(frozen=True)
+class UserChanged:
+    user_id: int
+
+    def concerns(self, user_id: int, session_id: str) -> bool:
+        return user_id == self.user_id
+
+
+async def test_an_access_change_closes_an_idle_session_at_once(remote: Remote) -> None:
+    await remote.api.add_user("guest", Role.VIEWER, {"cam2": {Right.LIVE}})
+    device, session = await remote.enrolled("guest", "acct-guest")
+    signal = ChangeSignal()
+    remote.service.broker.watch(signal)
+    user = await remote.api.parts.context.accounts.find("guest")
+    assert user is not None
+    await remote.api.parts.context.accounts.delete(user.id)  # devices go with the user
+    for listener in signal.listeners:
+        listener(UserChanged(user.id))
+    await asyncio.wait_for(session.closed.wait(), 10)  # no call needed to notice
+    assert session.close_reason == "revoked"
+    await until(lambda: ("acct-guest", remote.service.identity.rid) not in remote.relay.grants)
+    await device.close()
