@@ -10,7 +10,6 @@ import secrets
 import statistics
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
