@@ -14,7 +14,8 @@ Figures (docs/ref/bench.md):
   the same way, plus a rollover (connect, `hello`, `ok`) every 6600 s, the client's setting;
 - `idle_cost_usd_per_recorder_month` at the AWS list prices below (us-east-1, 2026).
 
-The brokered-vs-direct RTT needs the recorder's tunnel client: not measured here yet.
+- `brokered_rtt_ms`, `direct_rtt_ms`, `overhead_ms`, `rollover_failed_calls`: see
+  bench/relay_tunnel.py (`--no-tunnel` skips them).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+
+if __package__ in (None, ""):  # run as a script: make `bench` importable from the repository
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 import nacl.signing
@@ -72,7 +76,9 @@ class Relay:
     def __init__(self, data: Path, idle_s: float, max_s: float, ports: tuple[int, ...] = (0, 0, 0)):
         self.data, self.idle_s, self.max_s, self.ports = data, idle_s, max_s, ports
         self.rest = self.ws = ""
+        self.admin_password: str | None = None
         self.proc: subprocess.Popen[str] | None = None
+        self.output: list[str] = []
 
     def start(self) -> Relay:
         cmd = [sys.executable, "-m", "skycam.cli", "relay", "--data-dir", str(self.data)]
@@ -88,6 +94,7 @@ class Relay:
         def read() -> None:
             assert self.proc is not None and self.proc.stdout is not None
             for line in self.proc.stdout:
+                self.output.append(line)
                 parts = line.split()
                 if line.startswith("  REST API"):
                     urls["rest"] = parts[-1].removesuffix("/v1")
@@ -95,6 +102,8 @@ class Relay:
                     urls["ws"] = parts[-1]
                 elif line.startswith("  @connections"):
                     urls["manage"] = parts[-1]
+                elif line.startswith("  relay admin"):
+                    self.admin_password = parts[-1]
                 elif line.startswith("  data"):
                     ready.set()
 
@@ -273,11 +282,31 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     relay = Relay(root / "restart", idle_s=600, max_s=7200).start()
     try:
         reconnect = await reconnect_after_restart(relay, args.restart_recorders)
+    except Exception:
+        print("".join(relay.output[-40:]), file=sys.stderr)
+        raise
     finally:
         relay.stop()
     out["reconnect_s"] = round(reconnect["median"], 3)
     out["reconnect_max_s"] = round(reconnect["max"], 3)
     out["reconnect_recorders"] = reconnect["recorders"]
+    if not args.no_tunnel:
+        from bench.relay_tunnel import tunnel_figures
+
+        # A 60 s cap: the device's one connection outlives the run, the recorder (4 s) rolls.
+        relay = Relay(root / "tunnel", idle_s=600, max_s=60).start()
+        try:
+            assert relay.admin_password
+            out |= await tunnel_figures(
+                root / "recorder",
+                relay.rest,
+                relay.ws,
+                relay.admin_password,
+                args.calls,
+                args.rollover_s,
+            )
+        finally:
+            relay.stop()
     idle = await idle_hours(root / "idle", args.idle_hours)
     out["idle_messages_per_recorder_hour"] = round(idle["messages_per_hour"], 2)
     out["idle_connects_per_recorder_hour"] = round(idle["connects_per_hour"], 2)
@@ -288,6 +317,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "recorders_connected": ">= 1000",
         "reconnect_s": "<= 2",
         "idle_cost_usd_per_recorder_month": "<= 0.05",
+        "overhead_ms": "<= 30",
+        "rollover_failed_calls": "0",
     }
     return out
 
@@ -299,10 +330,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recorders", type=int, default=1000)
     parser.add_argument("--parallel", type=int, default=32, help="connects in flight")
     parser.add_argument("--restart-recorders", type=int, default=100)
+    parser.add_argument("--no-tunnel", action="store_true", help="skip the RTT and rollover")
+    parser.add_argument("--calls", type=int, default=50, help="calls per RTT median")
+    parser.add_argument("--rollover-s", type=float, default=15.0, help="calls across rollovers")
     parser.add_argument("--idle-hours", type=float, default=2.0, help="scaled hours to run idle")
     args = parser.parse_args(argv)
     if args.smoke:
         args.recorders, args.restart_recorders, args.idle_hours = 50, 10, 0.5
+        args.calls, args.rollover_s = 15, 10.0
     figures = asyncio.run(run(args))
     text = json.dumps(figures, indent=2)
     print(text)
