@@ -32,10 +32,10 @@ def _announce(host: Any, urls: Any) -> None:
     print(f"  REST API             {urls.rest}/v1")
     print(f"  WebSocket            {urls.websocket}")
     print(f"  @connections (local) {urls.manage}")
-    print(f"  data                 {host.settings.data_dir}")
     if host.admin_password:
         print(f"  relay admin          {host.settings.admin_email} / {host.admin_password}")
         print("                       (shown once; it is not stored in clear)")
+    print(f"  data                 {host.settings.data_dir}")  # last: scripts wait for it
     print(flush=True)
 
 
