@@ -114,8 +114,8 @@ async def tunnel_figures(
             end = time.monotonic() + rollover_s
             while time.monotonic() < end:
                 try:
-                    reply = await session.call("GET", "/api/v1/cameras", timeout_s=10)
-                    failed += reply.status != 200
+                    answer = await session.call("GET", "/api/v1/cameras", timeout_s=10)
+                    failed += answer.status != 200
                 except Exception as exc:  # a failed call is what is counted
                     failed += 1
                     errors.append(f"{type(exc).__name__}: {exc}"[:120])
