@@ -281,6 +281,10 @@ class SessionBroker:
                 return
             header = {"k": "res", "id": call_id, "status": answer.status, "headers": answer.headers}
             await self._send(session, Message(header, answer.body))
+            if answer.status == 401:
+                # The tunnel's login session was ended on the recorder (logout everywhere, a
+                # password reset): this session ends too; the device may open a new one.
+                await self.end(session.sid, reason="revoked")
 
     async def _notices(self, session: RecorderSession) -> None:
         assert session.login is not None

@@ -403,3 +403,17 @@ async def test_an_access_change_closes_an_idle_session_at_once(remote: Remote) -
     assert session.close_reason == "revoked"
     await until(lambda: ("acct-guest", remote.service.identity.rid) not in remote.relay.grants)
     await device.close()
+
+
+async def test_ending_the_users_login_sessions_ends_the_tunnel_session(remote: Remote) -> None:
+    device, session = await remote.enrolled("admin", "acct-owner")
+    ctx = remote.api.parts.context
+    await ctx.tokens.end_sessions_of((await ctx.accounts.find("admin")).id)  # type: ignore[union-attr]
+    answer = await session.call("GET", "/api/v1/cameras")
+    assert answer.status == 401
+    await asyncio.wait_for(session.closed.wait(), 10)
+    assert session.close_reason == "revoked"
+    rid, key = remote.service.identity.rid, remote.service.identity.static_public
+    fresh = await device.open(rid, key)  # still enrolled: a new session logs in again
+    assert (await fresh.call("GET", "/api/v1/cameras")).status == 200
+    await device.close()
