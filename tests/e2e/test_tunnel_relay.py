@@ -8,6 +8,7 @@ tests; the relay is killed and restarted and the recorder comes back by itself.
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -175,7 +176,7 @@ async def test_the_tunnel_rolls_over_under_load_with_no_failed_call(site: Site) 
 async def test_the_recorder_is_back_by_itself_after_the_relay_restarts(site: Site) -> None:
     await until(lambda: site.status()["connected"], 30, "connected")
     ports = site.relay.ports
-    site.relay.stop()
+    site.relay.stop(signal.SIGKILL)  # killed: no goodbye to anyone
     await until(lambda: not site.status()["connected"], 30, "the recorder noticed")
     site.relay.ports = ports  # the same ports, as a restarted service would have
     site.relay.start()
