@@ -38,6 +38,8 @@ from recorder.tunnel.links import Json
 
 log = logging.getLogger(__name__)
 MAX_CALLS_IN_FLIGHT = 8  # per session
+MAX_SESSIONS = 256  # per recorder: beyond it new sessions are refused ("busy")
+ENROLL_BYTES = 4096  # what an "inv" session may send before it has enrolled
 
 
 class RelaySender(Protocol):
@@ -62,6 +64,7 @@ class RecorderSession:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     calls: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CALLS_IN_FLIGHT))
     notices: int = 0
+    last_seen: float = 0.0  # monotonic time of the last message from the device
 
 
 class SessionBroker:
@@ -115,6 +118,10 @@ class SessionBroker:
         sid, account, inv = message.get("sid"), message.get("acct"), message.get("inv")
         if not isinstance(sid, str) or not isinstance(account, str) or sid in self.sessions:
             return
+        if len(self.sessions) >= MAX_SESSIONS:
+            log.warning("tunnel session %s refused: %d sessions open", sid, len(self.sessions))
+            await self._refuse(sid, "busy")
+            return
         try:
             hello = unb64url(str(message.get("hs")))
             accepted = respond(
@@ -126,7 +133,7 @@ class SessionBroker:
             return
         session = RecorderSession(
             sid, account, accepted.channel, accepted.device_static,
-            Reassembler(max_message_bytes=self._api.max_body),
+            Reassembler(max_message_bytes=ENROLL_BYTES if inv is not None else self._api.max_body),
             invitation=str(inv) if inv is not None else None,
         )  # fmt: skip
         if session.invitation is None:
@@ -141,11 +148,13 @@ class SessionBroker:
                 await self._refuse(sid, "revoked")
                 return
             await self._bind(session, device)
+        session.last_seen = self._ctx.clock.monotonic()
         self.sessions[sid] = session
         await self.relay.send({"t": "accept", "sid": sid, "hs": b64url(accepted.reply)})
 
     async def _bind(self, session: RecorderSession, device: Device) -> None:
         session.device = device
+        session.reassembler.max_message_bytes = self._api.max_body
         session.login = await self._api.login(device.user_id, f"tunnel device {device.id}")
         await self._devices.touch(device.id)
 
@@ -157,6 +166,7 @@ class SessionBroker:
         session = self.sessions.get(sid)
         if session is None:
             return
+        session.last_seen = self._ctx.clock.monotonic()
         try:
             plaintexts = session.channel.open(message.get("seq"), unb64url(str(message["ct"])))
         except (MessageRefused, ValueError, KeyError):
@@ -166,10 +176,10 @@ class SessionBroker:
             try:
                 whole = session.reassembler.feed(plaintext)
             except FramingError as exc:
-                await self._send(
-                    session, Message({"k": "error", "code": "framing", "reason": str(exc)})
-                )
-                continue
+                # A broken or hostile client: say why, then end the session.
+                await self._send(session, _error("framing", str(exc)))
+                await self.end(session.sid, reason="error")
+                return
             if whole is not None:
                 await self._dispatch(session, whole)
 
@@ -337,6 +347,14 @@ class SessionBroker:
             await self._api.logout(session.login)
         if reason is not None:
             await self._refuse(sid, reason)
+
+    async def end_idle(self, idle_s: float) -> None:
+        """End sessions the device has not used for `idle_s`: a session whose close never
+        arrived (a relay restart, a device gone) does not hold its login session forever."""
+        now = self._ctx.clock.monotonic()
+        for session in list(self.sessions.values()):
+            if now - session.last_seen >= idle_s and not session.notices:
+                await self.end(session.sid, reason="idle")
 
     async def end_all(self) -> None:
         for sid in list(self.sessions):

@@ -19,8 +19,9 @@ from recorder.accounts.model import Right, Role
 from recorder.api.routes.cameras import visible
 from recorder.clock import Clock, SystemClock
 from recorder.config import RelayConfig
+from recorder.errors import NotAuthenticated
 from recorder.tunnel.device import DeviceClient, DeviceSession
-from recorder.tunnel.errors import EnrollmentFailed, RelayRefused
+from recorder.tunnel.errors import EnrollmentFailed, RelayRefused, TunnelError
 from recorder.tunnel.invitations import InvitationLink
 from recorder.tunnel.memory_relay import MemoryRecorderDialer, MemoryRelay
 from recorder.tunnel.service import TunnelService
@@ -416,4 +417,30 @@ async def test_ending_the_users_login_sessions_ends_the_tunnel_session(remote: R
     rid, key = remote.service.identity.rid, remote.service.identity.static_public
     fresh = await device.open(rid, key)  # still enrolled: a new session logs in again
     assert (await fresh.call("GET", "/api/v1/cameras")).status == 200
+    await device.close()
+
+
+async def test_an_idle_session_is_ended_and_its_login_with_it(remote: Remote) -> None:
+    device, session = await remote.enrolled("admin", "acct-owner")
+    login = remote.service.broker.sessions[session.sid].login
+    assert login is not None
+    remote.api.clock.advance(1800)
+    await remote.service.broker.end_idle(1800)
+    await asyncio.wait_for(session.closed.wait(), 10)
+    assert session.close_reason == "idle"
+    with pytest.raises(NotAuthenticated):
+        await remote.api.parts.context.tokens.verify_access(login.access_token)
+    await device.close()
+
+
+async def test_an_invitation_session_may_not_send_more_than_an_enrolment(remote: Remote) -> None:
+    link = await remote.invite("admin")
+    invitation = InvitationLink.parse(link)
+    device = remote.device("acct-big")
+    session = await device.open(
+        invitation.rid, invitation.recorder_static, invitation=invitation.invitation
+    )
+    with pytest.raises(TunnelError):
+        await session.call("POST", "/api/v1/users", body=b"x" * 50_000, timeout_s=5)
+    assert remote.service.devices and await remote.service.devices.all() == []
     await device.close()
