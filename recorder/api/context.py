@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from recorder.accounts.audit import AuditLog
 from recorder.accounts.revocation import AccessSignal
@@ -31,6 +32,9 @@ from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.state import StorageState
 
+if TYPE_CHECKING:
+    from recorder.tunnel.service import TunnelService
+
 
 @dataclass
 class ApiContext:
@@ -57,6 +61,7 @@ class ApiContext:
     # Sessions ended, users and rights changed: long-lived connections (/ws, the tunnel) listen.
     signal: AccessSignal = field(default_factory=AccessSignal)
     replays: ReplayCache = field(default_factory=ReplayCache)  # accepted webhook signatures
+    tunnel: TunnelService | None = None  # remote access (set once the app exists)
 
     def camera(self, camera_id: str) -> CameraConfig:
         return self.cameras.get(camera_id)
