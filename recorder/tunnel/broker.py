@@ -17,7 +17,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from recorder.accounts.model import Principal, Right, Role
 from recorder.api.context import ApiContext
 from recorder.api.security import authenticate
 from recorder.errors import NotFound, RequestError
@@ -306,16 +305,17 @@ class SessionBroker:
         subscriber = self._ctx.hub.subscribe(principal)
         try:
             while True:
-                notice = await subscriber.queue.get()
+                notice, allowed = await subscriber.queue.get()
                 if not await self._still_allowed(session):
                     return
-                # The hub filtered with the rights of subscribe time; they may have narrowed.
+                # The hub filtered with the rights of publish time; they may have narrowed since:
+                # the publisher's own rule is asked again with the rights of now.
                 try:
                     now = await authenticate(self._ctx, session.login.access_token)
                 except RequestError:
                     await self.end(session.sid, reason="revoked")
                     return
-                if not _may_see(now, notice):
+                if not allowed(now):
                     continue
                 session.notices += 1
                 header = {"k": "notice", "id": f"n{session.notices}"}
@@ -377,18 +377,6 @@ class SessionBroker:
             await self.relay.control({"t": "revoke", "acct": account})
         except TunnelError as exc:
             log.warning("could not tell the relay to revoke an account: %s", exc)
-
-
-def _may_see(principal: Principal, notice: dict[str, Any]) -> bool:
-    """A second, narrowing check of a notice against the caller's current rights."""
-    if notice.get("type") == "storage.alert":
-        return principal.role in (Role.ADMIN, Role.OPERATOR)
-    camera_id = notice.get("camera_id")
-    if not isinstance(camera_id, str):
-        return True
-    if str(notice.get("type", "")).startswith("event"):
-        return principal.can(camera_id, Right.PLAYBACK)
-    return any(principal.can(camera_id, right) for right in Right)
 
 
 def _error(code: str, reason: str, call_id: Any = None) -> Message:
