@@ -18,6 +18,7 @@ from recorder.api.app import create_app
 from recorder.api.context import ApiContext
 from recorder.api.realtime import RealtimeHub
 from recorder.api.server import ApiServer
+from recorder.api.storage_audit import StorageAudit
 from recorder.cameras.registry import CameraRegistry
 from recorder.capture.health import HealthBoard
 from recorder.capture.opener import StreamOpener
@@ -44,9 +45,12 @@ class ApiParts:
     server: ApiServer
     site: SiteDatabase
     first_password: str | None  # set when this start created the first admin
+    storage_audit: StorageAudit | None = None
 
     async def close(self) -> None:
         await self.context.clips.close()
+        if self.storage_audit is not None:
+            await self.storage_audit.drain()
 
 
 async def assemble_api(
@@ -97,5 +101,7 @@ async def assemble_api(
     resumed = await ctx.clips.resume()
     if resumed:
         log.info("resuming %d clip export(s) interrupted by the last stop", resumed)
+    storage_audit = StorageAudit(ctx.audit)
+    storage_audit.attach(storage)
     server = ApiServer(create_app(ctx), config.api, data_dir / SECRETS)
-    return ApiParts(ctx, server, site, password)
+    return ApiParts(ctx, server, site, password, storage_audit)
