@@ -91,9 +91,14 @@ class SegmentWriter:
         self._fd = -1  # the partial file, read-only: for write-back, fsync and page dropping
         self._writeback_from = 0  # where the last write-back started; before it, pages are clean
         self._writeback_to = 0  # and where it ended
-        make_dirs_durable(self.partial.parent)
         try:
+            make_dirs_durable(self.partial.parent)  # (a full disk may refuse a new directory)
             self._out = av.open(str(self.partial), "w", format="mp4", options=MUXER_OPTIONS)
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            with contextlib.suppress(OSError):
+                self.partial.unlink(missing_ok=True)
+            raise SegmentError(f"cannot create {self.relative}: {exc}") from exc
+        try:
             self._video = self._out.add_stream_from_template(video)
             if size is not None and not self._video.codec_context.width:
                 # The probe saw no picture (no keyframe in its window): without a size, the
@@ -101,6 +106,7 @@ class SegmentWriter:
                 self._video.codec_context.width, self._video.codec_context.height = size
             self._audio = self._out.add_stream_from_template(audio) if audio else None
         except (av.error.FFmpegError, OSError, ValueError) as exc:
+            self.abort()
             raise SegmentError(f"cannot create {self.relative}: {exc}") from exc
         # Per track: the input tick that maps to 0 (start of run) and the last DTS written.
         self.video_track = _Track(self._video, round(run_base_s / video.time_base))
