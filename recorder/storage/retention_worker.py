@@ -23,6 +23,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 
 from recorder.clock import Clock
 from recorder.storage.alarms import StatusInputs, plan_status, wants_pass
+from recorder.storage.candidates import oldest_window, unprotected_gaps, unprotected_window
 from recorder.storage.capacity import CapacityProbe
 from recorder.storage.garbage import GarbageCollector, GarbageReport
 from recorder.storage.index import SegmentIndex, SegmentRef
@@ -372,12 +373,18 @@ class RetentionWorker:
         self._room = min((b.high_used - b.used for b in marks), default=None)
         self._reserve_seen = reserve
         need = bytes_to_free(marks, draining=self._draining)
-        oldest, oldest_exhausted = await self._oldest_window(need, now_ms)
+        cameras = [camera.camera_id for camera in usage.per_camera]
+        gaps = unprotected_gaps(protections, now_ms)
+        oldest, oldest_exhausted = await unprotected_window(
+            index, cameras, gaps, need=need, batch=self._batch
+        )
         yielding: list[SegmentRef] = []
         yielding_exhausted = True
         short = need > sum(ref.bytes for ref in oldest)
         if policy.events_yield_to_space and oldest_exhausted and short:
-            yielding, yielding_exhausted = await self._oldest_window(need, now_ms, hard_only=True)
+            yielding, yielding_exhausted = await oldest_window(
+                index, need, now_ms, batch=self._batch, hard_only=True
+            )
         return RetentionInputs(
             now_ms=now_ms,
             policy=policy,
@@ -397,26 +404,6 @@ class RetentionWorker:
             ),
             reserve_bytes=reserve,
         )
-
-    async def _oldest_window(
-        self, need: int, now_ms: int, *, hard_only: bool = False
-    ) -> tuple[list[SegmentRef], bool]:
-        """Oldest unprotected segments (with `hard_only`: not protected but by events), paged
-        until they cover `need` bytes or `batch` rows."""
-        window: list[SegmentRef] = []
-        covered = 0
-        after: tuple[int, int] | None = None
-        while need > 0 and covered < need and len(window) < self._batch:
-            want = min(500, self._batch - len(window))
-            page = await self._index.oldest_segments(
-                limit=want, after=after, unprotected_at_ms=now_ms, hard_only=hard_only
-            )
-            window += page
-            covered += sum(ref.bytes for ref in page)
-            if len(page) < want:
-                return window, True
-            after = (page[-1].start_ms, page[-1].id)
-        return window, need <= 0
 
     async def _pause(
         self, seconds: float, shutdown: asyncio.Event, wake: asyncio.Event | None = None
