@@ -97,7 +97,7 @@ def _breaker_changes(
     """Decided on `committed` (with the segments in flight); the alert reports `used`, what
     the user can check with `df`."""
     if not status.breaker_open and committed >= policy.breaker_open_percent:
-        return [OpenCircuitBreaker(round(used, 2), budget)]
+        return [OpenCircuitBreaker(round(used, 2), budget, round(committed, 2))]
     if status.breaker_open and committed < policy.breaker_close_percent:
         return [CloseCircuitBreaker(round(used, 2))]
     return []

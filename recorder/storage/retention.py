@@ -176,8 +176,9 @@ class ClearAlarm:
 
 @dataclass(frozen=True)
 class OpenCircuitBreaker:
-    used_percent: float
+    used_percent: float  # as measured
     budget: str
+    committed_percent: float = 0.0  # with the segments being written: what opened it
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,12 @@ def _alert(
             f"{action.budget} {action.used_percent:.1f}% full and nothing more can be deleted: "
             "recording paused"
         )
+        if action.committed_percent > action.used_percent:
+            text = (
+                f"{action.budget} {action.used_percent:.1f}% full, "
+                f"{min(action.committed_percent, 100):.1f}% with the segments being written, and "
+                "nothing more can be deleted: recording paused"
+            )
         return StorageAlert(
             AlertKind.BREAKER_OPENED, level, level, action.used_percent, text, now_ms
         )

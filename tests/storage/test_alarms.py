@@ -77,7 +77,7 @@ def test_alarm_jumps_straight_to_the_highest_level_crossed(
 
 def test_breaker_opens_at_95_and_closes_below_92() -> None:
     plan = plan_status(status_of(97))
-    assert OpenCircuitBreaker(97.0, "quota") in plan.actions
+    assert OpenCircuitBreaker(97.0, "quota", 97.0) in plan.actions
     assert RaiseAlarm(95, 97.0, "quota") in plan.actions
     # Still 93 %: above the close threshold, stays open.
     plan = plan_status(status_of(93, level=95, breaker_open=True))
@@ -93,14 +93,14 @@ def test_a_full_disk_shows_as_full_whatever_the_recordings_use() -> None:
     plan = plan_status(status_of(1, policy=RetentionPolicy(), disk=disk, level=80))
     assert plan.used_percent == 100.0 and plan.budget == "filesystem"
     assert RaiseAlarm(95, 100.0, "filesystem") in plan.actions
-    assert OpenCircuitBreaker(100.0, "filesystem") in plan.actions
+    assert OpenCircuitBreaker(100.0, "filesystem", 100.0) in plan.actions
 
 
 def test_segments_in_flight_open_the_breaker_but_never_inflate_the_percent() -> None:
     # 90 % on disk and 60 bytes being written: they would take it to 96 % when they land.
     plan = plan_status(status_of(90, reserve=60))
     assert plan.used_percent == 90.0 and plan.committed_percent == pytest.approx(96.0)
-    assert OpenCircuitBreaker(90.0, "quota") in plan.actions
+    assert OpenCircuitBreaker(90.0, "quota", 96.0) in plan.actions
     assert RaiseAlarm(90, 90.0, "quota") in plan.actions  # the alarm says what is there
 
 
