@@ -70,6 +70,15 @@ class StorageConfig(_Model):
     """How often retention runs (default 30 s); it also runs sooner once the segments recorded
     since the last pass could fill the room left below a high-water mark."""
 
+    events_yield_to_space: bool = True
+    """When nothing unprotected is left to delete, the oldest event footage is deleted so that
+    recording goes on (default true). False: event footage is kept until its events expire
+    and recording pauses when only it is left (docs/design/retention.md)."""
+
+    watch_interval_s: Annotated[float, Field(ge=0.1, le=60)] = 2
+    """How often, between retention passes, the filesystem's free space is read while cameras
+    record (default 2 s): a disk filled or freed by another program is acted on this soon."""
+
     @model_validator(mode="after")
     def _water_marks_ordered(self) -> Self:
         if self.low_water_percent >= self.high_water_percent:

@@ -54,6 +54,7 @@ def retention_policy(config: RecorderConfig, cameras: list[CameraConfig]) -> Ret
             min_free_bytes=int(storage.min_free_bytes or 0),
         ),
         motion_only=motion_only_retention(config.events, cameras),
+        events_yield_to_space=storage.events_yield_to_space,
     )
 
 
@@ -124,6 +125,7 @@ class Recorder:
             state=self.storage,
             clock=self.clock,
             interval_s=config.storage.retention_interval_s,
+            watch_interval_s=config.storage.watch_interval_s,
             # Each camera is writing about what it wrote last: keep room for that.
             reserve=lambda: sum(self._in_flight.values()),
         )

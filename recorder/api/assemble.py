@@ -19,6 +19,7 @@ from recorder.api.app import create_app
 from recorder.api.context import ApiContext
 from recorder.api.realtime import RealtimeHub
 from recorder.api.server import ApiServer
+from recorder.api.storage_audit import StorageAudit
 from recorder.cameras.registry import CameraRegistry
 from recorder.capture.health import HealthBoard
 from recorder.capture.opener import StreamOpener
@@ -50,10 +51,13 @@ class ApiParts:
     site: SiteDatabase
     first_password: str | None  # set when this start created the first admin
     tunnel: TunnelService
+    storage_audit: StorageAudit | None = None
 
     async def close(self) -> None:
         await self.tunnel.close()
         await self.context.clips.close()
+        if self.storage_audit is not None:
+            await self.storage_audit.drain()
 
 
 async def assemble_api(
@@ -116,9 +120,11 @@ async def assemble_api(
     resumed = await ctx.clips.resume()
     if resumed:
         log.info("resuming %d clip export(s) interrupted by the last stop", resumed)
+    storage_audit = StorageAudit(ctx.audit)
+    storage_audit.attach(storage)
     app = create_app(ctx)
     server = ApiServer(app, config.api, data_dir / SECRETS)
     # The tunnel runs calls through this same app, in process (recorder/tunnel/dispatch.py).
     tunnel = TunnelService(config.relay, data_dir / SECRETS, ctx, app, site, relay_dialer)
     ctx.tunnel = tunnel
-    return ApiParts(ctx, server, site, password, tunnel)
+    return ApiParts(ctx, server, site, password, tunnel, storage_audit)
