@@ -75,6 +75,8 @@ class DeviceSession:
                 )
 
     async def _ask(self, message: Message, key: str, timeout_s: float) -> Message:
+        if self.closed.is_set():  # ended (revoked, closed by either end): no answer will come
+            raise RelayRefused("closed", self.close_reason or "closed")
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self.pending[key] = future
         try:
