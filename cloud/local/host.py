@@ -124,6 +124,9 @@ class LocalRelayHost:
         rest_url = f"http://{rest_host}:{rest_sock.getsockname()[1]}"
 
         chalice_app.app.websocket_api.session = LocalManagementSession(manage_url)
+        # Handlers configure the endpoint from their first event; sends before any (the
+        # restart clean-up below) need it now. The session maps it to the loopback URL.
+        chalice_app.app.websocket_api.configure_from_api_id("local", STAGE)
         self.relay = build_relay(config, ChaliceSender(chalice_app.app.websocket_api))
         chalice_app.install_relay(self.relay)
         self.admin_password = self.relay.accounts.ensure_admin(s.admin_email)
