@@ -23,6 +23,7 @@ from recorder.api.routes import (
     clips,
     events,
     live,
+    live_ws,
     onboarding,
     ptz,
     recordings,
@@ -65,7 +66,7 @@ def create_app(ctx: ApiContext, web_dir: Path | None = WEB_DIST) -> FastAPI:
     )
     app.state.ctx = ctx
     for module in (
-        auth, users, cameras, onboarding, live, recordings, events, clips, ptz, system, ws,
+        auth, users, cameras, onboarding, live, live_ws, recordings, events, clips, ptz, system, ws,
     ):  # fmt: skip
         app.include_router(module.router, prefix=PREFIX)
 
