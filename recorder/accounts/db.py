@@ -102,6 +102,18 @@ SITE_MIGRATIONS = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "saved camera groups of the live wall, per user",
+        (
+            # One JSON list per user (the PWA's mosaics): small, always read and written whole.
+            """CREATE TABLE camera_groups (
+                user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+                groups TEXT NOT NULL,
+                updated_ms INTEGER NOT NULL
+            )""",
+        ),
+    ),
 )
 
 

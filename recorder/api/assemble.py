@@ -9,6 +9,7 @@ from pathlib import Path
 
 from recorder.accounts.audit import AuditLog
 from recorder.accounts.bootstrap import FIRST_ADMIN, ensure_first_admin
+from recorder.accounts.camera_groups import CameraGroupStore
 from recorder.accounts.db import SiteDatabase
 from recorder.accounts.secrets import load_or_create_secret
 from recorder.accounts.store import AccountStore
@@ -93,6 +94,7 @@ async def assemble_api(
         live=live,
         clips=ClipService(site, index, layout, clock, int(config.storage.clips_max_bytes)),
         motion=motion,
+        groups=CameraGroupStore(site, clock),
     )
     resumed = await ctx.clips.resume()
     if resumed:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from recorder.accounts.audit import AuditLog
+from recorder.accounts.camera_groups import CameraGroupStore
 from recorder.accounts.store import AccountStore
 from recorder.accounts.throttle import LoginThrottle
 from recorder.accounts.tokens import TokenService
@@ -50,6 +51,7 @@ class ApiContext:
     clips: ClipService
     motion: MotionService | None = None  # None: events are not available
     onvif_device: Callable[[OnvifEndpoint], OnvifDevice] = ZeepOnvifDevice
+    groups: CameraGroupStore | None = None  # None: saved camera groups are not available
 
     def camera(self, camera_id: str) -> CameraConfig:
         return self.cameras.get(camera_id)
