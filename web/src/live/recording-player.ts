@@ -7,7 +7,9 @@ export interface Recording {
   destroy(): void
 }
 
-export async function playRecording(video: HTMLVideoElement, url: string): Promise<Recording> {
+/** Play `url`; with `startAtMs`, from that wall time (the playlist starts at the segment that
+ * holds it, up to a segment earlier). */
+export async function playRecording(video: HTMLVideoElement, url: string, startAtMs?: number): Promise<Recording> {
   const { default: Hls } = await import('hls.js/light')
   video.muted = true
   if (!Hls.isSupported()) {
@@ -15,9 +17,15 @@ export async function playRecording(video: HTMLVideoElement, url: string): Promi
     void video.play().catch(() => undefined)
     return { playingMs: () => null, destroy: () => video.removeAttribute('src') }
   }
-  const hls: HlsType = new Hls({ maxBufferLength: 10, backBufferLength: 30 })
+  const hls: HlsType = new Hls({ maxBufferLength: 10, backBufferLength: 30, autoStartLoad: false })
   hls.loadSource(url)
   hls.attachMedia(video)
+  hls.once(Hls.Events.LEVEL_LOADED, (_event, data) => {
+    const first = data.details.fragments[0]?.programDateTime
+    const offset = startAtMs !== undefined && first ? Math.max(0, (startAtMs - first) / 1000) : 0
+    hls.startLoad(offset)
+    if (offset) video.currentTime = offset
+  })
   hls.on(Hls.Events.MANIFEST_PARSED, () => void video.play().catch(() => undefined))
   return {
     playingMs: () => hls.playingDate?.getTime() ?? null,

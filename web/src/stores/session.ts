@@ -86,6 +86,7 @@ export const useSession = defineStore('session', () => {
 
   /** Check the recorder answers (the offline shell shows when it does not). */
   async function probe(): Promise<void> {
+    if (!token.value) return // logged out: the login form reports an unreachable recorder
     try {
       await transport.request('GET', '/auth/me', token.value)
       unreachable.value = false

@@ -1,0 +1,27 @@
+// Browser tests of the PWA: Debian's Chromium, headless, against the real recorder started by
+// tests/web/test_pwa_browser.py (SKYCAM_URL, SKYCAM_PASSWORD). Never `playwright install`.
+import { defineConfig } from '@playwright/test'
+
+export const chromiumArgs = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-dev-shm-usage',
+  '--autoplay-policy=no-user-gesture-required',
+]
+
+export default defineConfig({
+  testDir: 'e2e',
+  workers: 1,
+  timeout: 90_000,
+  expect: { timeout: 20_000 },
+  retries: 0,
+  reporter: [['line']],
+  use: {
+    baseURL: process.env.SKYCAM_URL,
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    launchOptions: { executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: chromiumArgs },
+  },
+})
