@@ -1,15 +1,8 @@
 // Browser tests of the PWA: Debian's Chromium, headless, against the real recorder started by
 // tests/web/test_pwa_browser.py (SKYCAM_URL, SKYCAM_PASSWORD). Never `playwright install`.
 import { defineConfig } from '@playwright/test'
+import { chromiumArgs } from './chromium-args.mjs'
 
-export const chromiumArgs = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-dev-shm-usage',
-  '--autoplay-policy=no-user-gesture-required',
-]
 
 export default defineConfig({
   testDir: 'e2e',

@@ -74,21 +74,28 @@ async def live_video(websocket: WebSocket, camera_id: str, stream: str = "main")
     await websocket.accept()
     token = await _token(websocket)
     allowed = await _allowed(ctx, token, camera_id)
-    if isinstance(allowed, int):
-        await websocket.close(allowed, "not allowed to watch this camera")
-        return
-    if stream not in STREAMS:
-        await websocket.close(1008, "stream must be main or sub")
+    if isinstance(allowed, int) or stream not in STREAMS:
+        code, reason = (
+            (allowed, "not allowed to watch this camera")
+            if isinstance(allowed, int)
+            else (1008, "stream must be main or sub")
+        )
+        with contextlib.suppress(RuntimeError):  # the client may have gone already
+            await websocket.close(code, reason)
         return
     camera = ctx.camera(camera_id)
-    await ctx.audit.record(
-        "video.live",
-        allowed.username,
-        camera_id=camera_id,
-        client=websocket.client.host if websocket.client else "",
-    )
     viewer = LiveViewer(ctx.clock)
     feed = feeds_of(websocket).watch(camera_id, stream, camera.stream_url(stream), viewer)
+    # Audited while the first frames go out: the site database commits with fsync, and the
+    # first picture should not wait for the disk.
+    audit = asyncio.create_task(
+        ctx.audit.record(
+            "video.live",
+            allowed.username,
+            camera_id=camera_id,
+            client=websocket.client.host if websocket.client else "",
+        )
+    )
     receiver = asyncio.create_task(_drain(websocket))
     checker = asyncio.create_task(_recheck(ctx, token, camera_id))
     try:
@@ -112,6 +119,7 @@ async def live_video(websocket: WebSocket, camera_id: str, stream: str = "main")
         pass
     finally:
         feed.remove(viewer)
+        await asyncio.gather(audit, return_exceptions=True)
         receiver.cancel()
         checker.cancel()
         with contextlib.suppress(RuntimeError):

@@ -4,8 +4,20 @@ import { ref } from 'vue'
 import type { Camera, CameraStatus } from '../api/types'
 import { useSession } from './session'
 
+const CACHE_KEY = 'skycam.cameras'
+
+function cached(): Camera[] {
+  try {
+    return JSON.parse(localStorage.getItem(CACHE_KEY) ?? '[]') as Camera[]
+  } catch {
+    return []
+  }
+}
+
 export const useCameras = defineStore('cameras', () => {
-  const list = ref<Camera[]>([])
+  // The last list seen, so the wall's tiles connect at once on the next visit while the list is
+  // fetched again (the server checks rights on every live socket anyway).
+  const list = ref<Camera[]>(cached())
   const loaded = ref(false)
   const error = ref('')
   let socket: WebSocket | null = null
@@ -14,6 +26,7 @@ export const useCameras = defineStore('cameras', () => {
     const session = useSession()
     try {
       list.value = await session.call<Camera[]>('GET', '/cameras')
+      localStorage.setItem(CACHE_KEY, JSON.stringify(list.value.map(({ id, name }) => ({ id, name, status: { state: '', reason: '' } }))))
       error.value = ''
     } catch (e) {
       error.value = e instanceof Error ? e.message : String(e)

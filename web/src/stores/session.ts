@@ -82,6 +82,7 @@ export const useSession = defineStore('session', () => {
       // Logged out locally either way.
     }
     keep(null)
+    localStorage.removeItem('skycam.cameras')
   }
 
   /** Check the recorder answers (the offline shell shows when it does not). */
