@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from recorder.accounts.model import Right, Role
 from recorder.config import parse_config
-from sim import CameraSpec, SimCluster
+from sim import CameraSpec, Fault, SimCluster
 from tests.e2e.harness import camera_entry
 from tests.recorder_thread import RecorderThread
 
@@ -27,7 +27,11 @@ HEADER = struct.Struct(">BB6xdd")
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecorderThread]:
-    specs = [CameraSpec("front", "motion"), CameraSpec("back", "pattern")]
+    specs = [
+        CameraSpec("front", "motion"),
+        CameraSpec("back", "pattern"),
+        CameraSpec("flaky", "idle", fault=Fault.drop(8)),
+    ]
     data_dir = tmp_path_factory.mktemp("live-ws")
     with SimCluster(specs) as cluster:
         config = parse_config(
@@ -138,3 +142,29 @@ def test_refuses_without_token_and_without_the_live_right(site: RecorderThread) 
     assert asyncio.run(close_code(ws_url(site, "nope", "sub"), token)) == 4403  # nor a hint
     _codec, _data, frames = asyncio.run(collect(ws_url(site, "back", "sub"), token, 3))
     assert len(frames) == 3
+
+
+async def through_a_drop(url: str, token: str, deadline_s: float) -> list[str]:
+    """What a viewer sees while the camera drops its clients: status, init and frame events."""
+    seen: list[str] = []
+    async with websockets.connect(url) as socket:
+        await socket.send(json.dumps({"type": "auth", "token": token}))
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            message = await asyncio.wait_for(socket.recv(), 15)
+            if isinstance(message, str):
+                body = json.loads(message)
+                seen.append(body.get("state") or body["type"])
+            elif not seen or seen[-1] != "frame":
+                seen.append("frame")
+            if "lost" in seen and seen[-1] == "frame" and seen.count("init") >= 2:
+                break
+    return seen
+
+
+def test_a_viewer_sees_signal_lost_then_the_stream_again(site: RecorderThread) -> None:
+    token = token_for(site, "admin", site.admin_password)
+    seen = asyncio.run(through_a_drop(ws_url(site, "flaky", "sub"), token, 40))
+    assert "lost" in seen, seen
+    after = seen[seen.index("lost") :]
+    assert "init" in after and after[-1] == "frame", seen  # a new init section, then frames
