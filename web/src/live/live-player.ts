@@ -201,8 +201,22 @@ export class LivePlayer {
   private pump(): void {
     const buffer = this.buffer
     if (!buffer || buffer.updating || !this.pending.length) return
+    // Everything waiting goes in one append: under load, an append per frame (each a task
+    // and an updateend) is what falls behind, and a joining viewer gets a GOP at once.
+    const parts = this.pending
+    this.pending = []
+    let data: ArrayBuffer = parts[0]
+    if (parts.length > 1) {
+      const joined = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
+      let at = 0
+      for (const part of parts) {
+        joined.set(new Uint8Array(part), at)
+        at += part.byteLength
+      }
+      data = joined.buffer
+    }
     try {
-      buffer.appendBuffer(this.pending.shift()!)
+      buffer.appendBuffer(data)
     } catch {
       // QuotaExceeded or a closed source: start over from the next keyframe.
       this.pending = []
