@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recorder.config import parse_config
-from sim import CameraSpec, SimCluster
+from sim import CameraSpec, Fault, SimCluster
 from tests.e2e.harness import camera_entry
 from tests.recorder_thread import RecorderThread
 
@@ -28,6 +28,7 @@ class WebStack:
     password: str  # of `admin`
     cameras: tuple[str, ...]
     data_dir: Path
+    faulty: str | None  # a camera that drops its clients every few seconds
 
 
 def build_web() -> None:
@@ -36,9 +37,13 @@ def build_web() -> None:
 
 
 @contextmanager
-def web_stack(data_dir: Path, cameras: int = 4) -> Iterator[WebStack]:
+def web_stack(data_dir: Path, cameras: int = 4, faulty: bool = False) -> Iterator[WebStack]:
+    """`cameras` healthy cameras cam1..camN, and with `faulty` one more, `outage`, that drops
+    its clients every 12 s (tiles must show the loss and recover by themselves)."""
     build_web()
     specs = [CameraSpec(f"cam{i + 1}", SCENES[i % len(SCENES)]) for i in range(cameras)]
+    if faulty:
+        specs.append(CameraSpec("outage", "idle", fault=Fault.drop(12)))
     with SimCluster(specs) as cluster:
         config = parse_config(
             {
@@ -49,7 +54,11 @@ def web_stack(data_dir: Path, cameras: int = 4) -> Iterator[WebStack]:
         )
         with RecorderThread(config) as thread:
             yield WebStack(
-                thread.http_url, thread.admin_password, tuple(s.name for s in specs), data_dir
+                thread.http_url,
+                thread.admin_password,
+                tuple(s.name for s in specs[:cameras]),
+                data_dir,
+                "outage" if faulty else None,
             )
 
 
@@ -58,5 +67,6 @@ def playwright_env(stack: WebStack) -> dict[str, str]:
         "SKYCAM_URL": stack.url,
         "SKYCAM_PASSWORD": stack.password,
         "SKYCAM_CAMERAS": ",".join(stack.cameras),
+        "SKYCAM_FAULTY": stack.faulty or "",
         "CHROMIUM": CHROMIUM,
     }

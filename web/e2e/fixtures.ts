@@ -5,6 +5,7 @@ import { expect, test as base, type Page } from '@playwright/test'
 
 export const password = process.env.SKYCAM_PASSWORD ?? ''
 export const cameras = (process.env.SKYCAM_CAMERAS ?? 'cam1,cam2,cam3,cam4').split(',')
+export const faulty = process.env.SKYCAM_FAULTY ?? ''
 
 interface Fixtures {
   expectConsole: (pattern: RegExp) => void

@@ -12,9 +12,9 @@ test('clicking the timeline plays the recording from that moment', async ({ page
   const x = runEnd - box.x - 8 * (box.width / ((end - start) / 1000)) // 8 s before the end of recording
   const clickedMs = start + (x / box.width) * (end - start)
   await bar.click({ position: { x, y: box.height / 2 } })
-  const status = page.locator('[data-playing-ms]')
-  await expect(status).not.toHaveAttribute('data-playing-ms', '', { timeout: 30_000 })
-  const playing = Number(await status.getAttribute('data-playing-ms'))
+  const status = page.locator('[data-first-shown-ms]')
+  await expect(status).not.toHaveAttribute('data-first-shown-ms', '', { timeout: 30_000 })
+  const playing = Number(await status.getAttribute('data-first-shown-ms'))
   expect(Math.abs(playing - clickedMs), 'plays the clicked moment').toBeLessThan(2500)
   const video = page.getByLabel('Recorded video')
   const before = await video.evaluate((v) => (v as HTMLVideoElement).currentTime)

@@ -61,7 +61,10 @@ export class LivePlayer {
 
   private state: LiveState | null = null
 
+  private awaitingData = false // lost: frames still shown from the buffer do not mean recovery
+
   private setState(state: LiveState, reason: string): void {
+    if (state === 'lost') this.awaitingData = true
     if (state === this.state && state === 'playing') return
     this.state = state
     this.options.onState(state, reason)
@@ -148,6 +151,7 @@ export class LivePlayer {
     const wallMs = view.getFloat64(8)
     const mediaS = view.getFloat64(16)
     this.wallOffsetMs = wallMs - mediaS * 1000
+    this.awaitingData = false
     if (this.pending.length > MAX_PENDING) {
       this.pending = []
       this.waitingKeyframe = true
@@ -263,8 +267,10 @@ export class LivePlayer {
         this.stats.latenciesMs.push(latency)
         if (this.stats.latenciesMs.length > 300) this.stats.latenciesMs.shift()
       }
-      this.setState('playing', '')
-      this.retries = 0
+      if (!this.awaitingData) {
+        this.setState('playing', '')
+        this.retries = 0
+      }
       this.frameCallback = video.requestVideoFrameCallback(onFrame)
     }
     this.frameCallback = video.requestVideoFrameCallback(onFrame)
