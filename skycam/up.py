@@ -178,11 +178,14 @@ def _announce(specs, entries, recorder, config_path, data_dir, password) -> None
     host = socket.gethostname()
     print("\nSkyCam is running. Press Ctrl-C to stop.\n")
     if server.http_port:
+        print(f"  web app (this machine) http://127.0.0.1:{server.http_port}/")
+    if server.https_port:
+        print(f"  web app (LAN, HTTPS)   https://{host}:{server.https_port}/")
+    if server.http_port:
         print(f"  API (this machine)   http://127.0.0.1:{server.http_port}/api/v1/docs")
     if server.https_port:
         print(f"  API (LAN, HTTPS)     https://{host}:{server.https_port}/api/v1/docs")
     print(f"  login                admin / {password}")
-    print("  (the web app is printed here once it exists)\n")
     for spec, entry in zip(specs, entries, strict=True):
         print(f"  camera {spec.name:<6} {spec.scene_spec.kind:<8} {entry[1]}")
     print(f"\n  recorder config      {config_path}")

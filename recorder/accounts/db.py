@@ -150,6 +150,18 @@ SITE_MIGRATIONS = (
             "CREATE INDEX tunnel_devices_user ON tunnel_devices (user_id)",
         ),
     ),
+    Migration(
+        6,
+        "saved camera groups of the live wall, per user",
+        (
+            # One JSON list per user (the PWA's mosaics): small, always read and written whole.
+            """CREATE TABLE camera_groups (
+                user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+                groups TEXT NOT NULL,
+                updated_ms INTEGER NOT NULL
+            )""",
+        ),
+    ),
 )
 
 

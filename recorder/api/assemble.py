@@ -9,6 +9,7 @@ from pathlib import Path
 
 from recorder.accounts.audit import AuditLog
 from recorder.accounts.bootstrap import FIRST_ADMIN, ensure_first_admin
+from recorder.accounts.camera_groups import CameraGroupStore
 from recorder.accounts.db import SiteDatabase
 from recorder.accounts.revocation import AccessSignal
 from recorder.accounts.secrets import load_or_create_secret, write_secret_file
@@ -116,6 +117,7 @@ async def assemble_api(
         integrations=IntegrationStore(site, clock),
         motion=motion,
         signal=signal,
+        groups=CameraGroupStore(site, clock),
     )
     resumed = await ctx.clips.resume()
     if resumed:

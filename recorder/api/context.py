@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from recorder.accounts.audit import AuditLog
+from recorder.accounts.camera_groups import CameraGroupStore
 from recorder.accounts.revocation import AccessSignal
 from recorder.accounts.store import AccountStore
 from recorder.accounts.throttle import LoginThrottle
@@ -62,6 +63,7 @@ class ApiContext:
     signal: AccessSignal = field(default_factory=AccessSignal)
     replays: ReplayCache = field(default_factory=ReplayCache)  # accepted webhook signatures
     tunnel: TunnelService | None = None  # remote access (set once the app exists)
+    groups: CameraGroupStore | None = None  # None: saved camera groups are not available
 
     def camera(self, camera_id: str) -> CameraConfig:
         return self.cameras.get(camera_id)
