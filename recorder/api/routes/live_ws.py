@@ -1,8 +1,10 @@
 """WS /api/v1/cameras/{id}/live.ws: live video as one fMP4 fragment per frame (docs/ref/api.md).
 
 Authentication is the one of /api/v1/ws (`?token=` or a first `{"type": "auth"}` message),
-then the live right on the camera. The caller is checked again every `RECHECK_S`: a revoked
-session, a disabled user or a withdrawn right ends the stream within that time.
+then the live right on the camera. The caller is checked again as soon as the recorder's access
+signal (recorder/accounts/revocation.py) says its user or session changed, so a revoked session,
+a disabled user or a withdrawn right ends the stream at once; and every `RECHECK_S` as a backstop
+for a change no signal announced (the `skycam user` command writes from another process).
 
 Text messages are JSON: `{"type": "status", "state", "reason"}` and `{"type": "init", "codec"}`
 (the next binary message is the init section). Binary messages start with a 24-byte header:
@@ -21,6 +23,7 @@ import struct
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from recorder.accounts.model import Principal, Right
+from recorder.accounts.revocation import AccessChange
 from recorder.api.context import ApiContext
 from recorder.api.routes.ws import CLOSE_UNAUTHENTICATED, _token
 from recorder.api.security import authenticate
@@ -97,7 +100,7 @@ async def live_video(websocket: WebSocket, camera_id: str, stream: str = "main")
         )
     )
     receiver = asyncio.create_task(_drain(websocket))
-    checker = asyncio.create_task(_recheck(ctx, token, camera_id))
+    checker = asyncio.create_task(_recheck(ctx, token, camera_id, allowed))
     try:
         while not receiver.done() and not checker.done():
             getter = asyncio.create_task(viewer.next())
@@ -126,13 +129,25 @@ async def live_video(websocket: WebSocket, camera_id: str, stream: str = "main")
             await websocket.close()
 
 
-async def _recheck(ctx: ApiContext, token: str | None, camera_id: str) -> int:
+async def _recheck(ctx: ApiContext, token: str | None, camera_id: str, principal: Principal) -> int:
     """Returns the close code once the caller may no longer watch."""
-    while True:
-        await asyncio.sleep(RECHECK_S)
-        allowed = await _allowed(ctx, token, camera_id)
-        if isinstance(allowed, int):
-            return allowed
+    changed = asyncio.Event()
+
+    def on_change(change: AccessChange) -> None:
+        if change.concerns(principal.user_id, principal.session):
+            changed.set()
+
+    stop_listening = ctx.signal.subscribe(on_change)
+    try:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), RECHECK_S)
+            changed.clear()
+            allowed = await _allowed(ctx, token, camera_id)
+            if isinstance(allowed, int):
+                return allowed
+    finally:
+        stop_listening()
 
 
 async def _drain(websocket: WebSocket) -> None:
