@@ -20,6 +20,7 @@ lint:
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy
+	cd web && npx --no-install vue-tsc --noEmit -p tsconfig.json
 
 lock:  ## refresh requirements/constraints.txt from the current venv
 	$(VENV)/pip freeze --exclude-editable | grep -v '^skycam' > requirements/constraints.txt
