@@ -28,6 +28,7 @@ class StreamInfo:
     height: int
     fps: float | None
     audio_codec: str | None
+    reorder: int = 0  # frames decoding runs ahead of presentation (B-frames), as FFmpeg probed
 
 
 class OpenedStream(Protocol):
@@ -75,6 +76,7 @@ class PyAVStream:
             height=self.video.codec_context.height,
             fps=float(rate) if rate else None,
             audio_codec=self.audio.codec_context.name if self.audio else None,
+            reorder=self.video.codec_context.reorder_depth,
         )
 
     def packets(self) -> Iterator[Any]:

@@ -4,9 +4,12 @@ Only after `finish()` returns is the segment handed to the index, so the index n
 file that a crash could leave incomplete (docs/design/segments.md). While the segment grows,
 `write_back()` keeps its written fragments out of the page cache (storage/pagecache.py).
 
-Packets are written with timestamps relative to the start of their run and the muxer is told
-to keep them (`frag_discont`, no negative-timestamp shifting): the fragments' decode times
-then continue from one file to the next, so playback can chain the segments of a run.
+Packets are written with timestamps relative to the start of their run (the run's first
+DTS), their composition offsets (PTS - DTS) kept so each frame of a B-frame stream plays at its
+own time, and the muxer is told to keep them (`frag_discont`, no negative-timestamp shifting):
+the fragments' decode times then continue from one file to the next, so playback can chain
+the segments of a run. A user who downloads a segment gets a copy that starts at 0
+(media/download.py); docs/design/segments.md says why the files themselves do not.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ class _Track:
 
     def __init__(self, stream: Any, base: int) -> None:
         self.stream = stream
-        self.base = base  # the input tick that maps to 0, the start of the run
+        self.base = base  # the input tick that maps to 0, the start of the segment
         self.last_dts = -1
 
 
@@ -70,14 +73,14 @@ class SegmentWriter:
         video: Any,
         audio: Any | None,
         provisional_start_ms: int,
-        run_base_s: float,
+        zero_s: float,
         size: tuple[int, int] | None = None,
     ) -> None:
         # The start (and so the final name) is settled in `finish`, when the run's wall-clock
         # anchor is known best (see capture/timeline.py); the temporary name uses a first guess.
         self._layout = layout
         self.camera_id = camera_id
-        self.run_base_s = run_base_s  # PTS (s) of the run's start: time 0 in the file
+        self.zero_s = zero_s  # the run's first DTS (s): time 0 of the run's timeline
         self.relative = layout.relative_path(camera_id, provisional_start_ms)
         self.partial = layout.temp_path(layout.absolute(self.relative))
         self.packets = 0
@@ -95,10 +98,10 @@ class SegmentWriter:
             self._audio = self._out.add_stream_from_template(audio) if audio else None
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise SegmentError(f"cannot create {self.relative}: {exc}") from exc
-        # Per track: the input tick that maps to 0 (start of run) and the last DTS written.
-        self.video_track = _Track(self._video, round(run_base_s / video.time_base))
+        # Per track: the input tick that maps to 0 (the run's start) and the last DTS written.
+        self.video_track = _Track(self._video, round(zero_s / video.time_base))
         self.audio_track = (
-            _Track(self._audio, round(run_base_s / audio.time_base)) if audio is not None else None
+            _Track(self._audio, round(zero_s / audio.time_base)) if audio is not None else None
         )
 
     def write(self, packet: Any, track: _Track, pts: int | None, dts: int | None) -> bool:
@@ -113,7 +116,7 @@ class SegmentWriter:
             pts = dts
         dts -= track.base
         if dts < 0 or dts <= track.last_dts:
-            return False  # audio from before the first keyframe, or a duplicate
+            return False  # audio from before the run's first keyframe, or a duplicate
         packet.dts = dts
         packet.pts = pts - track.base
         packet.stream = track.stream
