@@ -29,6 +29,7 @@ from recorder.capture.opener import PyAVStreamOpener
 from recorder.capture.session import CaptureSession, SessionSettings
 from recorder.clock import SystemClock
 from recorder.errors import StreamError
+from recorder.media.clip_export import export_clip
 from recorder.media.download import download_copy
 from recorder.media.hls import vod_playlist
 from recorder.storage.layout import SegmentLayout
@@ -143,7 +144,7 @@ def record_all(
     recordings = {}
     for spec in specs:
         truth = cluster.cameras[spec.name].ground_truth
-        assert truth is not None
+        assert truth is not None and truth.path is not None
         units, frames = encoded_units(truth.path.parent, spec.main)
         recordings[spec.name] = Recording(
             data_dir, spec.main, results[spec.name], states[spec.name], connected_ms,
@@ -196,6 +197,7 @@ class Stored:
 def stored(path: Path, kind: str = "video") -> list[Stored]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0] if kind == "video" else container.streams.audio[0]
+        assert stream.time_base is not None
         tick = float(stream.time_base)
         found = []
         for packet in container.demux(stream):
@@ -321,6 +323,35 @@ def test_a_downloaded_segment_starts_at_zero(
         assert duration == pytest.approx(segment.duration_ms / 1000, abs=2.5 / recording.fmt.fps)
 
 
+@pytest.mark.parametrize(("profile", "audio"), CASES)
+def test_an_exported_clip_across_a_boundary_starts_at_zero(
+    recordings: dict[str, Recording], profile: str, audio: bool, tmp_path: Path
+) -> None:
+    recording = recordings[camera_name(profile, audio)]
+    first, second = indexed(recording.segments[:2])
+    out = tmp_path / "clip.mp4"
+    # From a keyframe of the first segment to the middle of the second.
+    start_ms = first.start_ms + first.keyframes[-1].offset_ms
+    end_ms = second.start_ms + second.duration_ms // 2
+    result = export_clip([first, second], SegmentLayout(recording.data_dir), start_ms, end_ms, out)
+    with av.open(str(out)) as container:
+        assert container.start_time == 0
+        shown = [f.pts for f in container.decode(video=0) if f.pts is not None]
+    assert shown == sorted(shown)
+    fps = recording.fmt.fps
+    assert len(shown) == pytest.approx((end_ms - start_ms) / 1000 * fps, abs=2)
+    assert result.first_ms == start_ms
+
+
+def indexed(segments: list[NewSegment]) -> list[Segment]:
+    """The segments as the index would list them (ids 1, 2, ...)."""
+    fields = [f.name for f in dataclasses.fields(NewSegment)]
+    return [
+        Segment(**{name: getattr(s, name) for name in fields}, id=n)
+        for n, s in enumerate(segments, start=1)
+    ]
+
+
 def ffprobe_duration(path: Path) -> float:
     found = subprocess.run(
         ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
@@ -339,9 +370,7 @@ def test_a_player_crossing_segment_boundaries_decodes_every_frame(
     would: each file's init section, then its fragments, one after the other."""
     recording = recordings[camera_name(profile, audio)]
     data_dir = recording.data_dir
-    segments = [
-        Segment(**dataclasses.asdict(s), id=n) for n, s in enumerate(recording.segments, start=1)
-    ]
+    segments = indexed(recording.segments)
     uris = {s.id: SegmentLayout(data_dir).absolute(s.path) for s in segments}
     playlist = data_dir / f"{camera_name(profile, audio)}.m3u8"
     playlist.write_text(vod_playlist(segments, {k: str(v) for k, v in uris.items()}))
