@@ -369,6 +369,9 @@ class CaptureSession:
             if self._size is not None:
                 width, height = self._size
                 self._health.post_threadsafe(self.camera_id, width=width, height=height)
+        if not stream.info.width and self._size is None:
+            # Nothing decodes without one (no SPS): garbage, or not the codec it claims.
+            raise StreamUnusable("the video has no picture size: the stream does not decode")
         base = stream.video.time_base
         self._cut_s = float(cut_pts * base)
         assert segmenter.run_zero_dts is not None, "a cut starts the run's timeline"
