@@ -22,6 +22,7 @@ from typing import Any
 import av
 import av.error
 
+from recorder.av_errors import CAUGHT, av_errors, translate
 from recorder.errors import SegmentError
 from recorder.storage import pagecache
 from recorder.storage.fmp4 import inspect_fmp4
@@ -88,7 +89,7 @@ class SegmentWriter:
         self._writeback_from = 0  # where the last write-back started; before it, pages are clean
         self._writeback_to = 0  # and where it ended
         make_dirs_durable(self.partial.parent)
-        try:
+        with av_errors(f"cannot create {self.relative}", SegmentError):
             self._out = av.open(str(self.partial), "w", format="mp4", options=MUXER_OPTIONS)
             self._video = self._out.add_stream_from_template(video)
             if size is not None and not self._video.codec_context.width:
@@ -96,8 +97,6 @@ class SegmentWriter:
                 # muxer refuses the header. `size` comes from the first keyframe.
                 self._video.codec_context.width, self._video.codec_context.height = size
             self._audio = self._out.add_stream_from_template(audio) if audio else None
-        except (av.error.FFmpegError, OSError, ValueError) as exc:
-            raise SegmentError(f"cannot create {self.relative}: {exc}") from exc
         # Per track: the input tick that maps to 0 (the run's start) and the last DTS written.
         self.video_track = _Track(self._video, round(zero_s / video.time_base))
         self.audio_track = (
@@ -122,8 +121,8 @@ class SegmentWriter:
         packet.stream = track.stream
         try:
             self._out.mux_one(packet)
-        except (av.error.FFmpegError, OSError, ValueError) as exc:
-            raise SegmentError(f"cannot write {self.relative}: {exc}") from exc
+        except CAUGHT as exc:  # per packet: a `with` costs more than this `try`
+            raise translate(exc, f"cannot write {self.relative}", SegmentError) from exc
         track.last_dts = dts
         self.packets += 1
         return True
@@ -160,9 +159,9 @@ class SegmentWriter:
             fsync_dir(final.parent)
             if final.parent != self.partial.parent:
                 fsync_dir(self.partial.parent)
-        except (av.error.FFmpegError, OSError) as exc:
+        except CAUGHT as exc:
             self.abort()
-            raise SegmentError(f"cannot finish {self.relative}: {exc}") from exc
+            raise translate(exc, f"cannot finish {self.relative}", SegmentError) from exc
         try:
             facts = inspect_fmp4(final)
         finally:

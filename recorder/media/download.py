@@ -15,9 +15,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import av.error
 import av.stream
 
+from recorder.av_errors import av_errors
 from recorder.errors import SegmentError
 
 OPTIONS = {"movflags": "+faststart", "avoid_negative_ts": "disabled"}
@@ -28,11 +28,20 @@ def download_copy(path: Path, out_path: Path) -> None:
     """Write the segment file at `path` to `out_path` as an MP4 that starts at 0 (a file: the
     index moves to the front in a second pass). Blocking: run it in a thread."""
     try:
+        _copy(path, out_path)
+    except SegmentError:
+        out_path.unlink(missing_ok=True)
+        raise
+
+
+def _copy(path: Path, out_path: Path) -> None:
+    with av_errors(f"cannot copy {path.name} for download", SegmentError):
         with av.open(str(path), "r", options=NO_PROBE) as source:
             video = source.streams.video[0]
             # Decode order starts with the keyframe, shown first: its PTS is time 0.
-            first = next(p for p in source.demux(video) if p.pts is not None)
-            assert first.pts is not None
+            first = next((p for p in source.demux(video) if p.pts is not None), None)
+            if first is None or first.pts is None:
+                raise SegmentError(f"{path.name} holds no video")
             zero_s = float(first.pts * _time_base(video))
         with (
             av.open(str(path), "r", options=NO_PROBE) as source,
@@ -51,9 +60,6 @@ def download_copy(path: Path, out_path: Path) -> None:
                     continue  # sound from before the first frame
                 packet.stream = tracks[index]
                 out.mux(packet)
-    except (av.error.FFmpegError, OSError, StopIteration) as exc:
-        out_path.unlink(missing_ok=True)
-        raise SegmentError(f"cannot copy {path.name} for download: {exc}") from exc
 
 
 def _time_base(stream: av.stream.Stream) -> Fraction:
