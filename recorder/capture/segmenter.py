@@ -31,14 +31,21 @@ B-frames (it cannot order them yet): they get the DTS FFmpeg's own rule would ha
 (`_guess_dts`), a guess never taken as a restart; the first real DTS replaces the anchor a
 guess gave. Mid-stream, a missing DTS follows the previous one (decode order is arrival
 order). A missing PTS is the DTS (a stream without reordering); a packet with neither is
-skipped.
+skipped. When FFmpeg's probe missed the B-frames it copies each PTS into the DTS, which then go
+backwards at every B-frame: from the first such step the DTS are rebuilt from the PTS
+(`_rebuild_dts`), in a new run.
 """
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from enum import Enum
 from typing import NamedTuple
+
+# Frames of decode delay assumed when the stream's DTS must be rebuilt: x264's B-pyramid needs
+# 2, cameras rarely more than 3.
+REBUILD_DEPTH = 4
 
 
 class Break(Enum):
@@ -47,6 +54,7 @@ class Break(Enum):
     BACKWARDS = "DTS went backwards"
     JUMP = "DTS jumped forward"
     DRIFT = "arrival time drifted from DTS"
+    REBUILT = "B-frames the stream did not announce: DTS rebuilt from PTS"
 
 
 class Action(Enum):
@@ -113,6 +121,11 @@ class Segmenter:
         self._seg_start_pts = 0
         self._seg_end_pts = 0  # PTS just after the latest frame shown in the segment
         self.run_zero_dts: int | None = None  # the run's first written DTS: its time 0
+        # Set when the camera's DTS turn out to be copies of its PTS (see `video`): the PTS
+        # of the frames not decoded yet, a heap of `REBUILD_DEPTH + 1` at most.
+        self._rebuilt: list[int] | None = None
+        self._pts_backsteps = 0
+        self._last_was_pts = False
 
     # -- per packet -------------------------------------------------------------------------
 
@@ -120,17 +133,44 @@ class Segmenter:
         """Place one video packet. Called for every video packet of every camera, so the usual
         case (no break, no cut) is a few comparisons."""
         guessed = dts is None
-        if dts is None:
+        if self._rebuilt is not None:  # the camera's DTS are its PTS: decode times rebuilt
+            pts = pts if pts is not None else dts
+            if pts is None:
+                return Placement(Action.SKIP, 0, 0, 0, None, Break.NONE)
+            dts, guessed = self._rebuild_dts(pts)
+        elif dts is None:
             if pts is None:
                 return Placement(Action.SKIP, 0, 0, 0, None, Break.NONE)
             dts = self._guess_dts(pts)
         else:
-            self._missing.clear()
+            if self._missing:
+                self._missing.clear()
             if pts is None:
                 pts = dts
         last, anchor = self._last_dts, self.anchor
         brk = Break.NONE
-        if anchor is None or last is None:
+        if (
+            last is not None
+            and dts == pts
+            and dts < last
+            and self._last_was_pts
+            and self._rebuilt is None
+        ):
+            # A DTS equal to its PTS going backwards: FFmpeg did not know the stream has
+            # B-frames (its probe missed them) and copied each PTS. Less than a frame, once,
+            # is a clock re-based by RTCP; a frame or more, or twice, is reordering. Decode
+            # times are rebuilt from here, in a new run.
+            self._pts_backsteps += 1
+            if self._pts_backsteps >= 2 or last - dts >= self._frame_ticks * 0.9:
+                self._rebuilt = []
+                self._missing.clear()
+                dts, guessed = self._rebuild_dts(pts)
+                last = None
+                brk = Break.REBUILT
+        self._last_was_pts = dts == pts
+        if brk is Break.REBUILT:
+            pass
+        elif anchor is None or last is None:
             brk = Break.FIRST
         elif dts <= last:
             if guessed or self._last_guessed or last - dts < self._max_backstep_ticks:
@@ -168,7 +208,7 @@ class Segmenter:
             self._anchor_guessed = guessed
         self._last_dts = dts
         self._last_guessed = guessed
-        wall_ms = self._wall_ms(pts)
+        wall_ms = round((self.anchor + pts * self._tick_s) * 1000)  # type: ignore[operator]
         if keyframe and (not self.open or pts - self._seg_start_pts >= self._segment_ticks):
             if self.open:
                 self._seg_end_pts = pts  # the next segment starts where this one ends
@@ -185,6 +225,20 @@ class Segmenter:
         if pts + self._frame_ticks > self._seg_end_pts:
             self._seg_end_pts = pts + self._frame_ticks
         return Placement(Action.WRITE, dts, pts, wall_ms, closed, brk)
+
+    def _rebuild_dts(self, pts: int) -> tuple[int, bool]:
+        """Decode times for a stream whose DTS are unusable, as FFmpeg builds them when it
+        knows the reorder depth: the smallest PTS not yet decoded, `REBUILD_DEPTH` frames
+        behind (a depth above the stream's own only delays decoding). The first frames get a
+        guess that counts back from the first PTS (`_guess_dts`)."""
+        pending = self._rebuilt
+        assert pending is not None
+        heapq.heappush(pending, pts)
+        if len(pending) > REBUILD_DEPTH:
+            return heapq.heappop(pending), False
+        self._missing.append(pts)
+        first = self._missing[0]
+        return first - (REBUILD_DEPTH - len(self._missing) + 1) * self._frame_ticks, True
 
     def _guess_dts(self, pts: int) -> int:
         """A DTS for a packet the camera (FFmpeg) gave none."""

@@ -293,10 +293,11 @@ class CaptureSession:
                 return
             self._release_draining()  # audio has passed the cut: the segment is complete
         writer = self._writer
-        if writer is None:
-            self.figures.skipped += 1
+        track = writer.audio_track if writer is not None else None
+        if writer is not None and track is not None:
+            self.figures.count(writer.write(packet, track, pts, dts))
         else:
-            self._write_audio(writer, packet, pts, dts)
+            self.figures.skipped += 1
 
     def _write_audio(self, writer: SegmentWriter, packet: Any, pts: Any, dts: Any) -> None:
         track = writer.audio_track
@@ -307,7 +308,10 @@ class CaptureSession:
 
     def _on_video(self, packet: Any, arrival: float, mono: float, stream: OpenedStream) -> None:
         keyframe = packet.is_keyframe
-        self._check_keyframes(keyframe, mono)
+        if keyframe:
+            self._keyless_since = None
+        else:
+            self._check_keyframes(mono)
         segmenter = self._segmenter
         assert segmenter is not None and self._tap is not None
         placed = segmenter.video(packet.dts, packet.pts, keyframe, arrival)
@@ -332,12 +336,10 @@ class CaptureSession:
                 self._went_online()
             writer.write_back()  # the muxer has just written out the previous fragment
 
-    def _check_keyframes(self, keyframe: bool, mono: float) -> None:
-        """Packets flowing this long with no keyframe: the stream cannot be recorded. The wait
-        starts at the first packet (not at connect), and again after a silence."""
-        if keyframe:
-            self._keyless_since = None
-            return
+    def _check_keyframes(self, mono: float) -> None:
+        """A packet that is not a keyframe: packets flowing this long with no keyframe mean the
+        stream cannot be recorded. The wait starts at the first packet (not at connect), and
+        again after a silence."""
         since = self._keyless_since
         if since is None or mono - self._previous > KEYLESS_RESTART_S:
             self._keyless_since = mono

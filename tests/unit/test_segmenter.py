@@ -319,3 +319,31 @@ def test_a_clock_rebased_a_few_ms_back_is_not_a_restart() -> None:
     assert outcome.skipped <= 1  # at most the frame that now collides with the one before
     dts = [p.dts for p in outcome.placements if p.action is not Action.SKIP]
     assert dts == sorted(set(dts))
+
+
+@pytest.mark.parametrize("first_frame", [0, 13], ids=["from a keyframe", "joined mid-GOP"])
+def test_dts_copied_from_pts_are_rebuilt(first_frame: int) -> None:
+    """When FFmpeg's probe misses the B-frames it gives every packet its PTS as DTS, which
+    then go backwards at every B-frame: decode times are rebuilt from the PTS, and every frame
+    from the next keyframe on is written, in order, at its own time."""
+    packets = [
+        Packet(p.pts, p.pts, p.keyframe, p.arrival)
+        for p in camera(6, decode_order(25, 4, pyramid=True), first_frame=first_frame)
+    ]
+    outcome = run(packets)
+    assert Break.REBUILT in outcome.breaks
+    assert outcome.breaks.count(Break.REBUILT) == 1
+    rebuilt = next(i for i, p in enumerate(outcome.placements) if p.brk is Break.REBUILT)
+    assert rebuilt < 25  # at the first B-frames (from a keyframe, that GOP is lost)
+    first_cut = next(
+        i for i, p in enumerate(outcome.placements) if p.action is Action.CUT and i > rebuilt
+    )
+    after = outcome.placements[first_cut:]
+    assert all(p.action is not Action.SKIP for p in after)
+    written = [p.dts for p in outcome.placements if p.action is not Action.SKIP]
+    assert written == sorted(set(written))
+    assert all(p.dts <= p.pts for p in after)
+    # Shown a few frames late at most: the rebuilt decode delay, not the camera's.
+    for placed in after:
+        late_ms = placed.wall_ms - wall_ms(placed.pts // TICKS)
+        assert 0 <= late_ms <= 4 * 1000 / FPS
