@@ -45,6 +45,7 @@ class Reconnector:
         backoff_multiplier_s: float = 0.5,
         healthy_s: float = HEALTHY_SESSION_S,
         give_up: tuple[type[BaseException], ...] = (),
+        proved: Callable[[], bool] = lambda: True,
     ) -> None:
         self._clock = clock
         self._on_failure = on_failure
@@ -52,7 +53,9 @@ class Reconnector:
         self._multiplier = backoff_multiplier_s
         self._healthy_s = healthy_s
         self._give_up = give_up
+        self._proved = proved
         self.reconnects = 0  # failures so far; `on_failure` sees the count including its own
+        self.failures_in_a_row = 0  # since the last attempt that was healthy: the backoff's step
 
     async def run(self, shutdown: asyncio.Event, attempt: Attempt) -> None:
         """Run `attempt(shutdown)` again and again until shutdown; raises a `give_up` error."""
@@ -83,8 +86,9 @@ class Reconnector:
         except Exception as exc:
             if isinstance(exc, self._give_up):
                 raise
-            if self._clock.monotonic() - started < self._healthy_s:
+            if self._clock.monotonic() - started < self._healthy_s or not self._proved():
                 raise
+            self.failures_in_a_row = 0
             self._failed(exc)  # it was up a while: report, then reconnect at once
 
     def _before_sleep(self, state: RetryCallState) -> None:
@@ -94,6 +98,7 @@ class Reconnector:
 
     def _failed(self, exc: BaseException) -> None:
         self.reconnects += 1
+        self.failures_in_a_row += 1
         self._on_failure(exc)
 
 

@@ -15,10 +15,13 @@ NAL_IDR = 5
 NAL_SPS = 7
 NAL_PPS = 8
 NAL_AUD = 9
+HEVC_IDR = (19, 20)  # IDR_W_RADL, IDR_N_LP
+HEVC_VPS, HEVC_SPS, HEVC_PPS, HEVC_AUD = 32, 33, 34, 35
 
-# An access unit delimiter NAL header is 0x09 (nal_ref_idc 0, type 9) as x264 writes it. Emulation
-# prevention guarantees 00 00 01 never occurs inside a NAL, so this pattern only matches real AUDs.
-_AUD = re.compile(b"\x00\x00\x01\x09")
+# An access unit delimiter NAL header is 0x09 (nal_ref_idc 0, type 9) in H.264 and 0x46 0x01
+# (type 35, layer 0, temporal id 1) in H.265, as x264 and x265 write them. Emulation prevention
+# guarantees 00 00 01 never occurs inside a NAL, so these patterns only match real AUDs.
+_AUD = {"h264": re.compile(b"\x00\x00\x01\x09"), "h265": re.compile(b"\x00\x00\x01\x46\x01")}
 _START_CODE = re.compile(b"\x00\x00\x01")
 
 ADTS_SAMPLE_RATES = (
@@ -44,43 +47,57 @@ class AccessUnit:
 
     data: bytes
     nal_types: tuple[int, ...]
+    codec: str = "h264"
 
     @property
     def is_idr(self) -> bool:
+        if self.codec == "h265":
+            return any(t in HEVC_IDR for t in self.nal_types)
         return NAL_IDR in self.nal_types
 
     @property
     def has_parameter_sets(self) -> bool:
+        if self.codec == "h265":
+            return {HEVC_VPS, HEVC_SPS, HEVC_PPS} <= set(self.nal_types)
         return NAL_SPS in self.nal_types and NAL_PPS in self.nal_types
 
 
-def nal_types(data: bytes) -> tuple[int, ...]:
+def nal_types(data: bytes, codec: str = "h264") -> tuple[int, ...]:
     """Types of the NAL units of an Annex-B buffer, in order."""
-    return tuple(data[m.end()] & 0x1F for m in _START_CODE.finditer(data) if m.end() < len(data))
+    ends = [m.end() for m in _START_CODE.finditer(data) if m.end() < len(data)]
+    if codec == "h265":
+        return tuple((data[end] >> 1) & 0x3F for end in ends)
+    return tuple(data[end] & 0x1F for end in ends)
 
 
-def split_access_units(data: bytes) -> list[AccessUnit]:
-    """Split an Annex-B H.264 stream written with AUDs (x264 `aud=1`) into access units.
+def split_access_units(data: bytes, codec: str = "h264") -> list[AccessUnit]:
+    """Split an Annex-B H.264 or H.265 stream written with AUDs (x264/x265 `aud=1`) into access
+    units, in the file's (decode) order.
 
     A 4-byte start code before an AUD is kept with its unit, so each unit is a valid Annex-B buffer
     on its own.
     """
+    if codec not in _AUD:
+        raise ValueError(f"unknown codec {codec!r}")
     starts = []
-    for match in _AUD.finditer(data):
+    for match in _AUD[codec].finditer(data):
         start = match.start()
         if start > 0 and data[start - 1] == 0:
             start -= 1
         starts.append(start)
     if not starts:
-        raise ValueError("no access unit delimiters found: encode with x264 aud=1")
+        raise ValueError("no access unit delimiters found: encode with aud=1")
     if data[: starts[0]].strip(b"\x00"):
         raise ValueError("stream does not start with an access unit delimiter")
     ends = [*starts[1:], len(data)]
-    return [AccessUnit(data[s:e], nal_types(data[s:e])) for s, e in zip(starts, ends, strict=True)]
+    return [
+        AccessUnit(data[s:e], nal_types(data[s:e], codec), codec)
+        for s, e in zip(starts, ends, strict=True)
+    ]
 
 
 def check_gop_structure(units: list[AccessUnit], gop: int) -> None:
-    """Require an IDR with SPS/PPS exactly every `gop` units and nowhere else.
+    """Require an IDR with its parameter sets exactly every `gop` units and nowhere else.
 
     The server relies on this: a loop of whole GOPs starts on an IDR, and a client that joins at any
     IDR can decode from there.
@@ -93,7 +110,18 @@ def check_gop_structure(units: list[AccessUnit], gop: int) -> None:
             kind = "an IDR" if expect_idr else "a non-IDR frame"
             raise ValueError(f"access unit {index} should be {kind} (GOP of {gop})")
         if expect_idr and not unit.has_parameter_sets:
-            raise ValueError(f"IDR access unit {index} lacks SPS/PPS (x264 repeat-headers=1)")
+            raise ValueError(
+                f"IDR access unit {index} lacks its parameter sets (SPS/PPS, repeat-headers=1)"
+            )
+
+
+def check_presentation_order(order: list[int], gop: int) -> None:
+    """`order[i]` is the presentation index of the unit decoded i-th: each GOP must be closed
+    (a permutation of its own frames), so a loop of whole GOPs plays seamlessly."""
+    for start in range(0, len(order), gop):
+        group = order[start : start + gop]
+        if sorted(group) != list(range(start, start + gop)):
+            raise ValueError(f"the GOP at frame {start} is not closed: {group}")
 
 
 @dataclass(frozen=True)

@@ -60,14 +60,20 @@ def log(message):
 
 
 class UnitLoop:
-    """Encoded units played in an endless loop; unit k lasts num/den seconds."""
+    """Encoded units played in an endless loop; unit k lasts num/den seconds.
 
-    def __init__(self, payloads, keyframes, num, den, align):
+    Units are in decode order. With B-frames, `order[i]` is the presentation index of unit i and
+    `delay` how many units decoding runs ahead of presentation at most, so that DTS = PTS of the
+    unit `delay` places earlier never exceeds a unit's own PTS."""
+
+    def __init__(self, payloads, keyframes, num, den, align, order=None):
         self.buffers = [GLib.Bytes.new(p) for p in payloads]
         self.keyframes = keyframes
         self.num = num
         self.den = den
         self.align = align  # a new media starts on a multiple of this (the GOP for video)
+        self.order = order
+        self.delay = 0 if order is None else max(i - p for i, p in enumerate(order))
 
     def unix_ns(self, k):
         # Ceiling keeps every timestamp at or just after the exact instant, so the payloader's
@@ -80,10 +86,16 @@ class UnitLoop:
         return -(-k // self.align) * self.align
 
 
-def load_h264_loop(path, fps, gop):
-    units = bitstream.split_access_units(Path(path).read_bytes())
+def load_video_loop(path, fps, gop, codec="h264", order_path=None):
+    units = bitstream.split_access_units(Path(path).read_bytes(), codec)
     bitstream.check_gop_structure(units, gop)
-    return UnitLoop([u.data for u in units], [u.is_idr for u in units], 1, fps, gop)
+    order = None
+    if order_path is not None:
+        order = json.loads(Path(order_path).read_text())
+        if len(order) != len(units):
+            raise ValueError(f"{order_path}: {len(order)} entries for {len(units)} frames")
+        bitstream.check_presentation_order(order, gop)
+    return UnitLoop([u.data for u in units], [u.is_idr for u in units], 1, fps, gop, order)
 
 
 def load_adts_loop(path):
@@ -132,8 +144,9 @@ class WallClockFeeder:
     def _anchor(self, mapping_ns):
         loop = self.loop
         self.offset_ns = mapping_ns // MS * MS
-        # The millisecond rounding may put unit `first` a hair before running time zero.
-        first = loop.first_unit_after_unix_ns(time.time_ns() + MS)
+        # The millisecond rounding may put unit `first` a hair before running time zero; with
+        # B-frames its DTS is `delay` units earlier still.
+        first = loop.first_unit_after_unix_ns(time.time_ns() + MS + loop.unix_ns(loop.delay))
         # Running time stops while a pipeline is paused: after that, skip what the wall clock
         # has passed (a gap, as from a real camera), never go back.
         self.k = max(first, self.k or 0)
@@ -148,9 +161,12 @@ class WallClockFeeder:
                 self._anchor(mapping)
         index = self.k % len(loop.buffers)
         buf = Gst.Buffer.new_wrapped_bytes(loop.buffers[index])
-        pts = loop.unix_ns(self.k) + self.offset_ns
-        buf.pts = pts
-        buf.dts = pts
+        if loop.order is None:
+            buf.pts = buf.dts = loop.unix_ns(self.k) + self.offset_ns
+        else:
+            # Sent in decode order, each at its DTS; the PTS says when it is shown.
+            buf.pts = loop.unix_ns(self.k - index + loop.order[index]) + self.offset_ns
+            buf.dts = loop.unix_ns(self.k - loop.delay) + self.offset_ns
         buf.duration = loop.unix_ns(self.k + 1) - loop.unix_ns(self.k)
         if not loop.keyframes[index]:
             buf.set_flags(Gst.BufferFlags.DELTA_UNIT)
@@ -205,12 +221,14 @@ class StallGate:
 
 
 H264_CAPS = "video/x-h264,stream-format=byte-stream,alignment=au"
+H265_CAPS = "video/x-h265,stream-format=byte-stream,alignment=au"
 
 
 def mount_launch(mount, garbage):
     """The launch line of one mount. pay0 is video, pay1 the optional audio."""
     parts = []
     fps = mount["fps"]
+    h265 = mount.get("codec") == "h265"
     if garbage:
         parts.append(
             f"appsrc name=video is-live=true format=time caps={H264_CAPS} "
@@ -223,6 +241,11 @@ def mount_launch(mount, garbage):
             f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bframes=0 "
             f"bitrate={mount['bitrate_kbps']} option-string=repeat-headers=1 ! h264parse "
             "! rtph264pay name=pay0 pt=96 config-interval=1"
+        )
+    elif h265:
+        parts.append(
+            f"appsrc name=video is-live=true format=time caps={H265_CAPS},framerate={fps}/1 "
+            "! clocksync ! h265parse ! rtph265pay name=pay0 pt=96 config-interval=1"
         )
     else:
         parts.append(
@@ -280,7 +303,7 @@ class Camera:
             if self.fault.get("kind") == "garbage":
                 loop = loops.garbage(mount["fps"], mount.get("garbage_bytes", 4000))
             else:
-                loop = loops.h264(mount["video"], mount["fps"])
+                loop = loops.video(mount)
             feeder = WallClockFeeder(video_src, loop)
             video_src.connect("need-data", feeder.on_need_data)
         audio_src = element.get_by_name("audio")
@@ -370,8 +393,10 @@ class LoopCache:
                 self._loops[key] = make()
             return self._loops[key]
 
-    def h264(self, path, fps):
-        return self._get(("h264", path), lambda: load_h264_loop(path, fps, fps))
+    def video(self, mount):
+        path, fps = mount["video"], mount["fps"]
+        gop, codec, order = mount.get("gop", fps), mount.get("codec", "h264"), mount.get("order")
+        return self._get(("video", path), lambda: load_video_loop(path, fps, gop, codec, order))
 
     def adts(self, path):
         return self._get(("adts", path), lambda: load_adts_loop(path))
@@ -385,7 +410,7 @@ def preload(config, loops):
     for camera in config["cameras"]:
         for mount in camera["mounts"].values():
             if mount["source"] == "file":
-                loops.h264(mount["video"], mount["fps"])
+                loops.video(mount)
             if mount.get("audio"):
                 loops.adts(mount["audio"])
 

@@ -1,9 +1,11 @@
 """Scripted scenes are encoded once, with ffmpeg, into a cache keyed by everything that shapes them.
 
 A cache entry is a folder `<kind>-<hash>/` holding `main.h264` and `sub.h264` (Annex-B, one AUD per
-access unit), their ground truth `main.json` and `sub.json`, and `scene.json` (the parameters that
-were hashed). Entries are built in a temporary folder and renamed into place, so concurrent test
-runs never see half an entry, and a hit costs two small JSON reads.
+access unit, in decode order; `.h265` for H.265 profiles), for a stream with B-frames its
+presentation order `main.order.json`, their ground truth `main.json` and `sub.json`, and
+`scene.json` (the parameters that were hashed). Entries are built in a temporary folder and
+renamed into place, so concurrent test runs never see half an entry, and a hit costs two small
+JSON reads.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,6 +40,13 @@ X264_ARGS = (
     "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p",
     "-bf", "0", "-sc_threshold", "0", "-x264-params", "repeat-headers=1:aud=1",
 )  # fmt: skip
+# H.264 High with B-frames (as pyramid, x264's default): closed GOPs, so each loop of whole GOPs
+# still starts on an IDR and decodes on its own.
+X264_HIGH_ARGS = (
+    "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
+    "-sc_threshold", "0", "-x264-params", "repeat-headers=1:aud=1:open-gop=0",
+)  # fmt: skip
+X265_ARGS = ("-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-tag:v", "hvc1")
 AAC_ARGS = ("-c:a", "aac", "-b:a", "32k", "-ac", "1")
 
 
@@ -84,14 +93,24 @@ class FfmpegEncoder:
 
     @property
     def settings(self) -> dict[str, Any]:
+        # Only the plain encoder's arguments: they are in every cache key, and the profiles'
+        # arguments reach the keys through the formats' own fields.
         return {"x264": X264_ARGS, "aac": AAC_ARGS}
 
     @staticmethod
-    def _x264_args(fmt: StreamFormat) -> list[str]:
+    def _video_args(fmt: StreamFormat) -> list[str]:
         rate = f"{fmt.bitrate_kbps}k"
         gop = str(fmt.gop)
-        gop_args = ["-g", gop, "-keyint_min", gop]
         rate_args = ["-b:v", rate, "-maxrate", rate, "-bufsize", rate]
+        if fmt.codec == "h265":
+            params = (
+                f"keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0:bframes={fmt.bframes}"
+                ":repeat-headers=1:aud=1:log-level=error"
+            )
+            return [*X265_ARGS, *rate_args, "-x265-params", params]
+        gop_args = ["-g", gop, "-keyint_min", gop]
+        if fmt.bframes:
+            return [*X264_HIGH_ARGS, "-bf", str(fmt.bframes), *gop_args, *rate_args]
         return [*X264_ARGS, *gop_args, *rate_args]
 
     def encode_video(
@@ -101,10 +120,39 @@ class FfmpegEncoder:
         args = [self._ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
         args += ["-filter_complex", graph]
         for label, (fmt, path) in zip(labels, outputs, strict=True):
-            args += ["-map", f"[{label}]", *self._x264_args(fmt), "-f", "h264", str(path)]
+            # With B-frames the elementary stream alone does not say in which order frames are
+            # shown: the same packets also go to a framecrc listing, which keeps their PTS.
+            muxer = "hevc" if fmt.codec == "h265" else "h264"
+            target = ["-f", muxer, str(path)]
+            if fmt.bframes:
+                crc = path.with_suffix(".crc")
+                target = ["-f", "tee", f"[f={muxer}]{path}|[f=framecrc]{crc}"]
+            args += ["-map", f"[{label}]", *self._video_args(fmt), *target]
         self._run(args)
         for fmt, path in outputs:
+            if fmt.bframes:
+                self._write_order(path, fmt)
             self._check_video(path, fmt, frames)
+
+    @staticmethod
+    def _write_order(path: Path, fmt: StreamFormat) -> None:
+        """Each frame's presentation index, in decode order, from the framecrc listing beside
+        `path`, into `order_path(path)`."""
+        crc = path.with_suffix(".crc")
+        num, den = 1, fmt.fps
+        pts: list[int] = []
+        for line in crc.read_text().splitlines():
+            if line.startswith("#tb 0:"):
+                num, den = (int(x) for x in line.split(":")[1].strip().split("/"))
+            elif line and not line.startswith("#"):
+                pts.append(int(line.split(",")[2]))
+        order = [round((t - min(pts)) * num * fmt.fps / den) for t in pts]
+        try:
+            bitstream.check_presentation_order(order, fmt.gop)
+        except ValueError as exc:
+            raise SceneEncodeError(f"{path}: {exc}") from exc
+        order_path(path).write_text(json.dumps(order) + "\n")
+        crc.unlink()
 
     def encode_audio(self, path: Path, seconds: int, sample_rate: int) -> None:
         graph = (
@@ -135,12 +183,21 @@ class FfmpegEncoder:
     @staticmethod
     def _check_video(path: Path, fmt: StreamFormat, frames: int) -> None:
         try:
-            units = bitstream.split_access_units(path.read_bytes())
+            units = bitstream.split_access_units(path.read_bytes(), fmt.codec)
             bitstream.check_gop_structure(units, fmt.gop)
         except ValueError as exc:
             raise SceneEncodeError(f"{path}: {exc}") from exc
         if len(units) != frames:
             raise SceneEncodeError(f"{path}: {len(units)} frames, expected {frames}")
+
+
+def video_name(mount: str, fmt: StreamFormat) -> str:
+    return f"{mount}.{fmt.codec}"
+
+
+def order_path(video: Path) -> Path:
+    """Where the presentation order of a stream with B-frames is kept (absent without)."""
+    return video.with_name(f"{video.stem}.order.json")
 
 
 class SceneCache:
@@ -159,17 +216,27 @@ class SceneCache:
         """The encoded scene, from the cache or freshly encoded into it."""
         if main.fps != sub.fps:
             raise SceneEncodeError(f"main ({main.fps}) and sub ({sub.fps}) fps must be equal")
+        for fmt in (main, sub):
+            if scene.duration_s % fmt.gop_s:
+                raise SceneEncodeError(
+                    f"a {scene.duration_s} s scene is not a whole number of {fmt.gop_s} s GOPs"
+                )
         graph = scene_graph(scene, main, sub)
         # The graph is hashed too, so a change in how scenes are drawn re-encodes them.
-        params = {"scene": scene.params(), "main": asdict(main), "sub": asdict(sub), "graph": graph}
+        params = {
+            "scene": scene.params(),
+            "main": main.cache_params(),
+            "sub": sub.cache_params(),
+            "graph": graph,
+        }
         entry = self.directory / f"{scene.kind}-{self._key(params)}"
         if not (entry / "scene.json").exists():
             self._build(entry, params, lambda tmp: self._encode_scene(tmp, graph, scene, main, sub))
         return EncodedScene(
             scene=scene,
             directory=entry,
-            main_video=entry / "main.h264",
-            sub_video=entry / "sub.h264",
+            main_video=entry / video_name("main", main),
+            sub_video=entry / video_name("sub", sub),
             main_truth=GroundTruth.read(entry / "main.json"),
             sub_truth=GroundTruth.read(entry / "sub.json"),
         )
@@ -191,7 +258,7 @@ class SceneCache:
     def _encode_scene(
         self, tmp: Path, graph: str, scene: ScriptedScene, main: StreamFormat, sub: StreamFormat
     ) -> None:
-        outputs = [(main, tmp / "main.h264"), (sub, tmp / "sub.h264")]
+        outputs = [(main, tmp / video_name("main", main)), (sub, tmp / video_name("sub", sub))]
         self._encoder.encode_video(graph, outputs, scene.duration_s * main.fps)
         compute_ground_truth(scene, "main", main, main).write(tmp / "main.json")
         compute_ground_truth(scene, "sub", main, sub).write(tmp / "sub.json")

@@ -12,7 +12,7 @@ from typing import Any
 
 from sim.errors import SpecError
 from sim.formats import MOUNTS, StreamFormat
-from sim.scene_cache import EncodedScene
+from sim.scene_cache import EncodedScene, order_path
 from sim.spec import CameraSpec
 
 
@@ -36,9 +36,13 @@ def camera_port(index: int, spec: CameraSpec, base_port: int | None) -> int:
 
 
 def _mount(fmt: StreamFormat, video: Path | None, audio: Path | None) -> dict[str, Any]:
+    order = order_path(video) if video is not None and fmt.bframes else None
     return {
         "source": "pattern" if video is None else "file",
         "video": None if video is None else str(video),
+        "codec": fmt.codec,
+        "gop": fmt.gop,
+        "order": None if order is None else str(order),  # presentation order (B-frames)
         "width": fmt.width,
         "height": fmt.height,
         "fps": fmt.fps,

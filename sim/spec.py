@@ -118,6 +118,8 @@ class CameraSpec:
             raise SpecError(f"camera {self.name}: port {self.port} out of range")
         if self.main.fps != self.sub.fps:
             raise SpecError(f"camera {self.name}: main and sub must have the same fps")
+        if self.scene_spec.kind == "pattern" and not (self.main.plain and self.sub.plain):
+            raise SpecError(f"camera {self.name}: the live pattern is plain H.264 only")
 
     @property
     def scene_spec(self) -> Scene:

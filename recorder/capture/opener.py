@@ -1,7 +1,8 @@
 """Opening camera streams: the `StreamOpener` boundary and its PyAV adapter.
 
 PyAV reads RTSP (or any URL FFmpeg understands, such as a local clip in tests) without
-decoding. Its exceptions never leave this module: they become `StreamError`s.
+decoding. Its exceptions never leave this module: they become `StreamError`s (by the table in
+recorder/av_errors.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any, Protocol
 import av
 import av.error
 
-from recorder.errors import StreamError, StreamTimeout
+from recorder.av_errors import av_errors
+from recorder.errors import StreamError
 
 VIDEO_CODECS = ("h264", "hevc")  # what fMP4 and browsers carry without transcoding
 AUDIO_CODECS = ("aac",)
@@ -28,6 +30,7 @@ class StreamInfo:
     height: int
     fps: float | None
     audio_codec: str | None
+    reorder: int = 0  # frames decoding runs ahead of presentation (B-frames), as FFmpeg probed
 
 
 class OpenedStream(Protocol):
@@ -75,21 +78,16 @@ class PyAVStream:
             height=self.video.codec_context.height,
             fps=float(rate) if rate else None,
             audio_codec=self.audio.codec_context.name if self.audio else None,
+            reorder=self.video.codec_context.reorder_depth,
         )
 
     def packets(self) -> Iterator[Any]:
         wanted = [self.video] + ([self.audio] if self.audio else [])
-        try:
+        with av_errors("stream read failed", StreamError):
             for packet in self._container.demux(wanted):
                 if packet.dts is None and packet.pts is None:
                     continue  # flush packets at end of stream carry nothing
                 yield packet
-        except av.error.ExitError as exc:  # PyAV's read timeout fired
-            raise StreamTimeout("no data from the camera within the read timeout") from exc
-        except av.error.FFmpegError as exc:
-            raise StreamError(f"stream read failed: {_reason(exc)}") from exc
-        except OSError as exc:
-            raise StreamError(f"stream read failed: {exc}") from exc
 
     def close(self) -> None:
         # Closing a broken connection may fail too; there is nothing left to keep.
@@ -116,26 +114,11 @@ class PyAVStreamOpener:
             # packet, and PyAV's takes the GIL each time to read the clock. With 16 cameras
             # that GIL traffic cost more CPU than the recording itself (docs/design/capture.md).
             read_timeout = None
-        try:
+        with av_errors("cannot open stream", StreamError):
             container = av.open(
                 url, options=options, timeout=(opts.connect_timeout_s, read_timeout)
             )
-        except av.error.ExitError as exc:
-            raise StreamTimeout("camera did not answer within the connect timeout") from exc
-        except av.error.FFmpegError as exc:
-            raise StreamError(f"cannot open stream: {_reason(exc)}") from exc
-        except OSError as exc:
-            raise StreamError(f"cannot open stream: {exc}") from exc
         return PyAVStream(container)
-
-
-def _reason(exc: Exception) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    if "401" in text or "Unauthorized" in text:
-        return "authentication failed (check user name and password)"
-    if "Connection refused" in text:
-        return "connection refused"
-    return str(text)
 
 
 def seconds(value: int, time_base: Fraction) -> float:

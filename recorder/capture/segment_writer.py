@@ -7,9 +7,12 @@ the file after the last of them before it gets its final name, and removes it if
 While the segment grows, `write_back()` keeps its written fragments out of the page cache
 (storage/pagecache.py).
 
-Packets are written with timestamps relative to the start of their run and the muxer is told
-to keep them (`frag_discont`, no negative-timestamp shifting): the fragments' decode times
-then continue from one file to the next, so playback can chain the segments of a run.
+Packets are written with timestamps relative to the start of their run (the run's first
+DTS), their composition offsets (PTS - DTS) kept so each frame of a B-frame stream plays at its
+own time, and the muxer is told to keep them (`frag_discont`, no negative-timestamp shifting):
+the fragments' decode times then continue from one file to the next, so playback can chain
+the segments of a run. A user who downloads a segment gets a copy that starts at 0
+(media/download.py); docs/design/segments.md says why the files themselves do not.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import av
 import av.error
 
+from recorder.av_errors import CAUGHT, translate
 from recorder.errors import SegmentError
 from recorder.storage import pagecache
 from recorder.storage.fmp4 import Fmp4Info, inspect_fmp4
@@ -44,7 +48,7 @@ class _Track:
 
     def __init__(self, stream: Any, base: int) -> None:
         self.stream = stream
-        self.base = base  # the input tick that maps to 0, the start of the run
+        self.base = base  # the input tick that maps to 0, the start of the segment
         self.last_dts = -1
 
 
@@ -76,14 +80,14 @@ class SegmentWriter:
         video: Any,
         audio: Any | None,
         provisional_start_ms: int,
-        run_base_s: float,
+        zero_s: float,
         size: tuple[int, int] | None = None,
     ) -> None:
         # The start (and so the final name) is settled in `finish`, when the run's wall-clock
         # anchor is known best (see capture/timeline.py); the temporary name uses a first guess.
         self._layout = layout
         self.camera_id = camera_id
-        self.run_base_s = run_base_s  # PTS (s) of the run's start: time 0 in the file
+        self.zero_s = zero_s  # the run's first DTS (s): time 0 of the run's timeline
         self.relative = layout.relative_path(camera_id, provisional_start_ms)
         self.partial = layout.temp_path(layout.absolute(self.relative))
         self.packets = 0
@@ -94,10 +98,10 @@ class SegmentWriter:
         try:
             make_dirs_durable(self.partial.parent)  # (a full disk may refuse a new directory)
             self._out = av.open(str(self.partial), "w", format="mp4", options=MUXER_OPTIONS)
-        except (av.error.FFmpegError, OSError, ValueError) as exc:
+        except CAUGHT as exc:
             with contextlib.suppress(OSError):
                 self.partial.unlink(missing_ok=True)
-            raise SegmentError(f"cannot create {self.relative}: {exc}") from exc
+            raise translate(exc, f"cannot create {self.relative}", SegmentError) from exc
         try:
             self._video = self._out.add_stream_from_template(video)
             if size is not None and not self._video.codec_context.width:
@@ -105,13 +109,13 @@ class SegmentWriter:
                 # muxer refuses the header. `size` comes from the first keyframe.
                 self._video.codec_context.width, self._video.codec_context.height = size
             self._audio = self._out.add_stream_from_template(audio) if audio else None
-        except (av.error.FFmpegError, OSError, ValueError) as exc:
+        except CAUGHT as exc:
             self.abort()
-            raise SegmentError(f"cannot create {self.relative}: {exc}") from exc
-        # Per track: the input tick that maps to 0 (start of run) and the last DTS written.
-        self.video_track = _Track(self._video, round(run_base_s / video.time_base))
+            raise translate(exc, f"cannot create {self.relative}", SegmentError) from exc
+        # Per track: the input tick that maps to 0 (the run's start) and the last DTS written.
+        self.video_track = _Track(self._video, round(zero_s / video.time_base))
         self.audio_track = (
-            _Track(self._audio, round(run_base_s / audio.time_base)) if audio is not None else None
+            _Track(self._audio, round(zero_s / audio.time_base)) if audio is not None else None
         )
 
     def write(self, packet: Any, track: _Track, pts: int | None, dts: int | None) -> bool:
@@ -126,7 +130,7 @@ class SegmentWriter:
             pts = dts
         dts -= track.base
         if dts < 0 or dts <= track.last_dts:
-            return False  # audio from before the first keyframe, or a duplicate
+            return False  # audio from before the run's first keyframe, or a duplicate
         packet.dts = dts
         packet.pts = pts - track.base
         packet.stream = track.stream
@@ -134,9 +138,9 @@ class SegmentWriter:
             return False  # FFmpeg's I/O errors are sticky: nothing more reaches the file
         try:
             self._out.mux_one(packet)
-        except (av.error.FFmpegError, OSError, ValueError) as exc:
+        except CAUGHT as exc:  # per packet: a `with` costs more than this `try`
             self.write_error = exc
-            raise SegmentError(f"cannot write {self.relative}: {exc}") from exc
+            raise translate(exc, f"cannot write {self.relative}", SegmentError) from exc
         track.last_dts = dts
         self.packets += 1
         return True
@@ -169,7 +173,7 @@ class SegmentWriter:
         try:
             try:
                 self._out.close()  # writes the last fragment
-            except (av.error.FFmpegError, OSError, ValueError) as exc:
+            except CAUGHT as exc:
                 self.write_error = self.write_error or exc
             if self._fd < 0:
                 self._fd = os.open(self.partial, os.O_RDONLY)
@@ -183,11 +187,11 @@ class SegmentWriter:
             fsync_dir(final.parent)
             if final.parent != self.partial.parent:
                 fsync_dir(self.partial.parent)
-        except (av.error.FFmpegError, OSError, SegmentError) as exc:
+        except (*CAUGHT, SegmentError) as exc:
             self.abort()
             if isinstance(exc, SegmentError):
                 raise
-            raise SegmentError(f"cannot finish {self.relative}: {exc}") from exc
+            raise translate(exc, f"cannot finish {self.relative}", SegmentError) from exc
         pagecache.drop(self._fd)  # durable now, so every page is clean
         self._close_fd()
         return NewSegment(

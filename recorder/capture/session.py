@@ -2,10 +2,11 @@
 
 Two threads per session. The reader thread blocks in PyAV's demuxer. As each packet arrives it
 only notes the arrival time; at each video keyframe it handles the GOP that ends there in one go
-(or what came in the last `MAX_HOLD_S`, if the GOP is longer): places the packets on the wall
-clock, cuts segments at keyframes, muxes them into the segment's `.partial` file and gives them
-to live view. The session thread makes each closed segment durable (fsync, rename, fsync the
-directory) and hands it over, in order, and watches: a camera that stops sending leaves the
+(or what came in the last `MAX_HOLD_S`, if the GOP is longer): the `Segmenter` places each video
+packet on the wall clock and says where runs break and segments are cut, and the reader muxes
+the packets into the segment's `.partial` file and gives them to live view (`LiveTap`). The
+session thread makes each closed segment durable (fsync, rename, fsync the directory) and
+hands it over, in order, and watches: a camera that stops sending leaves the
 reader blocked in FFmpeg, but the session thread notices the silence on its own clock, handles
 what the reader had received, closes the segment in flight and returns; the abandoned reader
 ends at FFmpeg's socket timeout. A lock keeps the two threads from touching the segment in
@@ -18,6 +19,9 @@ wake-up: a GOP handled at once runs the interpreter and FFmpeg's muxer on warm c
 (16 cameras) to 18 % (one camera) less CPU than a cold run per packet (docs/design/capture.md).
 Live view loses nothing by it (HLS publishes whole GOPs), and segments are still cut at the
 keyframe as it arrives.
+
+Read as one loop: packet -> `SessionFigures` (counts) -> `Segmenter` (skip, write or cut) ->
+`LiveTap` -> `SegmentWriter`; closed segments -> session thread -> `on_segment`.
 """
 
 from __future__ import annotations
@@ -30,12 +34,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from recorder.capture.affinity import pin_current_thread
+from recorder.capture.figures import SessionFigures
 from recorder.capture.health import CameraState, HealthBoard
 from recorder.capture.opener import OpenedStream, StreamOpener
 from recorder.capture.reader import PacketReader as PacketReader  # motion reads with it
 from recorder.capture.reader import SharedStream
 from recorder.capture.segment_writer import SegmentWriter
-from recorder.capture.timeline import Break, RunTimeline
+from recorder.capture.segmenter import Action, Break, Segmenter, SegmenterSettings, SegmentTimes
+from recorder.capture.tap import Keyframe as Keyframe  # snapshots name it from here
+from recorder.capture.tap import LiveTap
 from recorder.clock import Clock
 from recorder.errors import RecorderError, StreamError, StreamTimeout, StreamUnusable
 from recorder.media.keyframe import picture_size
@@ -45,20 +52,10 @@ from recorder.storage.model import NewSegment
 
 log = logging.getLogger(__name__)
 
-HEALTH_INTERVAL_S = 2.0  # bitrate and fps are averaged over this window
 MIN_WATCH_S = 0.05  # the session thread's shortest sleep while it waits for silence
 MAX_HOLD_S = 1.0  # packets wait this long at most for their keyframe: a long GOP still moves on
+KEYLESS_RESTART_S = 1.0  # a silence this long restarts the wait for a keyframe
 _WAKE = object()  # queued to wake the session thread: stop, or the reader failed
-
-
-@dataclass(frozen=True)
-class Keyframe:
-    """The newest keyframe of a live session: enough to decode one picture (snapshots)."""
-
-    data: bytes
-    codec: str
-    extradata: bytes | None
-    wall_ms: int
 
 
 @dataclass(frozen=True)
@@ -76,9 +73,7 @@ class _Closed:
     """A segment the reader closed, with its settled times: the session thread finishes it."""
 
     writer: SegmentWriter
-    run_start_ms: int
-    start_ms: int
-    end_ms: int
+    times: SegmentTimes
 
 
 class CaptureSession:
@@ -104,10 +99,11 @@ class CaptureSession:
         self._clock = clock
         self._on_segment = on_segment
         self._writable = writable
+        self._feed = tap
         self._stop = threading.Event()
-        self.latest_keyframe: Keyframe | None = None  # replaced whole, so safe to read anywhere
-        self.tap: Callable[[LivePacket], None] | None = tap
-        self._timeline = RunTimeline(settings.max_gap_s, settings.max_drift_s)
+        self._tap: LiveTap | None = None  # once connected
+        self.figures = SessionFigures(clock, health.get(camera_id))
+        self.delivered = False  # a keyframe was recorded: the camera works (see worker.py)
         # The segment in flight and everything the reader thread updates per packet are guarded
         # by `_lock`; once `_done` is set (under the lock), the reader touches nothing more.
         self._lock = threading.Lock()
@@ -117,36 +113,23 @@ class CaptureSession:
         # (packet, arrival wall time, arrival monotonic time) not handled yet: appended by the
         # reader alone, handled and emptied under the lock by whichever thread holds it.
         self._pending: list[tuple[Any, float, float]] = []
+        self._segmenter: Segmenter | None = None  # once connected
         self._writer: SegmentWriter | None = None
+        # The segment just cut, kept open for the audio that belongs before the cut (its PTS
+        # is below the new segment's start, but it arrives after the keyframe).
+        self._draining: _Closed | None = None
+        self._cut_s = 0.0  # where the segment in flight starts to be shown (PTS, seconds)
         self._video: Any = None  # the stream's video stream: tells video packets from audio
-        self._time_bases: tuple[Any, Any] = (None, None)  # (video, audio), as av.Stream has them
-        self._time_base = (1, 1)  # of the video stream, as integers: exact and fast
-        self._seg_start_pts = 0.0
-        self._last_video_pts: float | None = None
-        self._frame_s = 1 / 15
+        self._audio_tick_s = 0.0
         self._size: tuple[int, int] | None = None  # when the probe found none: from a keyframe
-        self._seg_end_pts = 0.0  # PTS just after the last video frame written
-        self._written_until_ms = 0  # end of the last closed segment
-        self._run_start_ms: int | None = None
         self._paused = False
-        self._last_packet = 0.0  # monotonic arrival of the newest packet
-        self._last_keyframe = 0.0
-        # Throughput over the last complete window, and counters of the current one.
-        self._rates = (0.0, 0.0)  # (bits/s, frames/s), replaced whole
-        self._window_bytes = 0
-        self._window_frames = 0
-        self._window_start = 0.0
-        self._segments = 0
-        self._received = self._written = self._skipped = 0
-        # Counts of earlier sessions of this camera, so health shows totals.
-        before = health.get(camera_id)
-        self._base_counts = (
-            before.segments_written,
-            before.packets_received,
-            before.packets_written,
-            before.packets_skipped,
-        )
-        self._figures = self._current_figures  # one bound method: the board tells it by identity
+        self._keyless_since: float | None = None  # first video packet since the last keyframe
+        self._previous = 0.0  # monotonic arrival of the packet handled before
+
+    @property
+    def latest_keyframe(self) -> Keyframe | None:
+        tap = self._tap
+        return tap.latest_keyframe if tap is not None else None
 
     def stop(self) -> None:
         """Ask the session to finish its segment and return (thread-safe)."""
@@ -160,28 +143,31 @@ class CaptureSession:
         stream = self._opener.open(self._url)
         shared = SharedStream(stream)
         info = stream.info
-        self._frame_s = 1 / info.fps if info.fps else self._frame_s
         self._video = stream.video
         base = stream.video.time_base
-        self._time_base = (base.numerator, base.denominator)
-        # A packet's own `time_base` builds a new Fraction at each read: read the streams' once.
-        self._time_bases = (base, stream.audio.time_base if stream.audio is not None else None)
-        self._last_packet = self._last_keyframe = self._window_start = self._clock.monotonic()
+        settings = self._settings
+        self._segmenter = Segmenter(
+            (base.numerator, base.denominator),
+            SegmenterSettings(settings.segment_seconds, settings.max_gap_s, settings.max_drift_s),
+            frame_s=1 / info.fps if info.fps else 1 / 15,
+            reorder=info.reorder,
+        )
+        if stream.audio is not None:
+            self._audio_tick_s = float(stream.audio.time_base)
+        self._tap = LiveTap(self.camera_id, stream, self._feed)
+        self.figures.last_packet = self._clock.monotonic()
         reader = threading.Thread(
             target=self._read, args=(shared,), name=f"read-{self.camera_id}", daemon=True
         )
-        now_ms = round(self._clock.now() * 1000)
+        # Connected, not online: a camera is online once its video is recorded.
         self._health.post_threadsafe(
             self.camera_id,
-            state=CameraState.ONLINE,
-            reason="",
-            since_ms=now_ms,
             width=info.width,
             height=info.height,
             video_codec=info.video_codec,
             has_audio=info.audio_codec is not None,
         )
-        self._health.track_threadsafe(self.camera_id, self._figures)
+        self._health.track_threadsafe(self.camera_id, self.figures)
         reader.start()
         try:
             self._watch()
@@ -189,10 +175,10 @@ class CaptureSession:
             with self._lock:
                 self._done = True
                 self._handle_last(stream)
-                self._close_segment()
+                self._end_segment()
             shared.release()
             self._finish_closed()
-            self._health.untrack_threadsafe(self.camera_id, self._figures)
+            self._health.untrack_threadsafe(self.camera_id, self.figures)
 
     # -- session thread -----------------------------------------------------------------------
 
@@ -203,7 +189,7 @@ class CaptureSession:
         while not self._stop.is_set():
             # Sleep until the silence would reach the read timeout, not a fixed tick: every
             # wake-up of 16 session threads is a GIL hand-off that the readers pay for too.
-            silent = self._clock.monotonic() - self._last_packet
+            silent = self._clock.monotonic() - self.figures.last_packet
             if silent > timeout_s:
                 raise StreamTimeout(f"no packets for {silent:.0f} s")
             wait_s = min(max(timeout_s - silent, MIN_WATCH_S), timeout_s) + MIN_WATCH_S
@@ -226,21 +212,22 @@ class CaptureSession:
                 self._finish(item)
 
     def _finish(self, closed: _Closed) -> None:
-        segment = closed.writer.finish(closed.run_start_ms, closed.start_ms, closed.end_ms)
-        self._segments += 1
+        times = closed.times
+        segment = closed.writer.finish(times.run_start_ms, times.start_ms, times.end_ms)
+        self.figures.segments += 1
         self._on_segment(segment)
 
     # -- reader thread ------------------------------------------------------------------------
 
     def _read(self, shared: SharedStream) -> None:
         pin_current_thread(self._settings.cpu)
-        clock, stream, pending = self._clock, shared.stream, self._pending
+        clock, stream, pending, figures = self._clock, shared.stream, self._pending, self.figures
         video = stream.video
         try:
             for packet in stream.packets():
                 # On each wake-up only what cannot wait: when the packet arrived.
                 mono = clock.monotonic()
-                self._last_packet = mono
+                figures.last_packet = mono
                 pending.append((packet, clock.now(), mono))
                 if (packet.is_keyframe and packet.stream is video) or (
                     mono - pending[0][2] >= MAX_HOLD_S
@@ -277,85 +264,102 @@ class CaptureSession:
             self._failure = exc
         self._closed.put(_WAKE)
 
+    # -- one packet (reader thread, or the session thread at the end; lock held) ---------------
+
     def _on_packet(self, packet: Any, arrival: float, mono: float, stream: OpenedStream) -> None:
         # This runs for every packet of every camera: each PyAV attribute is read once.
-        self._received += 1
+        is_video = packet.stream is self._video
+        self.figures.packet(packet.size, is_video, mono)
         if self._writer is not None and not self._writable():
             # The circuit breaker opened: stop now, not at the end of the segment.
-            self._close_segment()
+            self._end_segment()
             self._pause()
-        self._window_bytes += packet.size
-        pts, dts = packet.pts, packet.dts
-        if packet.stream is self._video:
-            self._on_video(packet, pts, dts, arrival, mono, stream)
+        if is_video:
+            self._on_video(packet, arrival, mono, stream)
         else:
-            self._feed_tap(packet, stream, False, packet.is_keyframe, pts, dts, 0)
-            writer = self._writer
-            track = writer.audio_track if writer is not None else None
-            if writer is not None and track is not None:
-                self._count(writer.write(packet, track, pts, dts))
-            else:
-                self._skipped += 1
-        if mono - self._window_start >= HEALTH_INTERVAL_S:
-            self._roll_window(mono)
+            self._on_audio(packet)
+        self._previous = mono
 
-    def _on_video(
-        self,
-        packet: Any,
-        pts: int | None,
-        dts: int | None,
-        arrival: float,
-        mono: float,
-        stream: OpenedStream,
-    ) -> None:
+    def _on_audio(self, packet: Any) -> None:
+        pts, dts = packet.pts, packet.dts
+        tap = self._tap
+        assert tap is not None
+        tap.packet(packet, False, packet.is_keyframe, pts, dts, 0)
+        draining = self._draining
+        if draining is not None:
+            ticks = pts if pts is not None else dts
+            if ticks is not None and ticks * self._audio_tick_s < self._cut_s:
+                self._write_audio(draining.writer, packet, pts, dts)
+                return
+            self._release_draining()  # audio has passed the cut: the segment is complete
+        writer = self._writer
+        track = writer.audio_track if writer is not None else None
+        if writer is not None and track is not None:
+            self.figures.count(writer.write(packet, track, pts, dts))
+        else:
+            self.figures.skipped += 1
+
+    def _write_audio(self, writer: SegmentWriter, packet: Any, pts: Any, dts: Any) -> None:
+        track = writer.audio_track
+        if track is None:
+            self.figures.skipped += 1
+        else:
+            self.figures.count(writer.write(packet, track, pts, dts))
+
+    def _on_video(self, packet: Any, arrival: float, mono: float, stream: OpenedStream) -> None:
         keyframe = packet.is_keyframe
         if keyframe:
-            self._last_keyframe = mono
-        elif mono - self._last_keyframe > self._settings.keyframe_timeout_s:
+            self._keyless_since = None
+        else:
+            self._check_keyframes(mono)
+        segmenter = self._segmenter
+        assert segmenter is not None and self._tap is not None
+        placed = segmenter.video(packet.dts, packet.pts, keyframe, arrival)
+        if keyframe:
+            self._tap.keyframe(packet, placed.wall_ms)
+        self._tap.packet(packet, True, keyframe, placed.pts, placed.dts, placed.wall_ms)
+        action = placed.action
+        if placed.brk is not Break.NONE and placed.brk is not Break.FIRST:
+            log.info("%s: new run (%s)", self.camera_id, placed.brk.value)
+        if placed.closed is not None:
+            self._close_writer(placed.closed, keep_for_audio=action is Action.CUT)
+        writer = self._writer
+        if action is Action.CUT:
+            writer = self._open_segment(placed.pts, stream)
+        if action is Action.SKIP or writer is None:
+            self.figures.skipped += 1
+            return
+        written = writer.write(packet, writer.video_track, placed.pts, placed.dts)
+        self.figures.count(written)
+        if keyframe:
+            if written and not self.delivered:
+                self._went_online()
+            writer.write_back()  # the muxer has just written out the previous fragment
+
+    def _check_keyframes(self, mono: float) -> None:
+        """A packet that is not a keyframe: packets flowing this long with no keyframe mean the
+        stream cannot be recorded. The wait starts at the first packet (not at connect), and
+        again after a silence."""
+        since = self._keyless_since
+        if since is None or mono - self._previous > KEYLESS_RESTART_S:
+            self._keyless_since = mono
+        elif mono - since > self._settings.keyframe_timeout_s:
             raise StreamUnusable(
                 f"no keyframe in {self._settings.keyframe_timeout_s:.0f} s: stream unusable"
             )
-        ticks = pts if pts is not None else dts
-        if ticks is None:  # PyAV's flush packets carry no time (the opener drops them already)
-            self._skipped += 1
-            return
-        num, den = self._time_base
-        pts_s = ticks * num / den  # the float nearest the exact time, like float(Fraction)
-        self._window_frames += 1
-        last_pts = self._last_video_pts
-        if last_pts is not None and 0 < pts_s - last_pts < 1:
-            self._frame_s = pts_s - last_pts
-        timeline = self._timeline
-        anchor_before = timeline.anchor  # the closing segment belongs to the old run
-        broke = timeline.observe(pts_s, arrival)
-        wall_ms = timeline.wall_ms(pts_s)
-        if keyframe:
-            ctx = stream.video.codec_context
-            self.latest_keyframe = Keyframe(bytes(packet), ctx.name, ctx.extradata, wall_ms)
-        self._feed_tap(packet, stream, True, keyframe, pts, dts, wall_ms)
-        if broke is not Break.NONE:
-            if broke is not Break.FIRST:
-                log.info("%s: new run (%s)", self.camera_id, broke.value)
-            self._close_segment(anchor_before)
-            self._run_start_ms = None
-        self._last_video_pts = pts_s
-        writer = self._writer
-        if keyframe and (
-            writer is None or pts_s - self._seg_start_pts >= self._settings.segment_seconds
-        ):
-            self._seg_end_pts = pts_s  # the next segment starts where this one ends
-            self._close_segment()
-            writer = self._open_segment(pts_s, stream)
-        if writer is None:
-            self._skipped += 1
-        else:
-            self._count(writer.write(packet, writer.video_track, pts, dts))
-            self._seg_end_pts = pts_s + self._frame_s
-            if keyframe:
-                writer.write_back()  # the muxer has just written out the previous fragment
 
-    def _open_segment(self, pts_s: float, stream: OpenedStream) -> SegmentWriter | None:
+    def _went_online(self) -> None:
+        self.delivered = True
+        now_ms = round(self._clock.now() * 1000)
+        self._health.post_threadsafe(
+            self.camera_id, state=CameraState.ONLINE, reason="", since_ms=now_ms
+        )
+
+    def _open_segment(self, cut_pts: int, stream: OpenedStream) -> SegmentWriter | None:
+        segmenter = self._segmenter
+        assert segmenter is not None
         if not self._writable():
+            segmenter.drop()
             self._pause()
             return None
         if self._paused:
@@ -367,58 +371,22 @@ class CaptureSession:
             if self._size is not None:
                 width, height = self._size
                 self._health.post_threadsafe(self.camera_id, width=width, height=height)
+        if not stream.info.width and self._size is None:
+            # Nothing decodes without one (no SPS): garbage, or not the codec it claims.
+            raise StreamUnusable("the video has no picture size: the stream does not decode")
+        base = stream.video.time_base
+        self._cut_s = float(cut_pts * base)
+        assert segmenter.run_zero_dts is not None, "a cut starts the run's timeline"
         self._writer = SegmentWriter(
             self._layout,
             self.camera_id,
             stream.video,
             stream.audio,
-            provisional_start_ms=max(self._timeline.wall_ms(pts_s), self._written_until_ms),
-            run_base_s=self._timeline.run_start_pts,
+            provisional_start_ms=segmenter.start_ms(),
+            zero_s=float(segmenter.run_zero_dts * base),
             size=self._size,
         )
-        self._seg_start_pts = pts_s
         return self._writer
-
-    def _feed_tap(
-        self,
-        packet: Any,
-        stream: OpenedStream,
-        is_video: bool,
-        keyframe: bool,
-        pts: int | None,
-        dts: int | None,
-        wall_ms: int,
-    ) -> None:
-        """Give live view the packet, with its timestamps before the writer rebases them."""
-        tap = self.tap
-        if tap is None:
-            return
-        dts = dts if dts is not None else pts
-        if dts is None:
-            return
-        try:
-            # The packet itself, not a copy of its data: muxing takes a new reference to the
-            # data and never changes it, so live view can read it while it keeps the packet.
-            tap(
-                LivePacket(
-                    stream,
-                    is_video,
-                    keyframe,
-                    packet,
-                    pts if pts is not None else dts,
-                    dts,
-                    self._time_bases[0 if is_video else 1],
-                    wall_ms,
-                )
-            )
-        except Exception:  # live view must never stop recording
-            log.exception("%s: live view failed on a packet", self.camera_id)
-
-    def _count(self, written: bool) -> None:
-        if written:
-            self._written += 1
-        else:
-            self._skipped += 1  # audio from before the run's first frame, or a duplicate
 
     def _pause(self) -> None:
         if not self._paused:
@@ -427,52 +395,32 @@ class CaptureSession:
                 self.camera_id, state=CameraState.PAUSED, reason="storage full: not recording"
             )
 
-    def _close_segment(self, anchor: float | None = None) -> None:
-        """Settle the segment's times and queue it for the session thread (lock held)."""
+    def _close_writer(self, times: SegmentTimes, keep_for_audio: bool) -> None:
+        """The segmenter closed the segment in flight at `times`: queue it for the session
+        thread, or keep it open for its last audio while the next one starts (lock held)."""
+        self._release_draining()
         writer, self._writer = self._writer, None
         if writer is None:
             return
         if writer.packets == 0:
             writer.abort()
             return
-        # Wall times are settled now, with the best anchor so far (it only moves earlier, as
-        # the earliest arrival improves). Never start before what is already written, so
-        # segments never overlap; within a run, each starts where the previous one ended.
-        offset = self._timeline.anchor if anchor is None else anchor
-        assert offset is not None, "a segment is open, so a run has started"
+        closed = _Closed(writer, times)
+        if keep_for_audio and writer.audio_track is not None:
+            self._draining = closed
+        else:
+            self._closed.put(closed)
 
-        def wall_ms(pts_s: float) -> int:
-            return round((offset + pts_s) * 1000)
+    def _release_draining(self) -> None:
+        draining, self._draining = self._draining, None
+        if draining is not None:
+            self._closed.put(draining)
 
-        start_ms = max(wall_ms(self._seg_start_pts), self._written_until_ms)
-        if self._run_start_ms is None:
-            # Fixed for the run (it names it), though the anchor may still improve.
-            self._run_start_ms = min(wall_ms(writer.run_base_s), start_ms)
-        end_ms = max(wall_ms(self._seg_end_pts), start_ms + 1)
-        self._written_until_ms = end_ms
-        self._closed.put(_Closed(writer, self._run_start_ms, start_ms, end_ms))
-
-    def _roll_window(self, mono: float) -> None:
-        elapsed = mono - self._window_start
-        self._rates = (self._window_bytes * 8 / elapsed, self._window_frames / elapsed)
-        self._window_bytes = 0
-        self._window_frames = 0
-        self._window_start = mono
-
-    def _current_figures(self) -> dict[str, Any]:
-        """Throughput and counts, for the health board (any thread; read without the lock, so
-        a count may miss the packet being handled, never more)."""
-        base = self._base_counts
-        bitrate, fps = self._rates
-        figures: dict[str, Any] = {
-            "bitrate_bps": bitrate,
-            "fps": fps,
-            "segments_written": base[0] + self._segments,
-            "packets_received": base[1] + self._received,
-            "packets_written": base[2] + self._written,
-            "packets_skipped": base[3] + self._skipped,
-        }
-        if self._received:
-            silent_s = self._clock.monotonic() - self._last_packet
-            figures["last_packet_ms"] = round((self._clock.now() - silent_s) * 1000)
-        return figures
+    def _end_segment(self) -> None:
+        """Close the segment in flight now: the session ends, or storage is full (lock held)."""
+        segmenter = self._segmenter
+        times = segmenter.close() if segmenter is not None else None
+        if times is not None:
+            self._close_writer(times, keep_for_audio=False)
+        else:
+            self._release_draining()

@@ -1,8 +1,9 @@
 """A camera's capture worker: keeps a `CaptureSession` running, reconnecting with backoff.
 
 `run()` loops until shutdown with `recorder.reconnect.Reconnector`: full-jitter exponential
-backoff capped at `backoff_cap_s` after failures, reset after a session that stayed up, so a
-camera that drops now and then reconnects at once while a dead one is retried gently.
+backoff capped at `backoff_cap_s` after failures, reset after a session that stayed up and
+recorded video, so a camera that drops now and then reconnects at once while a dead one (even
+one that accepts connections and sends nothing usable) is retried gently.
 `run_once()` runs one session in its own thread and raises its failure. Finished segments are
 indexed on the event loop, in order, after their files are durable.
 """
@@ -42,13 +43,23 @@ class CameraWorker:
         self._sink = sink
         self._health = health
         self._clock = clock
-        self._reconnector = Reconnector(clock, self._record_failure, backoff_cap_s=backoff_cap_s)
+        self._reconnector = Reconnector(
+            clock, self._record_failure, backoff_cap_s=backoff_cap_s, proved=self._delivered
+        )
         self._pending: asyncio.Queue[NewSegment] = asyncio.Queue()
         self.session: CaptureSession | None = None  # the current or last session
 
     @property
     def reconnects(self) -> int:
         return self._reconnector.reconnects
+
+    @property
+    def failures_in_a_row(self) -> int:
+        """Failed sessions since the last one that recorded video for a while."""
+        return self._reconnector.failures_in_a_row
+
+    def _delivered(self) -> bool:
+        return self.session is not None and self.session.delivered
 
     async def run(self, shutdown: asyncio.Event) -> None:
         indexer = asyncio.create_task(self._index_segments(), name=f"index-{self.camera_id}")

@@ -114,8 +114,14 @@ def _copy(
                 continue  # audio ahead of the first frame: nothing to align it with yet
             zero = seconds
         wall_ms = segment.start_ms + (seconds - zero) * 1000
-        if wall_ms < begin_ms or wall_ms >= end_ms:
+        # The index keeps keyframe times in whole ms: a keyframe may compute a hair before
+        # `begin_ms`. The clip's video starts at a keyframe whatever the rounding.
+        if wall_ms < begin_ms - 1 or wall_ms >= end_ms:
             continue
+        if kind == "video" and "video" not in last and not packet.is_keyframe:
+            continue
+        if kind == "audio" and "video" not in last:
+            continue  # sound from before the first frame shown
         out_ticks = round((wall_ms - origin_ms) / 1000 / packet.time_base)
         shift = out_ticks - packet.pts
         dts = packet.dts + shift

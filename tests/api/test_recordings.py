@@ -86,6 +86,28 @@ async def test_playlist_media_plays_back_as_video(api: Api) -> None:
     assert frames == pytest.approx(segment.duration_ms / 1000 * 15, abs=2)
 
 
+async def test_a_downloaded_segment_starts_at_zero(api: Api) -> None:
+    """The file as stored keeps its place in its run (players chain the files); the copy a
+    user downloads is shown from 0, every frame of it."""
+    admin = await api.headers()
+    segment = (await api.segments("cam1"))[1]  # not the first of its run: stored at ~10 s
+    uri = f"{BASE}/segments/{segment.id}.mp4"
+    stored = await api.client.get(uri, headers=admin)
+    with av.open(io.BytesIO(stored.content), "r") as container:
+        assert container.start_time is not None
+        assert container.start_time / 1e6 == pytest.approx(
+            (segment.start_ms - segment.run_start_ms) / 1000, abs=0.07
+        )
+        frames = sum(1 for _ in container.decode(video=0))
+    response = await api.client.get(f"{uri}?download=true", headers=admin)
+    assert response.status_code == 200
+    assert response.headers["content-disposition"].startswith("attachment;")
+    with av.open(io.BytesIO(response.content), "r") as container:
+        assert container.start_time == 0
+        assert sum(1 for _ in container.decode(video=0)) == frames
+    assert response.content != stored.content
+
+
 async def test_segments_of_another_camera_are_not_served(api: Api) -> None:
     admin = await api.headers()
     other = (await api.segments("cam2"))[0]

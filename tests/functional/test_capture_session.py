@@ -114,7 +114,7 @@ def test_the_writer_keeps_only_recent_fragments_cached(tmp_path: Path, make_clip
     with av.open(str(clip)) as source:
         video = source.streams.video[0]
         writer = SegmentWriter(
-            SegmentLayout(tmp_path), "cam1", video, None, 1_700_000_000_000, run_base_s=0
+            SegmentLayout(tmp_path), "cam1", video, None, 1_700_000_000_000, zero_s=0
         )
         for packet in source.demux(video):
             if packet.dts is None:
@@ -141,6 +141,28 @@ def test_decode_times_continue_across_the_segments_of_a_run(tmp_path: Path, make
     # Each file starts where its segment sits in the run, so playback can chain them.
     for segment, start in zip(segments, starts, strict=True):
         assert start * 1000 == pytest.approx(segment.start_ms - segment.run_start_ms, abs=70)
+
+
+def test_audio_at_a_cut_goes_to_the_segment_it_plays_in(tmp_path: Path, make_clip: ClipFactory):
+    """Audio that arrives after a keyframe but plays before it belongs to the segment before
+    the cut: each file holds the audio of its own span, and none is lost at the boundary."""
+    segments, health, _ = record(make_clip(seconds=25), tmp_path)
+    layout = SegmentLayout(tmp_path)
+    assert len(segments) == 3
+    audio_s = 0.0
+    for segment in segments:
+        with av.open(str(layout.absolute(segment.path))) as container:
+            audio = [p for p in container.demux(audio=0) if p.pts is not None]
+        first, last = audio[0], audio[-1]
+        assert first.pts is not None and last.pts is not None
+        start_s = (segment.start_ms - segment.run_start_ms) / 1000  # its place in the run
+        assert float(first.pts * first.time_base) >= start_s - 0.07  # nothing from before
+        audio_s += float((last.pts + last.duration - first.pts) * last.time_base)
+    # The clip's 25 s of audio, save what came before the first keyframe: within a packet.
+    assert audio_s == pytest.approx(25, abs=0.15)
+    cam = health.get("cam1")
+    assert cam.packets_received == cam.packets_written + cam.packets_skipped
+    assert cam.packets_skipped < 5
 
 
 def test_nothing_is_written_while_storage_is_not_writable(tmp_path: Path, make_clip: ClipFactory):

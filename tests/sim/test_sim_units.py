@@ -9,7 +9,12 @@ import pytest
 
 # Submodule imports: they work whether or not the editable install knows `sim` as a regular
 # package (test_sim_cli checks the `from sim import ...` form in a fresh interpreter).
-from sim.bitstream import check_gop_structure, split_access_units, split_adts
+from sim.bitstream import (
+    check_gop_structure,
+    check_presentation_order,
+    split_access_units,
+    split_adts,
+)
 from sim.cluster import SimCamera
 from sim.errors import SpecError
 from sim.filtergraph import PassPath, scene_graph
@@ -111,6 +116,42 @@ def test_gop_check_rejects_what_would_not_loop_cleanly() -> None:
     no_headers = split_access_units(AUD + IDR + AUD + SLICE)
     with pytest.raises(ValueError, match="SPS/PPS"):
         check_gop_structure(no_headers, 2)
+
+
+HEVC_AUD = b"\x00\x00\x00\x01\x46\x01\x50"
+HEVC_VPS = b"\x00\x00\x01\x40\x01\x0c"
+HEVC_SPS = b"\x00\x00\x01\x42\x01\x01"
+HEVC_PPS = b"\x00\x00\x01\x44\x01\xc1"
+HEVC_IDR = b"\x00\x00\x01\x26\x01\xaf"  # IDR_W_RADL (19)
+HEVC_TRAIL = b"\x00\x00\x01\x02\x01\xd0"  # TRAIL_R (1)
+
+
+def test_h265_access_units_split_on_their_own_delimiters() -> None:
+    idr = HEVC_AUD + HEVC_VPS + HEVC_SPS + HEVC_PPS + HEVC_IDR
+    units = split_access_units((idr + HEVC_AUD + HEVC_TRAIL) * 2, "h265")
+    assert [u.data for u in units] == [idr, HEVC_AUD + HEVC_TRAIL] * 2
+    assert units[0].nal_types == (35, 32, 33, 34, 19)
+    assert units[0].is_idr and units[0].has_parameter_sets and not units[1].is_idr
+    check_gop_structure(units, 2)
+    with pytest.raises(ValueError, match="delimiter"):
+        split_access_units(stream(1, 2), "h265")  # H.264 delimiters are not H.265's
+
+
+def test_presentation_order_must_keep_each_gop_closed() -> None:
+    check_presentation_order([0, 4, 2, 1, 3, 5, 9, 7, 6, 8], 5)  # IBBP, pyramid
+    with pytest.raises(ValueError, match="not closed"):
+        check_presentation_order([0, 5, 2, 1, 3, 4, 9, 7, 6, 8], 5)  # a B-frame refers ahead
+
+
+def test_profiles_keep_the_plain_cache_key_and_change_the_others() -> None:
+    plain = StreamFormat(1280, 720, 15, 2000)
+    assert plain.cache_params() == {"width": 1280, "height": 720, "fps": 15, "bitrate_kbps": 2000}
+    high = StreamFormat(1280, 720, 25, 2000, bframes=3, gop_s=2)
+    assert high.gop == 50 and high.cache_params()["bframes"] == 3
+    with pytest.raises(SpecError, match="codec"):
+        StreamFormat(640, 360, codec="vp9")  # type: ignore[arg-type]
+    with pytest.raises(SpecError, match="pattern"):
+        CameraSpec("cam", "pattern", main=StreamFormat(1280, 720, codec="h265"))
 
 
 def adts_frame(payload: bytes, rate_index: int = 8, channels: int = 1) -> bytes:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
 from datetime import date, datetime, timedelta
+from pathlib import Path as FsPath
 from typing import Annotated, Literal
 from urllib.parse import quote
 
@@ -15,6 +18,7 @@ from recorder.api.params import parse_range, parse_time, time_zone
 from recorder.api.schemas import Bucket, Calendar, EventMarker, SeekResult, Span, Timeline
 from recorder.api.security import Ctx, camera_right, client_of
 from recorder.errors import InvalidRequest, NotFound
+from recorder.media.download import download_copy
 from recorder.media.hls import vod_playlist
 from recorder.storage.index import gaps
 
@@ -180,18 +184,45 @@ async def playlist_response(
 async def segment_file(
     camera_id: str,
     principal: Playback,
+    request: Request,
     ctx: Ctx,
     segment_id: int = Path(ge=1, le=2**62),
-) -> FileResponse:
-    """One segment file (fMP4), with HTTP Range support. The path comes from the index."""
+    download: bool = Query(
+        default=False, description="a standalone MP4 that starts at 0, to save (no Range)"
+    ),
+) -> Response:
+    """One segment file (fMP4), with HTTP Range support. The path comes from the index. Its
+    timestamps continue its run's, for players; `download` gives a copy that starts at 0."""
     segment = await ctx.index.get_segment(segment_id)
     if segment is None or segment.camera_id != camera_id:
         raise NotFound(f"no segment {segment_id} for camera {camera_id!r}")
     path = ctx.layout.absolute(segment.path)
     if not path.is_file():
         raise NotFound(f"segment {segment_id} was deleted by retention")
-    return FileResponse(
-        path, media_type="video/mp4", headers={"Cache-Control": "private, max-age=86400"}
+    if not download:
+        return FileResponse(
+            path, media_type="video/mp4", headers={"Cache-Control": "private, max-age=86400"}
+        )
+    with tempfile.TemporaryDirectory(prefix="skycam-download-") as folder:
+        copy = FsPath(folder) / "segment.mp4"
+        await asyncio.to_thread(download_copy, path, copy)
+        body = await asyncio.to_thread(copy.read_bytes)
+    await ctx.audit.record(
+        "video.segment_download",
+        principal.username,
+        camera_id=camera_id,
+        client=client_of(request),
+        start_ms=segment.start_ms,
+        end_ms=segment.end_ms,
+    )
+    name = f"{camera_id}-{segment.start_ms}.mp4"
+    return Response(
+        body,
+        media_type="video/mp4",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
     )
 
 
