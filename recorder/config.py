@@ -28,6 +28,7 @@ from pydantic import (
 from recorder.errors import ConfigError
 from recorder.motion.config import EventsConfig, MotionConfig
 from recorder.onvif.config import OnboardingConfig, OnvifConfig
+from recorder.push.config import PushConfig
 from recorder.storage.layout import CAMERA_ID_RE
 
 
@@ -260,6 +261,7 @@ class RecorderConfig(_Model):
     events: EventsConfig = EventsConfig()
     api: ApiConfig = ApiConfig()
     onboarding: OnboardingConfig = OnboardingConfig()
+    push: PushConfig = PushConfig()
     cameras: tuple[CameraConfig, ...] = ()
 
     @field_validator("cameras")

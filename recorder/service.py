@@ -186,6 +186,7 @@ class Recorder:
                 asyncio.create_task(retention.run(stop), name="retention"),
                 asyncio.create_task(self.api.server.run(stop), name="api"),
                 asyncio.create_task(fleet.end_idle_live(stop), name="live-idle"),
+                asyncio.create_task(self.api.run_push(stop), name="push"),
             ]
 
             def ended(task: asyncio.Task[None]) -> None:

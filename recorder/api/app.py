@@ -26,6 +26,7 @@ from recorder.api.routes import (
     live,
     onboarding,
     ptz,
+    push,
     recordings,
     system,
     users,
@@ -67,7 +68,7 @@ def create_app(ctx: ApiContext, web_dir: Path | None = WEB_DIST) -> FastAPI:
     app.state.ctx = ctx
     for module in (
         auth, users, cameras, onboarding, live, recordings, events, clips, ptz, system, ws,
-        hooks,
+        hooks, push,
     ):  # fmt: skip
         app.include_router(module.router, prefix=PREFIX)
 

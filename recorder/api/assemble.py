@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ from recorder.integrations.store import IntegrationStore
 from recorder.media.clips import ClipService
 from recorder.media.live import LiveStream
 from recorder.motion.service import MotionService
+from recorder.push.sender import DirectSender
+from recorder.push.service import PushService
+from recorder.push.store import PushStore
+from recorder.push.vapid import VapidKey
 from recorder.storage.capacity import CapacityProbe
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
@@ -49,6 +54,11 @@ class ApiParts:
 
     async def close(self) -> None:
         await self.context.clips.close()
+
+    async def run_push(self, stop: asyncio.Event) -> None:
+        """Web Push's dispatcher and outbox until `stop` (returns at once when disabled)."""
+        if self.context.push is not None:
+            await self.context.push.run(stop)
 
 
 async def assemble_api(
@@ -104,8 +114,36 @@ async def assemble_api(
         motion=motion,
         signal=signal,
     )
+    ctx.push = _push_service(config, site, accounts, cameras, clock, motion)
     resumed = await ctx.clips.resume()
     if resumed:
         log.info("resuming %d clip export(s) interrupted by the last stop", resumed)
     server = ApiServer(create_app(ctx), config.api, data_dir / SECRETS)
     return ApiParts(ctx, server, site, password)
+
+
+def _push_service(
+    config: RecorderConfig,
+    site: SiteDatabase,
+    accounts: AccountStore,
+    cameras: CameraRegistry,
+    clock: Clock,
+    motion: MotionService | None,
+) -> PushService | None:
+    """Web Push, sent by the recorder itself (DirectSender) until the relay adapter exists."""
+    settings = config.push
+    if not settings.enabled:
+        return None
+    vapid = VapidKey.load_or_create(config.data_dir / SECRETS / "vapid.pem", settings.subject)
+    push = PushService(
+        settings,
+        PushStore(site, clock),
+        accounts,
+        cameras,
+        DirectSender(settings, vapid),
+        clock,
+        public_key=vapid.public_key,
+    )
+    if motion is not None:
+        motion.bus.add_listener(push.on_notice)
+    return push

@@ -26,6 +26,7 @@ from recorder.motion.model import MAX_PAGE, EventQuery, MotionEvent
 from recorder.motion.service import MotionService
 from recorder.onvif.config import OnvifEndpoint
 from recorder.onvif.device import OnvifDevice, ZeepOnvifDevice
+from recorder.push.service import PushService
 from recorder.storage.capacity import CapacityProbe
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
@@ -57,6 +58,7 @@ class ApiContext:
     # Sessions ended, users and rights changed: long-lived connections (/ws, the tunnel) listen.
     signal: AccessSignal = field(default_factory=AccessSignal)
     replays: ReplayCache = field(default_factory=ReplayCache)  # accepted webhook signatures
+    push: PushService | None = None  # Web Push; None when [push] enabled = false
 
     def camera(self, camera_id: str) -> CameraConfig:
         return self.cameras.get(camera_id)
