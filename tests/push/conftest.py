@@ -38,7 +38,9 @@ class Rig:
     service: LocalPushService
     vapid: VapidKey
 
-    async def user(self, name: str, role: Role = Role.VIEWER, cameras: tuple[str, ...] = ()) -> User:
+    async def user(
+        self, name: str, role: Role = Role.VIEWER, cameras: tuple[str, ...] = ()
+    ) -> User:
         user = await self.accounts.create(name, "a long enough password 1", role)
         for camera in cameras:
             user = await self.accounts.set_rights(
@@ -46,7 +48,9 @@ class Rig:
             )
         return user
 
-    async def subscribe(self, user: User, name: str, **extra: object) -> tuple[Subscription, Browser]:
+    async def subscribe(
+        self, user: User, name: str, **extra: object
+    ) -> tuple[Subscription, Browser]:
         browser = Browser()
         keys = browser.keys()
         new = NewSubscription(self.service.endpoint(name), keys["p256dh"], keys["auth"], **extra)  # type: ignore[arg-type]
@@ -73,7 +77,9 @@ def push_service() -> Iterator[LocalPushService]:
         yield service
 
 
-async def make_rig(tmp_path: Path, service: LocalPushService, **settings: object) -> AsyncIterator[Rig]:
+async def make_rig(
+    tmp_path: Path, service: LocalPushService, **settings: object
+) -> AsyncIterator[Rig]:
     config = parse_config({"data_dir": str(tmp_path), "cameras": CAMERAS})
     push_config = PushConfig(allow_loopback=True, **settings)  # type: ignore[arg-type]
     clock = FakeClock()
