@@ -4,7 +4,6 @@ with a reason) for endpoints the recorder must never call."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
@@ -29,7 +28,7 @@ async def test_the_public_key_is_served_and_the_private_key_kept_0600(api: Api) 
     key = answer.json()["public_key"]
     assert len(key) == 87 and key.startswith("B")  # 65-byte uncompressed P-256 point
     pem = api.config.data_dir / "secrets" / "vapid.pem"
-    assert os.stat(pem).st_mode & 0o777 == 0o600
+    assert pem.stat().st_mode & 0o777 == 0o600
     assert b"PRIVATE KEY" in pem.read_bytes()
     assert (await api.client.get(f"{PUSH}/public-key")).status_code == 401
 
@@ -37,8 +36,8 @@ async def test_the_public_key_is_served_and_the_private_key_kept_0600(api: Api) 
 async def test_subscribe_list_update_and_delete_own(api: Api) -> None:
     vera = await api.add_user("vera", Role.VIEWER, {"cam1": {Right.LIVE, Right.PLAYBACK}})
     otto = await api.add_user("otto", Role.VIEWER, {"cam1": {Right.LIVE, Right.PLAYBACK}})
-    body = _subscription(device="vera's phone", cameras=["cam1"],
-                         quiet_hours={"start": "22:00", "end": "07:00", "time_zone": "Europe/Paris"})  # fmt: skip
+    quiet = {"start": "22:00", "end": "07:00", "time_zone": "Europe/Paris"}
+    body = _subscription(device="vera's phone", cameras=["cam1"], quiet_hours=quiet)
     created = await api.client.post(f"{PUSH}/subscriptions", json=body, headers=vera)
     assert created.status_code == 201, created.text
     sub = created.json()

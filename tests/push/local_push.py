@@ -94,9 +94,9 @@ class LocalPushService:
             time.sleep(0.02)
         raise AssertionError(f"{len(self.to(name))} request(s) to {name}, expected {count}")
 
-    async def until(self, name: str, count: int, timeout: float = 20) -> list[Received]:
+    async def until(self, name: str, count: int, within_s: float = 20) -> list[Received]:
         """`wait_for` for async tests: polls without blocking the event loop."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within_s
         while time.monotonic() < deadline:
             found = self.to(name)
             if len(found) >= count:
