@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from recorder.accounts.model import Right, Role
+from sim.push_service import Browser
 from tests.api.conftest import Api
-from tests.push.local_push import Browser
 
 PUSH = "/api/v1/push"
 

@@ -19,8 +19,8 @@ import pytest
 
 from recorder.integrations.signature import sign
 from sim import CameraSpec, SimCluster
+from sim.push_service import Browser, LocalPushService
 from tests.e2e.harness import camera_entry, make_config
-from tests.push.local_push import Browser, LocalPushService
 from tests.recorder_thread import RecorderThread
 
 pytestmark = pytest.mark.slow
@@ -118,8 +118,9 @@ def test_a_webhook_event_reaches_only_the_right_subscribers(tmp_path: Path) -> N
             # A second ring within the cooldown is an event, but no notification.
             second, _ = ring("again")
             status = _until(
-                lambda: (s := http.get("/api/v1/push/status", headers=admin).json())["cooldown"]
-                and s
+                lambda: (
+                    (s := http.get("/api/v1/push/status", headers=admin).json())["cooldown"] and s
+                )
             )
             assert status["notified"] == 1 and status["gone"] == 1
             assert second["id"] != event["id"] and len(pusher.to("phone")) == 1

@@ -21,7 +21,7 @@ from recorder.push.sender import DirectSender
 from recorder.push.service import PushService
 from recorder.push.store import NewSubscription, PushStore, Subscription
 from recorder.push.vapid import VapidKey
-from tests.push.local_push import Browser, LocalPushService
+from sim.push_service import Browser, LocalPushService
 
 CAMERAS = [
     {"id": "front", "name": "Front door", "main_url": "rtsp://127.0.0.1:1/a"},

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from recorder.accounts.model import Role
 from recorder.push.payload import topic_for
 from recorder.push.quiet import QuietHours
+from sim.push_service import b64url
 from tests.push.conftest import Rig, event
-from tests.push.local_push import b64url
 
 
 async def test_a_notification_decrypts_to_the_event_with_vapid_and_delivery_headers(

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from recorder.push.store import PushStore
+from sim.push_service import LocalPushService
 from tests.push.conftest import Rig, event, make_rig
-from tests.push.local_push import LocalPushService
 
 
 async def test_transport_failures_wait_on_disk_and_arrive_once(rig: Rig) -> None:

@@ -1,6 +1,7 @@
-"""A push service on loopback for tests and the bench: it records every request and answers
-what the test scripts (201 by default; 404, 410, 429 with Retry-After, 500, or a dropped
-connection). It runs on its own thread and event loop, so sync and async tests both use it.
+"""A push service on loopback for tests and the bench (a simulator, like the cameras): it
+records every request and answers what the test scripts (201 by default; 404, 410, 429 with
+Retry-After, 500, or a dropped connection). It runs on its own thread and event loop, so sync
+and async tests both use it.
 
 Also a browser's side of a subscription: a P-256 key pair and auth secret, to decrypt what
 arrives exactly as a browser would (http_ece, aes128gcm).
