@@ -131,6 +131,9 @@ SITE_MIGRATIONS = (
                 quiet_start TEXT,
                 quiet_end TEXT,
                 time_zone TEXT NOT NULL DEFAULT 'UTC',
+                -- The login that subscribed: when it ends (logout, password reset, disabled
+                -- account) the subscription goes too.
+                session_id TEXT REFERENCES sessions (id) ON DELETE CASCADE,
                 created_ms INTEGER NOT NULL,
                 last_ok_ms INTEGER
             )""",

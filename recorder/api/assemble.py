@@ -115,6 +115,8 @@ async def assemble_api(
         signal=signal,
     )
     ctx.push = _push_service(config, site, accounts, cameras, clock, motion)
+    if ctx.push is not None:
+        signal.subscribe(ctx.push.on_access)
     resumed = await ctx.clips.resume()
     if resumed:
         log.info("resuming %d clip export(s) interrupted by the last stop", resumed)

@@ -6,7 +6,8 @@ bounded in-memory queue that one dispatcher task drains):
    notified (Frigate-like; a burst of motion is one alert);
 2. recipients, decided now, not at subscribe time: the subscription's user must exist, not be
    disabled, and hold the playback right on the camera (events are part of its recordings);
-   the subscription must want that camera and not be in its quiet hours;
+   the subscription must want that camera and not be in its quiet hours, and the login that
+   made it must not have ended (logout, password reset, disabled account: see `on_access`);
 3. each (event, subscription) is claimed once in the site DB: an event notifies a subscription
    at most once, across retries and restarts;
 4. each notification is encrypted for its subscription and delivered concurrently, at most
@@ -20,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from recorder.accounts.model import Principal, Right, User
+from recorder.accounts.revocation import AccessChange, ChangeKind
 from recorder.accounts.store import AccountStore
 from recorder.cameras.registry import CameraRegistry
 from recorder.clock import Clock
@@ -74,9 +77,23 @@ class PushService:
         self._pending: asyncio.Queue[MotionEvent] = asyncio.Queue(PENDING_EVENTS)
         self._last: dict[str, float] = {}  # camera id -> monotonic time of its last notification
         self._wake_outbox = asyncio.Event()
+        self._tasks: set[asyncio.Future[None]] = set()
         self.stats = PushStats()
 
-    # The bus listener: never blocks, never raises into the motion pipeline.
+    # Listeners: never block, never raise into the motion pipeline or the account store.
+
+    def on_access(self, change: AccessChange) -> None:
+        """A login ended: its subscriptions go (a logged-out phone gets no more alerts). Rights
+        and account changes need nothing here: they are read again at every send."""
+        if change.kind is ChangeKind.SESSION_ENDED and change.session_id is not None:
+            self._spawn(self.store.forget_session(change.session_id))
+        elif change.kind is ChangeKind.SESSIONS_ENDED and change.user_id is not None:
+            self._spawn(self.store.forget_sessions_of(change.user_id))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def on_notice(self, notice: EventNotice) -> None:
         if notice.kind is not NoticeKind.START or not self.config.enabled:
@@ -118,7 +135,7 @@ class PushService:
         if last is not None and now - last < self.config.cooldown_s:
             self.stats.cooldown += 1
             return
-        recipients = await self._recipients(camera_id, await self.store.all())
+        recipients = await self._recipients(camera_id, await self.store.active())
         if not recipients:
             return
         self._last[camera_id] = now
@@ -239,11 +256,11 @@ class PushService:
 
         jobs = []
         for queued in live:
-            try:
-                subscription = await self.store.get(queued.subscription_id)
-            except NotFound:
-                done.append(queued.id)
+            found = await self.store.active(queued.subscription_id)
+            if not found:
+                done.append(queued.id)  # unsubscribed, gone or its login ended: never sent
                 continue
+            subscription = found[0]
             if subscription.user_id not in users:
                 users[subscription.user_id] = await self._user(subscription.user_id)
             user = users[subscription.user_id]

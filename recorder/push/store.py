@@ -68,6 +68,7 @@ class Queued:
     attempts: int
 
 
+_ALIVE = "(session_id IS NULL OR session_id IN (SELECT id FROM sessions WHERE revoked_ms IS NULL))"
 _COLUMNS = (
     "id, user_id, endpoint, p256dh, auth, device, cameras, quiet_start, quiet_end, time_zone, "
     "created_ms, last_ok_ms"
@@ -85,16 +86,19 @@ class PushStore:
 
     # Subscriptions
 
-    async def subscribe(self, user_id: int, new: NewSubscription) -> Subscription:
-        """Store `new` for `user_id`; the same endpoint again replaces its keys and choices
-        (a browser re-subscribing), unless another user holds it."""
+    async def subscribe(
+        self, user_id: int, new: NewSubscription, session_id: str | None = None
+    ) -> Subscription:
+        """Store `new` for `user_id`, bound to the login `session_id` (None: to no session, for
+        tests and tools); the same endpoint again replaces its keys, choices and session (a
+        browser re-subscribing, maybe after a new login), unless another user holds it."""
         conn = self._db.conn
         quiet = new.quiet
         cameras = None if new.cameras is None else json.dumps(sorted(new.cameras))
         values = (
             new.p256dh, new.auth, new.device, cameras,
             None if quiet is None else quiet.start, None if quiet is None else quiet.end,
-            "UTC" if quiet is None else quiet.time_zone,
+            "UTC" if quiet is None else quiet.time_zone, session_id,
         )  # fmt: skip
         async with conn.execute(
             "SELECT id, user_id FROM push_subscriptions WHERE endpoint = ?", (new.endpoint,)
@@ -105,7 +109,7 @@ class PushStore:
                 raise Conflict("this endpoint is subscribed by another user")
             await conn.execute(
                 "UPDATE push_subscriptions SET p256dh = ?, auth = ?, device = ?, cameras = ?, "
-                "quiet_start = ?, quiet_end = ?, time_zone = ? WHERE id = ?",
+                "quiet_start = ?, quiet_end = ?, time_zone = ?, session_id = ? WHERE id = ?",
                 (*values, int(row[0])),
             )
             return await self.get(int(row[0]))
@@ -118,8 +122,8 @@ class PushStore:
         try:
             cursor = await conn.execute(
                 "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, device, "
-                "cameras, quiet_start, quiet_end, time_zone, created_ms) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "cameras, quiet_start, quiet_end, time_zone, session_id, created_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (user_id, new.endpoint, *values, self._now_ms()),
             )
         except sqlite3.IntegrityError:
@@ -143,12 +147,30 @@ class PushStore:
             rows = await cursor.fetchall()
         return [_subscription(row) for row in rows]
 
-    async def all(self) -> list[Subscription]:
-        async with self._db.conn.execute(
-            f"SELECT {_COLUMNS} FROM push_subscriptions ORDER BY id"
-        ) as cursor:
+    async def active(self, subscription_id: int | None = None) -> list[Subscription]:
+        """Subscriptions (all, or the one with that id) whose login has not ended: checked here
+        at send time too, so an ended session stops notifications even before `forget_session`
+        has run."""
+        sql = f"SELECT {_COLUMNS} FROM push_subscriptions WHERE {_ALIVE}"
+        args: tuple[int, ...] = ()
+        if subscription_id is not None:
+            sql, args = sql + " AND id = ?", (subscription_id,)
+        async with self._db.conn.execute(sql + " ORDER BY id", args) as cursor:
             rows = await cursor.fetchall()
         return [_subscription(row) for row in rows]
+
+    async def forget_session(self, session_id: str) -> None:
+        await self._db.conn.execute(
+            "DELETE FROM push_subscriptions WHERE session_id = ?", (session_id,)
+        )
+
+    async def forget_sessions_of(self, user_id: int) -> None:
+        """Every session-bound subscription of `user_id` (all their logins ended)."""
+        await self._db.conn.execute(
+            "DELETE FROM push_subscriptions WHERE user_id = ? AND session_id IS NOT NULL "
+            f"AND NOT ({_ALIVE})",
+            (user_id,),
+        )
 
     async def delete(self, subscription_id: int, user_id: int | None = None) -> bool:
         """Remove a subscription (only if it is `user_id`'s, when given); False if none was."""

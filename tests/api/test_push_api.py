@@ -4,6 +4,7 @@ with a reason) for endpoints the recorder must never call."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -125,3 +126,31 @@ async def test_status_is_for_admins(api: Api) -> None:
     assert (await api.client.get(f"{PUSH}/status", headers=vera)).status_code == 403
     status = await api.client.get(f"{PUSH}/status", headers=await api.headers())
     assert status.status_code == 200 and status.json()["outbox"] == 0
+
+
+async def test_logging_out_ends_the_subscriptions_of_that_login(api: Api) -> None:
+    await api.add_user("vera", Role.VIEWER, {"cam1": {Right.LIVE, Right.PLAYBACK}})
+    phone = await api.login("vera", "pw-vera-123")
+    laptop = await api.login("vera", "pw-vera-123")
+    for tokens, endpoint in ((phone, "https://push.example.com/p"),
+                             (laptop, "https://push.example.com/l")):  # fmt: skip
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        made = await api.client.post(
+            f"{PUSH}/subscriptions", json=_subscription(endpoint), headers=bearer
+        )
+        assert made.status_code == 201, made.text
+    push = api.parts.context.push
+    assert push is not None and len(await push.store.active()) == 2
+    out = await api.client.post(
+        "/api/v1/auth/logout", headers={"Authorization": f"Bearer {phone['access_token']}"}
+    )
+    assert out.status_code == 204
+    # At once for sending (the query skips ended logins), and the row goes soon after.
+    assert [s.endpoint for s in await push.store.active()] == ["https://push.example.com/l"]
+    laptop_bearer = {"Authorization": f"Bearer {laptop['access_token']}"}
+    for _ in range(100):
+        listed = (await api.client.get(f"{PUSH}/subscriptions", headers=laptop_bearer)).json()
+        if len(listed) == 1:
+            break
+        await asyncio.sleep(0.02)
+    assert [s["endpoint"] for s in listed] == ["https://push.example.com/l"]

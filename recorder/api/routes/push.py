@@ -106,7 +106,8 @@ async def public_key(_principal: Caller, ctx: Ctx) -> PublicKeyOut:
 
 @router.post("/push/subscriptions", response_model=SubscriptionOut, status_code=201)
 async def subscribe(body: SubscriptionIn, principal: Caller, ctx: Ctx) -> SubscriptionOut:
-    """Register (or update, same endpoint) this browser's PushSubscription for the caller."""
+    """Register (or update, same endpoint) this browser's PushSubscription for the caller,
+    for as long as the caller's login lasts (logging out ends it)."""
     push = _push(ctx)
     check_endpoint(body.endpoint, allow_loopback=push.config.allow_loopback)
     _decoded("p256dh", body.keys.p256dh, 65)
@@ -125,7 +126,7 @@ async def subscribe(body: SubscriptionIn, principal: Caller, ctx: Ctx) -> Subscr
     new = NewSubscription(
         body.endpoint, body.keys.p256dh, body.keys.auth, body.device, cameras, quiet
     )
-    return _out(await push.store.subscribe(principal.user_id, new))
+    return _out(await push.store.subscribe(principal.user_id, new, principal.session or None))
 
 
 @router.get("/push/subscriptions", response_model=list[SubscriptionOut])
