@@ -16,7 +16,6 @@ like a transport failure (the caller queues them on disk); any other 4xx is `REJ
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
 import random
@@ -141,4 +140,3 @@ class DirectSender:
         if self._session is not None:
             await self._session.close()
             self._session = None
-        await asyncio.sleep(0)
