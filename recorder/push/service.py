@@ -30,7 +30,7 @@ from recorder.accounts.revocation import AccessChange, ChangeKind
 from recorder.accounts.store import AccountStore
 from recorder.cameras.registry import CameraRegistry
 from recorder.clock import Clock
-from recorder.errors import NotFound, RecorderError
+from recorder.errors import NotFound
 from recorder.motion.model import EventNotice, MotionEvent, NoticeKind
 from recorder.push.config import PushConfig
 from recorder.push.payload import PushMessage, encode, encrypt, notification, topic_for
@@ -123,8 +123,8 @@ class PushService:
             event = await self._pending.get()
             try:
                 await self.dispatch(event)
-            except (RecorderError, OSError) as exc:
-                log.error("push: event %d not notified: %s", event.id, exc)
+            except Exception:  # one bad event (or a locked database) must not end alerts
+                log.exception("push: event %d not notified", event.id)
 
     # Deciding and sending
 
@@ -227,8 +227,8 @@ class PushService:
             try:
                 while await self.flush_outbox():
                     pass
-            except (RecorderError, OSError) as exc:
-                log.error("push: outbox retry failed: %s", exc)
+            except Exception:  # retried at the next interval
+                log.exception("push: outbox retry failed")
 
     async def flush_outbox(self) -> int:
         """Try one batch of due notifications; returns how many left the outbox."""

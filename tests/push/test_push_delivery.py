@@ -3,6 +3,7 @@ loopback, decrypting what arrives as a browser would."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 from urllib.parse import urlsplit
@@ -11,8 +12,11 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from recorder.accounts.model import Role
+from recorder.motion.bus import EventBus
+from recorder.motion.model import EventNotice, NoticeKind
 from recorder.push.payload import topic_for
 from recorder.push.quiet import QuietHours
+from recorder.push.service import PENDING_EVENTS
 from tests.push.conftest import Rig, event
 
 
@@ -139,3 +143,33 @@ async def test_429_is_retried_after_retry_after_and_5xx_with_backoff(rig: Rig) -
     assert tries[1].at - tries[0].at >= 0.2  # Retry-After honoured (capped at backoff_cap_s)
     assert browser.decrypt(tries[2].body)["event_id"] == started.id
     assert rig.push.stats.notified == 1 and await rig.store.queued() == 0
+
+
+async def test_the_bus_hands_over_starts_without_waiting_and_the_dispatcher_sends(
+    rig: Rig,
+) -> None:
+    owner = await rig.user("owner", cameras=("front",))
+    _, browser = await rig.subscribe(owner, "phone")
+    bus = EventBus()
+    bus.add_listener(rig.push.on_notice)
+    started = event("front")
+    # Nothing runs yet: publishing returns at once, the start waits in the bounded queue.
+    bus.publish(EventNotice(NoticeKind.UPDATE, started))
+    bus.publish(EventNotice(NoticeKind.START, started))
+    bus.publish(EventNotice(NoticeKind.END, started))
+    assert rig.service.to("phone") == []
+    stop = asyncio.Event()
+    runner = asyncio.create_task(rig.push.run(stop))
+    try:
+        (request,) = await rig.service.until("phone", 1)
+        assert browser.decrypt(request.body)["event_id"] == started.id
+    finally:
+        stop.set()
+        await runner
+    assert len(rig.service.to("phone")) == 1  # updates and ends are not notified
+
+
+async def test_a_dispatcher_far_behind_loses_the_oldest_starts_and_counts_them(rig: Rig) -> None:
+    for _ in range(PENDING_EVENTS + 3):
+        rig.push.on_notice(EventNotice(NoticeKind.START, event("front")))
+    assert rig.push.stats.events_lost == 3
