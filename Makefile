@@ -2,16 +2,19 @@
 SHELL := /bin/bash
 VENV := .venv/bin
 
-.PHONY: run test setup lint lock
+.PHONY: run test setup lint lock web
 
-run: setup  ## run the whole product on this machine and print its URLs and login
+run: setup web  ## run the whole product on this machine and print its URLs and login
 	$(VENV)/skycam up
 
-test: setup lint  ## the whole test suite, slow end-to-end tests included (what CI runs)
+test: setup lint web  ## the whole test suite, slow end-to-end tests included (what CI runs)
 	$(VENV)/pytest
 
 setup:
 	@bash scripts/setup.sh
+
+web: setup  ## build the PWA into web/dist (skipped when up to date)
+	@bash scripts/build-web.sh
 
 lint:
 	$(VENV)/ruff check .

@@ -24,3 +24,15 @@ def load_or_create_secret(path: Path, nbytes: int = 32) -> bytes:
     finally:
         os.close(fd)
     return secret
+
+
+def write_secret_file(path: Path, text: str) -> None:
+    """Write `text` to `path` (mode 0600, replacing any older file), for a person to read once."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, text.encode() + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)

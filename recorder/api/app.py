@@ -13,7 +13,6 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.staticfiles import StaticFiles
 
 from recorder.accounts.model import Principal, Right, Role
 from recorder.api.context import ApiContext
@@ -22,17 +21,21 @@ from recorder.api.routes import (
     cameras,
     clips,
     events,
+    groups,
     hooks,
     live,
+    live_ws,
     onboarding,
     ptz,
     push,
     recordings,
+    relay,
     system,
     users,
     ws,
 )
 from recorder.api.routes.cameras import status_of, visible
+from recorder.api.web import WebApp
 from recorder.capture.health import CameraHealth
 from recorder.errors import (
     OnvifAuthError,
@@ -67,8 +70,8 @@ def create_app(ctx: ApiContext, web_dir: Path | None = WEB_DIST) -> FastAPI:
     )
     app.state.ctx = ctx
     for module in (
-        auth, users, cameras, onboarding, live, recordings, events, clips, ptz, system, ws,
-        hooks, push,
+        auth, users, cameras, onboarding, live, live_ws, recordings, events, clips, ptz, system,
+        ws, groups, hooks, relay, push,
     ):  # fmt: skip
         app.include_router(module.router, prefix=PREFIX)
 
@@ -102,7 +105,7 @@ def create_app(ctx: ApiContext, web_dir: Path | None = WEB_DIST) -> FastAPI:
     wire_realtime(ctx)
     if web_dir is not None and (web_dir / "index.html").is_file():
         # The PWA's static build at /: public, like any login page; the API stays behind auth.
-        app.mount("/", StaticFiles(directory=web_dir, html=True), name="web")
+        app.mount("/", WebApp(web_dir), name="web")
     return app
 
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from recorder.accounts.audit import AuditLog
 from recorder.accounts.bootstrap import FIRST_ADMIN, ensure_first_admin
+from recorder.accounts.camera_groups import CameraGroupStore
 from recorder.accounts.db import SiteDatabase
 from recorder.accounts.revocation import AccessSignal
-from recorder.accounts.secrets import load_or_create_secret
+from recorder.accounts.secrets import load_or_create_secret, write_secret_file
 from recorder.accounts.store import AccountStore
 from recorder.accounts.throttle import LoginThrottle
 from recorder.accounts.tokens import TokenService
@@ -20,6 +21,7 @@ from recorder.api.app import create_app
 from recorder.api.context import ApiContext
 from recorder.api.realtime import RealtimeHub
 from recorder.api.server import ApiServer
+from recorder.api.storage_audit import StorageAudit
 from recorder.cameras.registry import CameraRegistry
 from recorder.capture.health import HealthBoard
 from recorder.capture.opener import StreamOpener
@@ -38,11 +40,14 @@ from recorder.storage.capacity import CapacityProbe
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.state import StorageState
+from recorder.tunnel.links import RecorderDialer
+from recorder.tunnel.service import TunnelService
 
 log = logging.getLogger(__name__)
 
 SITE_DB = "site.sqlite3"
 SECRETS = "secrets"
+FIRST_PASSWORD_FILE = "first-admin-password"
 
 
 @dataclass
@@ -51,9 +56,14 @@ class ApiParts:
     server: ApiServer
     site: SiteDatabase
     first_password: str | None  # set when this start created the first admin
+    tunnel: TunnelService
+    storage_audit: StorageAudit | None = None
 
     async def close(self) -> None:
+        await self.tunnel.close()
         await self.context.clips.close()
+        if self.storage_audit is not None:
+            await self.storage_audit.drain()
 
     async def run_push(self, stop: asyncio.Event) -> None:
         """Web Push's dispatcher and outbox until `stop` (returns at once when disabled)."""
@@ -76,14 +86,18 @@ async def assemble_api(
     latest_keyframe: Callable[[str], Keyframe | None],
     live: Callable[[str], LiveStream | None] = lambda _camera: None,
     motion: MotionService | None = None,
+    relay_dialer: RecorderDialer | None = None,
 ) -> ApiParts:
     data_dir: Path = config.data_dir
     signal = AccessSignal()
     accounts = AccountStore(site, clock, signal)
     password = await ensure_first_admin(accounts)
     if password:
-        # Shown once; `skycam user reset-password admin` makes a new one.
-        log.warning("first start: log in as %r with password %r", FIRST_ADMIN, password)
+        # A secret never goes to a log line (logs are shipped and kept): it goes to a 0600 file
+        # for the owner to read. `skycam user reset-password admin` makes a new one.
+        password_file = data_dir / SECRETS / FIRST_PASSWORD_FILE
+        write_secret_file(password_file, password)
+        log.warning("first start: log in as %r, password in %s (0600)", FIRST_ADMIN, password_file)
     key = load_or_create_secret(data_dir / SECRETS / "api-signing.key")
     ctx = ApiContext(
         config=config,
@@ -113,6 +127,7 @@ async def assemble_api(
         integrations=IntegrationStore(site, clock),
         motion=motion,
         signal=signal,
+        groups=CameraGroupStore(site, clock),
     )
     ctx.push = _push_service(config, site, accounts, cameras, clock, motion)
     if ctx.push is not None:
@@ -120,8 +135,14 @@ async def assemble_api(
     resumed = await ctx.clips.resume()
     if resumed:
         log.info("resuming %d clip export(s) interrupted by the last stop", resumed)
-    server = ApiServer(create_app(ctx), config.api, data_dir / SECRETS)
-    return ApiParts(ctx, server, site, password)
+    storage_audit = StorageAudit(ctx.audit)
+    storage_audit.attach(storage)
+    app = create_app(ctx)
+    server = ApiServer(app, config.api, data_dir / SECRETS)
+    # The tunnel runs calls through this same app, in process (recorder/tunnel/dispatch.py).
+    tunnel = TunnelService(config.relay, data_dir / SECRETS, ctx, app, site, relay_dialer)
+    ctx.tunnel = tunnel
+    return ApiParts(ctx, server, site, password, tunnel, storage_audit)
 
 
 def _push_service(

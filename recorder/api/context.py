@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from recorder.accounts.audit import AuditLog
+from recorder.accounts.camera_groups import CameraGroupStore
 from recorder.accounts.revocation import AccessSignal
 from recorder.accounts.store import AccountStore
 from recorder.accounts.throttle import LoginThrottle
@@ -31,6 +33,9 @@ from recorder.storage.capacity import CapacityProbe
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.state import StorageState
+
+if TYPE_CHECKING:
+    from recorder.tunnel.service import TunnelService
 
 
 @dataclass
@@ -58,6 +63,8 @@ class ApiContext:
     # Sessions ended, users and rights changed: long-lived connections (/ws, the tunnel) listen.
     signal: AccessSignal = field(default_factory=AccessSignal)
     replays: ReplayCache = field(default_factory=ReplayCache)  # accepted webhook signatures
+    tunnel: TunnelService | None = None  # remote access (set once the app exists)
+    groups: CameraGroupStore | None = None  # None: saved camera groups are not available
     push: PushService | None = None  # Web Push; None when [push] enabled = false
 
     def camera(self, camera_id: str) -> CameraConfig:

@@ -1,8 +1,11 @@
 """Writing one fMP4 segment durably: packets -> `<name>.partial` -> fsync -> rename -> fsync dir.
 
 Only after `finish()` returns is the segment handed to the index, so the index never names a
-file that a crash could leave incomplete (docs/design/segments.md). While the segment grows,
-`write_back()` keeps its written fragments out of the page cache (storage/pagecache.py).
+file that a crash could leave incomplete (docs/design/segments.md). A write that fails (no space
+left, an I/O error) ends the segment: `finish()` keeps the fragments written whole, truncating
+the file after the last of them before it gets its final name, and removes it if there is none.
+While the segment grows, `write_back()` keeps its written fragments out of the page cache
+(storage/pagecache.py).
 
 Packets are written with timestamps relative to the start of their run and the muxer is told
 to keep them (`frag_discont`, no negative-timestamp shifting): the fragments' decode times
@@ -12,6 +15,7 @@ then continue from one file to the next, so playback can chain the segments of a
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -21,9 +25,11 @@ import av.error
 
 from recorder.errors import SegmentError
 from recorder.storage import pagecache
-from recorder.storage.fmp4 import inspect_fmp4
+from recorder.storage.fmp4 import Fmp4Info, inspect_fmp4
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.model import NewSegment
+
+log = logging.getLogger(__name__)
 
 MUXER_OPTIONS = {
     "movflags": "frag_keyframe+empty_moov+default_base_moof+frag_discont",
@@ -81,12 +87,18 @@ class SegmentWriter:
         self.relative = layout.relative_path(camera_id, provisional_start_ms)
         self.partial = layout.temp_path(layout.absolute(self.relative))
         self.packets = 0
+        self.write_error: Exception | None = None  # the first failed write: the tail is suspect
         self._fd = -1  # the partial file, read-only: for write-back, fsync and page dropping
         self._writeback_from = 0  # where the last write-back started; before it, pages are clean
         self._writeback_to = 0  # and where it ended
-        make_dirs_durable(self.partial.parent)
         try:
+            make_dirs_durable(self.partial.parent)  # (a full disk may refuse a new directory)
             self._out = av.open(str(self.partial), "w", format="mp4", options=MUXER_OPTIONS)
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            with contextlib.suppress(OSError):
+                self.partial.unlink(missing_ok=True)
+            raise SegmentError(f"cannot create {self.relative}: {exc}") from exc
+        try:
             self._video = self._out.add_stream_from_template(video)
             if size is not None and not self._video.codec_context.width:
                 # The probe saw no picture (no keyframe in its window): without a size, the
@@ -94,6 +106,7 @@ class SegmentWriter:
                 self._video.codec_context.width, self._video.codec_context.height = size
             self._audio = self._out.add_stream_from_template(audio) if audio else None
         except (av.error.FFmpegError, OSError, ValueError) as exc:
+            self.abort()
             raise SegmentError(f"cannot create {self.relative}: {exc}") from exc
         # Per track: the input tick that maps to 0 (start of run) and the last DTS written.
         self.video_track = _Track(self._video, round(run_base_s / video.time_base))
@@ -117,9 +130,12 @@ class SegmentWriter:
         packet.dts = dts
         packet.pts = pts - track.base
         packet.stream = track.stream
+        if self.write_error is not None:
+            return False  # FFmpeg's I/O errors are sticky: nothing more reaches the file
         try:
             self._out.mux_one(packet)
         except (av.error.FFmpegError, OSError, ValueError) as exc:
+            self.write_error = exc
             raise SegmentError(f"cannot write {self.relative}: {exc}") from exc
         track.last_dts = dts
         self.packets += 1
@@ -144,30 +160,36 @@ class SegmentWriter:
             self._writeback_from, self._writeback_to = self._writeback_to, end
 
     def finish(self, run_start_ms: int, start_ms: int, end_ms: int) -> NewSegment:
-        """Close, fsync, rename into place, fsync the directory; then describe the segment."""
+        """Close, check, fsync, rename into place, fsync the directory; then describe the
+        segment. A file cut short (a failed write, or a muxer that could not write its last
+        fragment) keeps its complete fragments and ends where they do; one without any is
+        removed and SegmentError raised. Nothing incomplete ever gets a final name."""
         self.relative = self._layout.relative_path(self.camera_id, start_ms)
         final = self._layout.absolute(self.relative)
         try:
-            self._out.close()
+            try:
+                self._out.close()  # writes the last fragment
+            except (av.error.FFmpegError, OSError, ValueError) as exc:
+                self.write_error = self.write_error or exc
             if self._fd < 0:
                 self._fd = os.open(self.partial, os.O_RDONLY)
+            facts = inspect_fmp4(self.partial)
+            if not facts.complete:
+                facts = self._keep_complete_fragments(facts)
+                end_ms = min(end_ms, start_ms + facts.duration_ms)
             os.fsync(self._fd)
             make_dirs_durable(final.parent)  # another hour's folder, if the start moved back
             self.partial.rename(final)
             fsync_dir(final.parent)
             if final.parent != self.partial.parent:
                 fsync_dir(self.partial.parent)
-        except (av.error.FFmpegError, OSError) as exc:
+        except (av.error.FFmpegError, OSError, SegmentError) as exc:
             self.abort()
+            if isinstance(exc, SegmentError):
+                raise
             raise SegmentError(f"cannot finish {self.relative}: {exc}") from exc
-        try:
-            facts = inspect_fmp4(final)
-        finally:
-            pagecache.drop(self._fd)  # durable now, so every page is clean
-            self._close_fd()
-        if not facts.complete:
-            # Left in place: start-up reconciliation quarantines what it cannot index.
-            raise SegmentError(f"{self.relative} is not a complete fMP4: {facts.problem}")
+        pagecache.drop(self._fd)  # durable now, so every page is clean
+        self._close_fd()
         return NewSegment(
             camera_id=self.camera_id,
             run_start_ms=min(run_start_ms, start_ms),
@@ -180,6 +202,22 @@ class SegmentWriter:
             video_codec=facts.video_codec,
             has_audio=self._audio is not None,
         )
+
+    def _keep_complete_fragments(self, facts: Fmp4Info) -> Fmp4Info:
+        """Truncate the partial file after its last complete fragment (freeing the rest at
+        once, which matters on a full disk) and describe what is left; raise if nothing."""
+        why = self.write_error or facts.problem
+        if facts.fragments == 0:
+            raise SegmentError(f"{self.relative}: nothing complete was written ({why})")
+        os.truncate(self.partial, facts.valid_bytes)
+        kept = inspect_fmp4(self.partial)
+        if not kept.complete:  # (cannot happen: the prefix was complete)
+            raise SegmentError(f"{self.relative}: truncated file is not valid: {kept.problem}")
+        log.warning(
+            "%s: segment cut short (%s): kept its first %d fragments, %d ms",
+            self.relative, why, kept.fragments, kept.duration_ms,
+        )  # fmt: skip
+        return kept
 
     def abort(self) -> None:
         """Drop the segment in flight (nothing of it reaches the index)."""

@@ -133,7 +133,8 @@ class EventsConfig(_Model):
     """Seconds kept after it ends (default 30)."""
 
     retention_days: Annotated[float, Field(gt=0)] = 30
-    """How long an event protects its recordings from space-driven deletion (default 30)."""
+    """How long an event protects its recordings (default 30): from age, and from space until
+    nothing else is left ([storage] events_yield_to_space, docs/design/retention.md)."""
 
     thumbnail_max_bytes: Annotated[int, Field(ge=4096, le=1_000_000)] = 50_000
     """Largest thumbnail JPEG written (default 50,000 bytes); quality and size are lowered

@@ -28,12 +28,12 @@ from recorder.motion.model import EventNotice, EventSource, MotionEvent, NoticeK
 from recorder.motion.store import EventStore
 from recorder.motion.thumbnails import ThumbnailStore, encode_thumbnail, frame_to_bgr
 from recorder.storage.index import SegmentIndex
-from recorder.storage.model import Protection
+from recorder.storage.model import YIELDING_PROTECTION_PREFIX, Protection
 
 log = logging.getLogger(__name__)
 
 DAY_MS = 86_400_000
-PROTECTION_REASON = "event:"  # + the event id; retention and the API recognise the prefix
+PROTECTION_REASON = YIELDING_PROTECTION_PREFIX  # + the event id: yields to space
 UPDATE_INTERVAL_S = 2.0  # an open event's row and notice change at most this often
 TOUCH_INTERVAL_S = 10.0  # and at least this often (so a crash loses little of its end)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -38,6 +38,9 @@ class Fmp4Info:
     fragments: int
     video_codec: str  # RFC 6381, e.g. "avc1.64001f"; the sample entry type if unknown
     has_audio: bool
+    valid_bytes: int = 0
+    """Where the last complete fragment ends (the whole size when complete): a file cut short
+    (no space left, a crash) is a valid segment once truncated here, if `fragments` > 0."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ def _inspect(f: BinaryIO, size: int) -> Fmp4Info:
     offset = 0
     first = True
     pending_moof: _Fragment | None = None
+    valid_end = 0
     try:
         while offset < size:
             box_type, header, box_size = _read_header(f, offset, size)
@@ -114,6 +118,7 @@ def _inspect(f: BinaryIO, size: int) -> Fmp4Info:
                     raise _Incomplete(f"samples of moof at {pending_moof.offset} overrun mdat")
                 fragments.append(pending_moof)
                 pending_moof = None
+                valid_end = offset + box_size
             offset += box_size
         if pending_moof is not None:
             raise _Incomplete(f"moof at {pending_moof.offset} has no mdat")
@@ -125,7 +130,8 @@ def _inspect(f: BinaryIO, size: int) -> Fmp4Info:
         problem = str(exc)
     except (struct.error, IndexError, ValueError) as exc:  # a box shorter than its fields
         problem = f"malformed box near byte {offset}: {exc}"
-    return _summarize(problem, size, init_bytes, fragments, video, tracks)
+    info = _summarize(problem, size, init_bytes, fragments, video, tracks)
+    return replace(info, valid_bytes=size if info.complete else valid_end)
 
 
 def _summarize(

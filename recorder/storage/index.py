@@ -116,10 +116,12 @@ class SegmentIndex(Protocol):
         after: tuple[int, int] | None = None,
         ending_by_ms: int | None = None,
         unprotected_at_ms: int | None = None,
+        hard_only: bool = False,
     ) -> list[SegmentRef]:
         """Up to `limit` segments in (start_ms, id) order: of one camera or all; strictly after
         the (start_ms, id) key `after` (keyset paging); only those ending at or before
-        `ending_by_ms`; only those not overlapping a protection active at `unprotected_at_ms`."""
+        `ending_by_ms`; only those not overlapping a protection active at `unprotected_at_ms`
+        (with `hard_only`, counting only protections that do not yield to space: events' do)."""
 
     def segment_refs(self, camera_id: str, *, batch: int = 1000) -> AsyncIterator[SegmentRef]:
         """Every segment of the camera, oldest first, fetched `batch` rows at a time."""
@@ -138,13 +140,18 @@ class SegmentIndex(Protocol):
         """Delete protections no longer active at now_ms; return how many."""
 
     async def mark_garbage(
-        self, segment_ids: Iterable[int], *, keep_protected_at_ms: int | None = None
+        self,
+        segment_ids: Iterable[int],
+        *,
+        keep_protected_at_ms: int | None = None,
+        hard_only: bool = False,
     ) -> list[GarbageEntry]:
         """In one transaction, move the segments' paths to `garbage` and delete their rows.
 
         With `keep_protected_at_ms`, segments overlapping a protection active then are kept:
         the last word on protection is said inside the deleting transaction, so a protection
-        added after retention planned cannot lose its footage. Unknown ids are ignored."""
+        added after retention planned cannot lose its footage. With `hard_only`, only
+        protections that do not yield to space keep theirs. Unknown ids are ignored."""
 
     async def list_garbage(self, *, limit: int = 1000) -> list[GarbageEntry]: ...
 

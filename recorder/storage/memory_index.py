@@ -159,6 +159,7 @@ class MemorySegmentIndex:
         after: tuple[int, int] | None = None,
         ending_by_ms: int | None = None,
         unprotected_at_ms: int | None = None,
+        hard_only: bool = False,
     ) -> list[SegmentRef]:
         self._check_open()
         out = []
@@ -167,7 +168,7 @@ class MemorySegmentIndex:
                 continue
             if ending_by_ms is not None and s.end_ms > ending_by_ms:
                 continue
-            if unprotected_at_ms is not None and self._protected(s, unprotected_at_ms):
+            if unprotected_at_ms is not None and self._protected(s, unprotected_at_ms, hard_only):
                 continue
             out.append(_ref(s))
             if len(out) >= limit:
@@ -213,7 +214,11 @@ class MemorySegmentIndex:
         return len(expired)
 
     async def mark_garbage(
-        self, segment_ids: Iterable[int], *, keep_protected_at_ms: int | None = None
+        self,
+        segment_ids: Iterable[int],
+        *,
+        keep_protected_at_ms: int | None = None,
+        hard_only: bool = False,
     ) -> list[GarbageEntry]:
         self._check_open()
         moved = []
@@ -221,7 +226,8 @@ class MemorySegmentIndex:
             segment = self._segments.get(segment_id)
             if segment is None:
                 continue
-            if keep_protected_at_ms is not None and self._protected(segment, keep_protected_at_ms):
+            at = keep_protected_at_ms
+            if at is not None and self._protected(segment, at, hard_only):
                 continue
             entry = GarbageEntry(segment.path, segment.camera_id, segment.bytes)
             self._garbage[entry.path] = entry
@@ -249,12 +255,13 @@ class MemorySegmentIndex:
         )
         return sorted(chosen, key=lambda s: (s.start_ms, s.id))
 
-    def _protected(self, segment: Segment, at_ms: int) -> bool:
+    def _protected(self, segment: Segment, at_ms: int, hard_only: bool = False) -> bool:
         return any(
             p.camera_id == segment.camera_id
             and p.start_ms < segment.end_ms
             and p.end_ms > segment.start_ms
             and _active(p, at_ms)
+            and not (hard_only and p.yields_to_space)
             for p in self._protections.values()
         )
 

@@ -49,6 +49,13 @@ class Segment(NewSegment):
     id: int = 0
 
 
+# Protections whose reason starts with this are events' (recorder/motion/writer.py writes
+# "event:<id>"). They yield to space: when nothing else is left to delete, new video wins over
+# old event footage (docs/design/retention.md, "What gives way"). Every other protection (a clip
+# being exported, one an operator added) is hard: retention never deletes what it covers.
+YIELDING_PROTECTION_PREFIX = "event:"
+
+
 @dataclass(frozen=True)
 class Protection:
     """A time range of one camera that retention must not delete (events, clips).
@@ -61,6 +68,11 @@ class Protection:
     reason: str
     expires_ms: int | None = None
     id: int = 0
+
+    @property
+    def yields_to_space(self) -> bool:
+        """An event's protection: it gives way when space cannot be made otherwise."""
+        return self.reason.startswith(YIELDING_PROTECTION_PREFIX)
 
 
 @dataclass(frozen=True)

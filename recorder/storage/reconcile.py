@@ -23,6 +23,7 @@ from recorder.storage.fmp4 import inspect_fmp4
 from recorder.storage.garbage import GarbageCollector, remove_empty_dirs
 from recorder.storage.index import SegmentIndex, SegmentRef
 from recorder.storage.layout import CAMERA_ID_RE, SEGMENT_SUFFIX, TEMP_SUFFIX, SegmentLayout
+from recorder.storage.moving import move_file
 from recorder.storage.reconcile_plan import (
     CameraFindings,
     DeleteQuarantined,
@@ -322,7 +323,7 @@ class Reconciler:
         parts = Path(relative).parts  # recordings/<camera>/<day>/<hour>/<name>
         target = self._quarantine / parts[1] / parts[-1]
         target.parent.mkdir(parents=True, exist_ok=True)
-        source.replace(target)
+        move_file(source, target)  # the recordings may be on another disk than the data dir
 
     def _prune(self, camera_id: str) -> int:
         camera_dir = self._layout.camera_dir(camera_id)

@@ -5,8 +5,12 @@ and bounded windows of candidate segments), `plan_retention` decides, the execut
 
 Capacity is judged against every *budget* that applies: the recordings quota (if configured),
 counted from the index, and the filesystem, counted by statvfs (which sees other data too).
-Deletion starts when any budget is above its high-water mark and frees the oldest unprotected
-segments, across all cameras, until every budget is at or below its low-water mark.
+Deletion starts when any budget is above its high-water mark and frees, until every budget is at
+or below its low-water mark: first the oldest unprotected segments across all cameras, then,
+when those are gone and the policy lets events yield (the default), the oldest segments that
+only events protect. New video wins over old; only hard protections (a clip being exported, one
+an operator added) are never deleted. Alarms and the breaker are judged afterwards, on the
+filesystem as it is (alarms.py).
 """
 
 from __future__ import annotations
@@ -51,6 +55,10 @@ class RetentionPolicy:
     protection (event range plus rolls, clip) covers is deleted once it ended this long ago
     (default: no camera; see recorder.motion.service.motion_only_retention)."""
     marks: Watermarks = Watermarks()
+    events_yield_to_space: bool = True
+    """When nothing unprotected is left to delete, delete the oldest event footage rather than
+    stop recording (default). False: events keep their footage until they expire, and
+    recording pauses (the breaker) when only they are left."""
     alarm_levels: tuple[int, ...] = (80, 90, 95)
     """Usage percents at which a storage alarm is raised (default 80, 90, 95)."""
     alarm_hysteresis_percent: float = 2.0
@@ -114,6 +122,12 @@ class RetentionInputs:
     """Oldest segments across all cameras, in (start_ms, id) order (a window)."""
     oldest_exhausted: bool = True
     """False when more segments exist after the last one of `oldest`."""
+    yielding: tuple[SegmentRef, ...] = ()
+    """Oldest segments that no hard protection covers (unprotected or only event-protected),
+    in (start_ms, id) order (a window); gathered only once `oldest` is exhausted short of the
+    goal and events yield."""
+    yielding_exhausted: bool = True
+    """False when more such segments exist after the last one of `yielding`."""
     status: RetentionStatus = RetentionStatus()
     reserve_bytes: int = 0
     """Bytes being written now (the segments in flight): counted as used, so that usage stays
@@ -124,6 +138,7 @@ class DeleteReason(enum.Enum):
     AGE = "age"
     SPACE = "space"
     NO_EVENT = "no_event"  # motion-only camera: no event (plus pre/post-roll) covers it
+    EVENT_SPACE = "event_space"  # for space, once nothing unprotected was left: event footage
 
 
 @dataclass(frozen=True)
@@ -131,6 +146,18 @@ class DeleteSegments:
     segment_ids: tuple[int, ...]
     reason: DeleteReason
     bytes: int
+
+
+@dataclass(frozen=True)
+class GiveUpEventFootage:
+    """Event footage deleted for space (follows its `DeleteSegments`): the alarm that says what
+    was given up, and the audit entry."""
+
+    segments: int
+    bytes: int
+    start_ms: int  # the oldest deleted segment's start
+    end_ms: int  # the newest deleted segment's end
+    camera_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -149,8 +176,9 @@ class ClearAlarm:
 
 @dataclass(frozen=True)
 class OpenCircuitBreaker:
-    used_percent: float
+    used_percent: float  # as measured
     budget: str
+    committed_percent: float = 0.0  # with the segments being written: what opened it
 
 
 @dataclass(frozen=True)
@@ -158,7 +186,14 @@ class CloseCircuitBreaker:
     used_percent: float
 
 
-Action = DeleteSegments | RaiseAlarm | ClearAlarm | OpenCircuitBreaker | CloseCircuitBreaker
+Action = (
+    DeleteSegments
+    | GiveUpEventFootage
+    | RaiseAlarm
+    | ClearAlarm
+    | OpenCircuitBreaker
+    | CloseCircuitBreaker
+)
 
 
 @dataclass(frozen=True)
@@ -264,48 +299,46 @@ def plan_retention(inputs: RetentionInputs) -> RetentionPlan:
     if space_ids:
         actions.append(DeleteSegments(tuple(space_ids), DeleteReason.SPACE, space_bytes))
 
+    # New video wins over old: with nothing unprotected left, the oldest event footage goes.
+    event_refs: list[SegmentRef] = []
+    event_bytes = 0
+    if policy.events_yield_to_space and space_bytes < need and inputs.oldest_exhausted:
+        hard = _ProtectionGuard((p for p in inputs.protections if not p.yields_to_space), now)
+        for ref in inputs.yielding:
+            if space_bytes + event_bytes >= need:
+                break
+            if ref.id in chosen or hard.covers(ref):
+                continue
+            chosen.add(ref.id)
+            event_refs.append(ref)
+            event_bytes += ref.bytes
+    if event_refs:
+        ids = tuple(ref.id for ref in event_refs)
+        actions.append(DeleteSegments(ids, DeleteReason.EVENT_SPACE, event_bytes))
+        actions.append(_given_up(event_refs, event_bytes))
+    space_bytes += event_bytes
+
     freed = age_bytes + space_bytes
+    yielding_done = not policy.events_yield_to_space or inputs.yielding_exhausted
     final = (
         inputs.expired_exhausted
         and inputs.uneventful_exhausted
-        and (space_bytes >= need or inputs.oldest_exhausted)
+        and (space_bytes >= need or (inputs.oldest_exhausted and yielding_done))
     )
     used_pct, _ = _fullest(budget_list, 0)
-    projected, fullest = _fullest(budget_list, freed)
-    if final:
-        # Alarms and the breaker judge what is left after every deletion we could plan, so a
-        # spike that retention absorbs raises nothing, and the breaker opens only when there is
-        # truly nothing more to free.
-        actions += _alarm_changes(policy, inputs.status, projected, fullest)
-        actions += _breaker_changes(policy, inputs.status, projected, fullest)
+    projected, _ = _fullest(budget_list, freed)
     draining = need - space_bytes > 0
     return RetentionPlan(tuple(actions), used_pct, projected, final, draining)
 
 
-def _alarm_changes(
-    policy: RetentionPolicy, status: RetentionStatus, percent: float, budget: str
-) -> list[Action]:
-    current = status.alarm_level
-    crossed = max((lv for lv in policy.alarm_levels if percent >= lv), default=0)
-    if crossed > current:
-        return [RaiseAlarm(crossed, round(percent, 2), budget)]
-    slack = policy.alarm_hysteresis_percent
-    still = max(
-        (lv for lv in policy.alarm_levels if lv <= current and percent >= lv - slack), default=0
+def _given_up(refs: list[SegmentRef], size: int) -> GiveUpEventFootage:
+    return GiveUpEventFootage(
+        segments=len(refs),
+        bytes=size,
+        start_ms=min(ref.start_ms for ref in refs),
+        end_ms=max(ref.end_ms for ref in refs),
+        camera_ids=tuple(sorted({ref.camera_id for ref in refs})),
     )
-    if still < current:
-        return [ClearAlarm(current, still, round(percent, 2))]
-    return []
-
-
-def _breaker_changes(
-    policy: RetentionPolicy, status: RetentionStatus, percent: float, budget: str
-) -> list[Action]:
-    if not status.breaker_open and percent >= policy.breaker_open_percent:
-        return [OpenCircuitBreaker(round(percent, 2), budget)]
-    if status.breaker_open and percent < policy.breaker_close_percent:
-        return [CloseCircuitBreaker(round(percent, 2))]
-    return []
 
 
 def _fullest(budget_list: list[Budget], freed: int) -> tuple[float, str]:

@@ -2,6 +2,9 @@
 
 `RetentionWorker.run_once` may take several rounds: each plans from bounded windows of
 candidates (never the whole index), executes, and re-reads usage, until the plan is final.
+Then it measures again and plans alarms and the breaker on usage as it is (alarms.py). Between
+passes, while cameras record or an alarm is up, it watches the filesystem with a bare statvfs
+every `watch_interval_s`, so a disk filled or freed by another program is acted on at once.
 """
 
 from __future__ import annotations
@@ -13,20 +16,27 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from recorder.clock import Clock
+from recorder.storage.alarms import StatusInputs, plan_status, wants_pass
+from recorder.storage.candidates import oldest_window, unprotected_gaps, unprotected_window
 from recorder.storage.capacity import CapacityProbe
 from recorder.storage.garbage import GarbageCollector, GarbageReport
 from recorder.storage.index import SegmentIndex, SegmentRef
 from recorder.storage.layout import SegmentLayout
+from recorder.storage.model import StorageUsage
 from recorder.storage.retention import (
+    Action,
     ClearAlarm,
     CloseCircuitBreaker,
     DeleteReason,
     DeleteSegments,
+    DiskCapacity,
+    GiveUpEventFootage,
     OpenCircuitBreaker,
     RaiseAlarm,
     RetentionInputs,
@@ -54,8 +64,9 @@ class RetentionReport:
     kept_protected: int = 0  # planned, but a protection appeared before the delete
     garbage: GarbageReport = field(default_factory=GarbageReport)
     rounds: int = 0
-    used_percent: float = 0.0
-    projected_percent: float = 0.0
+    used_percent: float = 0.0  # fullest budget before the pass (with the segments in flight)
+    projected_percent: float = 0.0  # as the last round planned it
+    measured_percent: float = 0.0  # fullest budget measured after the deletions
 
 
 class RetentionExecutor:
@@ -67,12 +78,18 @@ class RetentionExecutor:
         self._collector = collector
         self._state = state
 
-    async def execute(self, plan: RetentionPlan, now_ms: int, report: RetentionReport) -> None:
-        for action in plan.actions:
+    async def execute(
+        self, actions: tuple[Action, ...], now_ms: int, report: RetentionReport
+    ) -> None:
+        deleted_events = 0  # event segments the last EVENT_SPACE deletion really removed
+        for action in actions:
             if isinstance(action, DeleteSegments):
+                yielding = action.reason is DeleteReason.EVENT_SPACE
                 entries = await self._index.mark_garbage(
-                    action.segment_ids, keep_protected_at_ms=now_ms
+                    action.segment_ids, keep_protected_at_ms=now_ms, hard_only=yielding
                 )
+                if yielding:
+                    deleted_events = len(entries)
                 report.deleted[action.reason] += len(entries)
                 report.kept_protected += len(action.segment_ids) - len(entries)
                 # Hour directories are pruned only once their hour is well past: capture may
@@ -82,9 +99,36 @@ class RetentionExecutor:
                 )
                 report.garbage += collected
                 report.freed_bytes += collected.freed_bytes
+            elif isinstance(action, GiveUpEventFootage):
+                if deleted_events:  # (a hard protection may have appeared since planning)
+                    self._state.publish(_given_up(action, deleted_events, self._state, now_ms))
             else:
                 self._state.publish(_alert(action, self._state, now_ms))
-        self._state.used_percent = plan.projected_percent
+
+
+def _given_up(
+    action: GiveUpEventFootage, segments: int, state: StorageState, now_ms: int
+) -> StorageAlert:
+    text = (
+        f"nothing else left to delete: {segments} segments ({action.bytes / 1e6:.1f} MB) of "
+        f"event footage from {_utc(action.start_ms)} to {_utc(action.end_ms)} deleted on "
+        f"{', '.join(action.camera_ids)} to keep recording"
+    )
+    detail = {
+        "segments": segments,
+        "bytes": action.bytes,
+        "start_ms": action.start_ms,
+        "end_ms": action.end_ms,
+        "camera_ids": list(action.camera_ids),
+    }
+    level = state.alarm_level
+    return StorageAlert(
+        AlertKind.EVENTS_DELETED, level, level, state.used_percent, text, now_ms, detail
+    )
+
+
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _alert(
@@ -113,6 +157,12 @@ def _alert(
             f"{action.budget} {action.used_percent:.1f}% full and nothing more can be deleted: "
             "recording paused"
         )
+        if action.committed_percent > action.used_percent:
+            text = (
+                f"{action.budget} {action.used_percent:.1f}% full, "
+                f"{min(action.committed_percent, 100):.1f}% with the segments being written, and "
+                "nothing more can be deleted: recording paused"
+            )
         return StorageAlert(
             AlertKind.BREAKER_OPENED, level, level, action.used_percent, text, now_ms
         )
@@ -132,6 +182,7 @@ class RetentionWorker:
         clock: Clock,
         interval_s: float = 30.0,
         min_interval_s: float = 1.0,
+        watch_interval_s: float = 2.0,
         batch: int = 2000,
         max_rounds: int = 100,
         reserve: Callable[[], int] = lambda: 0,
@@ -143,6 +194,9 @@ class RetentionWorker:
         self._clock = clock
         self._interval_s = interval_s
         self._min_interval_s = min_interval_s
+        self._watch_interval_s = watch_interval_s
+        self._usage: StorageUsage | None = None  # as the last pass measured it
+        self._gathered: StatusInputs | None = None  # what the last round gathered
         self._room: int | None = None  # bytes below the nearest high-water mark at the last pass
         self._reserve_seen = 0
         self._batch = batch
@@ -195,24 +249,68 @@ class RetentionWorker:
         while report.rounds < self._max_rounds:
             report.rounds += 1
             plan = await self.plan(now_ms)
-            await self._executor.execute(plan, now_ms, report)
+            await self._executor.execute(plan.actions, now_ms, report)
             self._draining = plan.draining
             if report.rounds == 1:
                 report.used_percent = plan.used_percent
             report.projected_percent = plan.projected_percent
             if plan.final or not plan.deletions:
                 break
+        # Alarms and the breaker: on what is there now, after the deletions.
+        # When nothing was deleted, the facts the last round gathered are still the disk as it is.
+        fresh = self._gathered if not any(report.deleted.values()) else None
+        status = plan_status(fresh or await self._measure())
+        await self._executor.execute(status.actions, now_ms, report)
+        self._state.used_percent = report.measured_percent = round(status.used_percent, 2)
         if any(report.deleted.values()):
             log.info(
                 "retention: deleted %d segments for age, %d outside events, %d for space "
                 "(%d bytes); usage %.1f%%",
                 report.deleted[DeleteReason.AGE],
                 report.deleted[DeleteReason.NO_EVENT],
-                report.deleted[DeleteReason.SPACE],
+                report.deleted[DeleteReason.SPACE] + report.deleted[DeleteReason.EVENT_SPACE],
                 report.freed_bytes,
-                report.projected_percent,
+                report.measured_percent,
             )
         return report
+
+    async def _measure(self) -> StatusInputs:
+        usage = await self._index.usage()
+        self._usage = usage
+        disk = await asyncio.to_thread(self._probe.capacity)
+        return self._status_inputs(usage, disk)
+
+    def _status_inputs(self, usage: StorageUsage, disk: DiskCapacity) -> StatusInputs:
+        state = self._state
+        return StatusInputs(
+            self._policy,
+            RetentionStatus(state.alarm_level, state.breaker_open, self._draining),
+            usage,
+            disk,
+            self._reserve(),
+        )
+
+    async def watch(self, seconds: float, shutdown: asyncio.Event) -> None:
+        """Wait up to `seconds` for the next pass: return early when poked, or when a statvfs
+        every `watch_interval_s` says a pass would act (see alarms.wants_pass). Only while
+        cameras record (something could fail to be written) or the breaker or an alarm is in
+        force (something waits for space to return): an idle recorder is not woken."""
+        deadline = self._clock.monotonic() + seconds
+        while not shutdown.is_set() and not self._poked.is_set():
+            left = deadline - self._clock.monotonic()
+            if left <= 0:
+                return
+            state = self._state
+            watching = self._usage is not None and (
+                self._reserve() > 0 or state.breaker_open or state.alarm_level > 0
+            )
+            step = min(left, self._watch_interval_s) if watching else left
+            await self._pause(step, shutdown, wake=self._poked)
+            if watching and self._usage is not None and not self._poked.is_set():
+                disk = await asyncio.to_thread(self._probe.capacity)
+                inputs = self._status_inputs(self._usage, disk)
+                if wants_pass(inputs, draining=self._draining):
+                    return
 
     async def plan(self, now_ms: int) -> RetentionPlan:
         """Gather the facts and plan one round (no side effects)."""
@@ -239,7 +337,7 @@ class RetentionWorker:
                     return
                 raise
             await self._pause(self._min_interval_s, shutdown)
-            await self._pause(self._interval_s, shutdown, wake=self._poked)
+            await self.watch(self._interval_s, shutdown)
 
     async def _gather(self, now_ms: int) -> RetentionInputs:
         index, policy = self._index, self._policy
@@ -275,11 +373,24 @@ class RetentionWorker:
             uneventful += refs
             uneventful_exhausted = uneventful_exhausted and len(refs) < self._batch
         reserve = self._reserve()
+        self._usage = usage
+        self._gathered = self._status_inputs(usage, disk)
         marks = budgets(policy, usage, disk, reserve)
         self._room = min((b.high_used - b.used for b in marks), default=None)
         self._reserve_seen = reserve
         need = bytes_to_free(marks, draining=self._draining)
-        oldest, oldest_exhausted = await self._oldest_window(need, now_ms)
+        cameras = [camera.camera_id for camera in usage.per_camera]
+        gaps = unprotected_gaps(protections, now_ms)
+        oldest, oldest_exhausted = await unprotected_window(
+            index, cameras, gaps, need=need, batch=self._batch
+        )
+        yielding: list[SegmentRef] = []
+        yielding_exhausted = True
+        short = need > sum(ref.bytes for ref in oldest)
+        if policy.events_yield_to_space and oldest_exhausted and short:
+            yielding, yielding_exhausted = await oldest_window(
+                index, need, now_ms, batch=self._batch, hard_only=True
+            )
         return RetentionInputs(
             now_ms=now_ms,
             policy=policy,
@@ -292,28 +403,13 @@ class RetentionWorker:
             uneventful_exhausted=uneventful_exhausted,
             oldest=tuple(oldest),
             oldest_exhausted=oldest_exhausted,
+            yielding=tuple(yielding),
+            yielding_exhausted=yielding_exhausted,
             status=RetentionStatus(
                 self._state.alarm_level, self._state.breaker_open, self._draining
             ),
             reserve_bytes=reserve,
         )
-
-    async def _oldest_window(self, need: int, now_ms: int) -> tuple[list[SegmentRef], bool]:
-        """Oldest unprotected segments, paged until they cover `need` bytes or `batch` rows."""
-        window: list[SegmentRef] = []
-        covered = 0
-        after: tuple[int, int] | None = None
-        while need > 0 and covered < need and len(window) < self._batch:
-            want = min(500, self._batch - len(window))
-            page = await self._index.oldest_segments(
-                limit=want, after=after, unprotected_at_ms=now_ms
-            )
-            window += page
-            covered += sum(ref.bytes for ref in page)
-            if len(page) < want:
-                return window, True
-            after = (page[-1].start_ms, page[-1].id)
-        return window, need <= 0
 
     async def _pause(
         self, seconds: float, shutdown: asyncio.Event, wake: asyncio.Event | None = None

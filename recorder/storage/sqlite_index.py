@@ -41,6 +41,7 @@ from recorder.storage.keyframe_codec import pack_keyframes, unpack_keyframes
 from recorder.storage.migrations import MIGRATIONS, Migration
 from recorder.storage.model import (
     MAX_SEGMENT_DURATION_MS,
+    YIELDING_PROTECTION_PREFIX,
     Camera,
     CameraUsage,
     NewSegment,
@@ -63,7 +64,16 @@ _PROTECTION_COLUMNS = "id, camera_id, start_ms, end_ms, reason, expires_ms"
 _UNPROTECTED = """NOT EXISTS (
     SELECT 1 FROM protections p
     WHERE p.camera_id = s.camera_id AND p.start_ms < s.end_ms AND p.end_ms > s.start_ms
-      AND (p.expires_ms IS NULL OR p.expires_ms > :at))"""
+      AND (p.expires_ms IS NULL OR p.expires_ms > :at){hard})"""
+# Only protections that do not yield to space (see YIELDING_PROTECTION_PREFIX).
+_HARD = f" AND substr(p.reason, 1, {len(YIELDING_PROTECTION_PREFIX)}) != :yielding"
+
+
+def _unprotected(params: dict[str, Any], at_ms: int | None, hard_only: bool) -> str:
+    params["at"] = at_ms
+    if hard_only:
+        params["yielding"] = YIELDING_PROTECTION_PREFIX
+    return _UNPROTECTED.format(hard=_HARD if hard_only else "")
 
 
 class SqliteSegmentIndex(SqliteDatabase):
@@ -209,6 +219,7 @@ class SqliteSegmentIndex(SqliteDatabase):
         after: tuple[int, int] | None = None,
         ending_by_ms: int | None = None,
         unprotected_at_ms: int | None = None,
+        hard_only: bool = False,
     ) -> list[SegmentRef]:
         where = []
         params: dict[str, Any] = {"limit": limit}
@@ -223,8 +234,7 @@ class SqliteSegmentIndex(SqliteDatabase):
             where.append("s.start_ms < :cutoff AND s.end_ms <= :cutoff")
             params["cutoff"] = ending_by_ms
         if unprotected_at_ms is not None:
-            where.append(_UNPROTECTED)
-            params["at"] = unprotected_at_ms
+            where.append(_unprotected(params, unprotected_at_ms, hard_only))
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = await self._fetch(
             "list oldest segments",
@@ -291,11 +301,16 @@ class SqliteSegmentIndex(SqliteDatabase):
     # -- garbage ---------------------------------------------------------------------------
 
     async def mark_garbage(
-        self, segment_ids: Iterable[int], *, keep_protected_at_ms: int | None = None
+        self,
+        segment_ids: Iterable[int],
+        *,
+        keep_protected_at_ms: int | None = None,
+        hard_only: bool = False,
     ) -> list[GarbageEntry]:
-        ids = json.dumps(sorted({int(i) for i in segment_ids}))
-        guard = f"AND {_UNPROTECTED}" if keep_protected_at_ms is not None else ""
-        params = {"ids": ids, "at": keep_protected_at_ms}
+        params: dict[str, Any] = {"ids": json.dumps(sorted({int(i) for i in segment_ids}))}
+        guard = ""
+        if keep_protected_at_ms is not None:
+            guard = f"AND {_unprotected(params, keep_protected_at_ms, hard_only)}"
         async with self._write("mark garbage") as conn:
             rows = await conn.execute_fetchall(
                 f"SELECT s.id, s.path, s.camera_id, s.bytes FROM segments s "

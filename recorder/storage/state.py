@@ -11,7 +11,8 @@ import asyncio
 import enum
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from recorder.errors import StorageFull
 
@@ -23,6 +24,7 @@ class AlertKind(enum.Enum):
     CLEARED = "cleared"
     BREAKER_OPENED = "breaker_opened"
     BREAKER_CLOSED = "breaker_closed"
+    EVENTS_DELETED = "events_deleted"  # event footage given up for space (detail says which)
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class StorageAlert:
     used_percent: float
     message: str
     at_ms: int
+    detail: dict[str, Any] = field(default_factory=dict)  # events_deleted: what was given up
 
 
 class StorageState:

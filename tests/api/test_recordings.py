@@ -3,13 +3,16 @@ what the index and the files say."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+from typing import Any
 
 import av
 import cv2
 import numpy as np
 import pytest
 
+from recorder.storage.state import AlertKind, StorageAlert
 from tests.api.conftest import Api
 
 T0 = 1_700_000_000_000
@@ -165,3 +168,30 @@ async def test_calendar_days_beyond_what_a_clock_can_hold_get_a_reason(api: Api,
     response = await api.client.get(f"{BASE}/calendar?{days}", headers=admin)
     assert response.status_code == 400, response.text
     assert "years 2000 to 2100" in response.json()["error"]["message"]
+
+
+async def test_event_footage_given_up_for_space_is_audited(api: Api) -> None:
+    admin = await api.headers()
+    storage = api.parts.context.storage
+    detail = {"segments": 3, "bytes": 3000, "start_ms": 1, "end_ms": 2, "camera_ids": ["cam1"]}
+    storage.publish(
+        StorageAlert(
+            AlertKind.EVENTS_DELETED, 80, 80, 86.5, "3 segments of event footage", 5, detail
+        )
+    )
+    storage.publish(StorageAlert(AlertKind.BREAKER_OPENED, 95, 95, 97.0, "paused", 6))
+
+    async def entries() -> list[dict[str, Any]]:
+        response = await api.client.get("/api/v1/audit?action=storage.", headers=admin)
+        return list(response.json())
+
+    for _ in range(200):
+        found = await entries()
+        if len(found) == 2:
+            break
+        await asyncio.sleep(0.01)
+    paused, deleted = found  # newest first
+    assert deleted["action"] == "storage.events_deleted"
+    assert deleted["actor"] == "system:retention"
+    assert deleted["detail"]["segments"] == 3 and deleted["detail"]["camera_ids"] == ["cam1"]
+    assert paused["action"] == "storage.recording_paused"

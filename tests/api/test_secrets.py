@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import stat
 
 import httpx
 import pytest
@@ -64,3 +65,16 @@ async def test_the_audit_log_drops_credentials_from_any_url_it_is_given(api: Api
     assert canary not in json.dumps([entry.target, entry.detail])
     assert entry.detail["url"] == "rtsp://192.0.2.1/b"
     assert entry.detail["nested"] == {"urls": ["rtsps://h/c"]}
+
+
+async def test_the_first_admin_password_goes_to_a_0600_file_and_never_to_a_log(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    password = api.admin_password
+    path = api.config.data_dir / "secrets" / "first-admin-password"
+    assert path.read_text().strip() == password
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    logged = [r.getMessage() for r in caplog.get_records("setup") + caplog.get_records("call")]
+    assert any(str(path) in line for line in logged)  # the owner is told where it is
+    assert not [line for line in logged if password in line]
+    await api.login("admin", password)  # and it is the password that works

@@ -24,8 +24,8 @@ from recorder.clock import FakeClock
 from recorder.storage.capacity import FixedCapacity
 from recorder.storage.keyframe_codec import pack_keyframes
 from recorder.storage.layout import SegmentLayout
-from recorder.storage.model import Keyframe
-from recorder.storage.retention import DAY_MS, RetentionPolicy
+from recorder.storage.model import Keyframe, Protection
+from recorder.storage.retention import DAY_MS, DeleteReason, RetentionPolicy
 from recorder.storage.retention_worker import RetentionWorker
 from recorder.storage.sqlite_index import SqliteSegmentIndex
 from recorder.storage.state import StorageState
@@ -116,6 +116,26 @@ async def bench(db: Path, per_camera: int) -> None:
         deleted = sum(report.deleted.values())
         print(f"run_once, space (90.01 % -> 85 %): {elapsed:.2f} s, {deleted:,} segments in "
               f"{report.rounds} rounds ({deleted / elapsed:,.0f} segments/s)")  # fmt: skip
+        # Events everywhere: every camera's whole history inside an event, the quota crossed
+        # again. Continuous footage is searched first (a scan past every protected row), then
+        # event footage gives way, oldest first.
+        for camera in CAMERAS:
+            await index.add_protection(
+                Protection(camera, T0, end + SEG_MS, "event:1", int(clock.now() * 1000) + DAY_MS)
+            )
+        usage = await index.usage()
+        protected = RetentionPolicy(quota_bytes=int(usage.total_bytes / 0.9001))
+        plan = await timed(
+            "plan one round (events everywhere)", worker(protected).plan(int(clock.now() * 1000))
+        )
+        print(f"  first round gives up {len(plan.deletions[0].segment_ids)} event segments")
+        started = time.perf_counter()
+        report = await worker(protected).run_once()
+        elapsed = time.perf_counter() - started
+        given_up = report.deleted[DeleteReason.EVENT_SPACE]
+        print(f"run_once, events everywhere (90.01 % -> 85 %): {elapsed:.2f} s, "
+              f"{given_up:,} segments in {report.rounds} rounds")  # fmt: skip
+        await timed("run_once, events everywhere, nothing to delete", worker(protected).run_once())
     print(f"peak RSS {_rss_mb():.0f} MB")
 
 

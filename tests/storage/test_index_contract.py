@@ -182,6 +182,24 @@ class TestSegmentIndexContract:
         later = await any_index.oldest_segments(limit=100, unprotected_at_ms=T0 + 3_600_000)
         assert len(later) == 8  # the protection has expired by then
 
+    async def test_event_protections_yield_when_asked(self, any_index: SegmentIndex) -> None:
+        """`hard_only`: an event's protection ("event:<id>") no longer counts, a clip's does."""
+        await _cameras(any_index, "cam")
+        segs = [await any_index.add_segment(new_segment("cam", T0 + i * S)) for i in range(3)]
+        await any_index.add_protection(Protection("cam", T0, T0 + S, "event:7", T0 + 3_600_000))
+        await any_index.add_protection(Protection("cam", T0 + S, T0 + 2 * S, "clip 3 export"))
+        soft = await any_index.oldest_segments(limit=10, unprotected_at_ms=T0, hard_only=True)
+        assert [r.id for r in soft] == [segs[0].id, segs[2].id]
+        strict = await any_index.oldest_segments(limit=10, unprotected_at_ms=T0)
+        assert [r.id for r in strict] == [segs[2].id]
+        moved = await any_index.mark_garbage(
+            [s.id for s in segs], keep_protected_at_ms=T0, hard_only=True
+        )
+        assert sorted(g.path for g in moved) == sorted([segs[0].path, segs[2].path])
+        assert [s.id for s in await any_index.segments_between("cam", T0, T0 + 3 * S)] == [
+            segs[1].id
+        ]
+
     async def test_segment_refs_stream_every_row(self, any_index: SegmentIndex) -> None:
         await _cameras(any_index, "cam")
         for i in range(25):

@@ -11,6 +11,7 @@ from recorder.errors import StorageUnavailable
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.reconcile import QUARANTINE_DIR, Reconciler
 from recorder.storage.sqlite_index import SqliteSegmentIndex
+from tests.small_fs import small_filesystem
 
 from .conftest import T0, place_segment
 
@@ -195,3 +196,20 @@ async def test_many_days_of_rows_are_walked_in_pages(
     assert (summary.indexed, summary.dropped_rows) == (1, 1)
     paths = [ref.path async for ref in index.segment_refs("cam")]
     assert sorted(paths) == sorted([r.path for r in rows if r is not lost] + [orphan.path])
+
+
+async def test_quarantine_works_when_recordings_are_on_another_filesystem(
+    sqlite_index: SqliteSegmentIndex, layout: SegmentLayout, clip: Path
+) -> None:
+    # The recordings tree is its own (tmpfs) mount; the quarantine lives in the data directory.
+    with small_filesystem(layout.root, 8 * 1024 * 1024):
+        damaged = place_segment(layout, clip, "cam", T0)
+        damaged_file = layout.absolute(damaged.path)
+        _chop(damaged_file, 3000)
+        content = damaged_file.read_bytes()
+        summary = await Reconciler(sqlite_index, layout).run()
+        assert (summary.quarantined, summary.failed) == (1, 0)
+        assert not damaged_file.exists()
+        moved = layout.data_dir / QUARANTINE_DIR / "cam" / damaged_file.name
+        assert moved.read_bytes() == content
+        assert [p.name for p in (layout.data_dir / QUARANTINE_DIR).rglob("*.moving")] == []

@@ -12,13 +12,10 @@ from recorder.storage.model import CameraUsage, Protection, StorageUsage
 from recorder.storage.retention import (
     DAY_MS,
     Action,
-    ClearAlarm,
-    CloseCircuitBreaker,
     DeleteReason,
     DeleteSegments,
     DiskCapacity,
-    OpenCircuitBreaker,
-    RaiseAlarm,
+    GiveUpEventFootage,
     RetentionInputs,
     RetentionPolicy,
     RetentionStatus,
@@ -242,87 +239,113 @@ def test_a_truncated_window_defers_alarms_and_breaker() -> None:
     assert others(plan.actions) == []
 
 
-# -- circuit breaker ------------------------------------------------------------------------
-
-
-def test_breaker_opens_when_nothing_can_be_freed_and_closes_with_hysteresis() -> None:
-    refs = segments("a", 1, 97, start=NOW - DAY_MS)
-    everything = (Protection("a", NOW - 2 * DAY_MS, NOW, "clip"),)
-    policy = RetentionPolicy(quota_bytes=10_000)
-
-    plan = plan_retention(inputs(refs, policy=policy, protections=everything))
-    assert deleted(plan.actions) == []
-    assert OpenCircuitBreaker(97.0, "quota") in plan.actions
-    assert RaiseAlarm(95, 97.0, "quota") in plan.actions
-
-    opened = RetentionStatus(alarm_level=95, breaker_open=True)
-    # Still 93 % (someone deleted a little): above the close threshold, stays open.
-    plan = plan_retention(inputs(refs[:93], policy=policy, protections=everything, status=opened))
-    assert not any(isinstance(a, CloseCircuitBreaker | OpenCircuitBreaker) for a in plan.actions)
-    # The protection is gone: retention frees down to 85 %, and the breaker closes by itself.
-    plan = plan_retention(inputs(refs, policy=policy, status=opened))
-    assert len(deleted(plan.actions)) == 12
-    assert CloseCircuitBreaker(85.0) in plan.actions
-
-
-def test_breaker_stays_closed_when_deletion_can_make_room() -> None:
-    refs = segments("a", 1, 99, start=NOW - DAY_MS)
-    plan = plan_retention(inputs(refs, policy=RetentionPolicy(quota_bytes=10_000)))
-    assert len(deleted(plan.actions)) == 14
-    assert not any(isinstance(a, OpenCircuitBreaker) for a in plan.actions)
-    assert RaiseAlarm(80, 85.0, "quota") in plan.actions  # what is left after deleting
-
-
-def test_breaker_opens_when_other_data_fills_the_disk_beyond_all_recordings() -> None:
+def test_other_data_filling_the_disk_beyond_all_recordings_takes_them_all() -> None:
     refs = segments("a", 1, 10, start=NOW - DAY_MS, size=10)
     disk = DiskCapacity(total_bytes=10_000, free_bytes=200)  # 98 %, recordings only 1 %
     plan = plan_retention(inputs(refs, policy=RetentionPolicy(), disk=disk))
     assert deleted(plan.actions) == list(range(1, 11))  # overwrite-oldest frees what it can
-    assert OpenCircuitBreaker(97.0, "filesystem") in plan.actions
+    assert plan.final and plan.draining  # (the breaker is judged on the disk afterwards)
 
 
-# -- alarms ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("level", "percent", "expected"),
-    [
-        (0, 79.9, []),
-        (0, 80.0, [RaiseAlarm(80, 80.0, "quota")]),
-        (0, 89.0, [RaiseAlarm(80, 89.0, "quota")]),
-        (80, 84.0, []),  # raised once, not again
-        (80, 79.0, []),  # within the 2 % hysteresis
-        (80, 77.9, [ClearAlarm(80, 0, 77.9)]),
-        (90, 87.0, [ClearAlarm(90, 80, 87.0)]),
-        (95, 70.0, [ClearAlarm(95, 0, 70.0)]),
-    ],
-)
-def test_alarm_levels_are_raised_crossing_up_and_cleared_below(
-    level: int, percent: float, expected: list[Action]
-) -> None:
-    # Usage between the marks (no deletion), or with nothing deletable, shows the alarm logic.
-    size = int(percent * 10)
-    usage = StorageUsage(total_bytes=size, per_camera=(CameraUsage("a", size, 1, NOW, NOW + S),))
-    policy = RetentionPolicy(quota_bytes=1000, marks=Watermarks(high_percent=99.9, low_percent=99))
+def test_planner_leaves_alarms_and_breaker_to_the_measured_status() -> None:
+    refs = segments("a", 1, 97, start=NOW - DAY_MS)
+    everything = (Protection("a", NOW - 2 * DAY_MS, NOW, "clip"),)
     plan = plan_retention(
-        inputs([], policy=policy, usage=usage, status=RetentionStatus(alarm_level=level))
+        inputs(refs, policy=RetentionPolicy(quota_bytes=10_000), protections=everything)
     )
-    assert others(plan.actions) == expected
+    assert plan.actions == ()  # nothing deletable; alarms.plan_status says what that means
 
 
-@pytest.mark.parametrize(
-    ("level", "percent", "raised"), [(0, 91.0, 90), (0, 96.0, 95), (80, 90.5, 90), (90, 95.0, 95)]
-)
-def test_alarm_jumps_straight_to_the_highest_level_crossed(
-    level: int, percent: float, raised: int
-) -> None:
-    size = int(percent * 10)
-    usage = StorageUsage(total_bytes=size, per_camera=(CameraUsage("a", size, 1, NOW, NOW + S),))
-    policy = RetentionPolicy(quota_bytes=1000, marks=Watermarks(high_percent=99.9, low_percent=99))
-    plan = plan_retention(
-        inputs([], policy=policy, usage=usage, status=RetentionStatus(alarm_level=level))
+# -- what gives way: event footage, oldest first ------------------------------------------
+
+
+def event(camera_id: str, start_ms: int, end_ms: int, event_id: int = 1) -> Protection:
+    return Protection(camera_id, start_ms, end_ms, f"event:{event_id}", NOW + 30 * DAY_MS)
+
+
+def with_yielding(base: RetentionInputs, refs: Sequence[SegmentRef]) -> RetentionInputs:
+    """The worker's windows: `oldest` without protected segments, `yielding` without those
+    hard protections cover (the planner checks both again)."""
+    return replace(base, yielding=oldest_first(refs))
+
+
+def test_event_footage_goes_oldest_first_when_nothing_else_is_left() -> None:
+    # Two cameras, every segment inside an event (pre- and post-roll): 95 % of the quota.
+    a = segments("a", 1, 50, start=NOW - DAY_MS)
+    b = segments("b", 100, 45, start=NOW - DAY_MS + 5)
+    protections = (
+        event("a", NOW - DAY_MS, NOW, 1),
+        event("b", NOW - DAY_MS, NOW, 2),
     )
-    assert [a.level for a in plan.actions if isinstance(a, RaiseAlarm)] == [raised]
+    base = inputs([], policy=RetentionPolicy(quota_bytes=10_000), usage=usage_of(a + b))
+    plan = plan_retention(with_yielding(replace(base, protections=protections), a + b))
+    # Down to 85 %: 1,000 bytes, the ten oldest across both cameras (equal depth).
+    oldest_ten = [1, 100, 2, 101, 3, 102, 4, 103, 5, 104]
+    assert deleted(plan.actions, DeleteReason.EVENT_SPACE) == oldest_ten
+    assert deleted(plan.actions, DeleteReason.SPACE) == []
+    given_up = [x for x in plan.actions if isinstance(x, GiveUpEventFootage)]
+    assert given_up == [GiveUpEventFootage(10, 1000, a[0].start_ms, b[4].end_ms, ("a", "b"))]
+    assert plan.projected_percent == pytest.approx(85.0)
+    assert plan.final and not plan.draining
+
+
+def test_continuous_footage_goes_before_any_event_footage() -> None:
+    refs = segments("a", 1, 95, start=NOW - DAY_MS)  # 95 %
+    # Events cover the 6 oldest segments and everything from the 10th on: only 4 are free.
+    protections = (
+        event("a", refs[0].start_ms, refs[5].end_ms, 1),
+        event("a", refs[9].start_ms, NOW, 2),
+    )
+    unprotected = [r for r in refs if 7 <= r.id <= 9]
+    base = replace(
+        inputs(unprotected, policy=RetentionPolicy(quota_bytes=10_000), usage=usage_of(refs)),
+        protections=protections,
+    )
+    plan = plan_retention(with_yielding(base, refs))
+    # 1,000 bytes: the 3 unprotected first (newer though they are), then the 7 oldest events.
+    assert deleted(plan.actions, DeleteReason.SPACE) == [7, 8, 9]
+    assert deleted(plan.actions, DeleteReason.EVENT_SPACE) == [1, 2, 3, 4, 5, 6, 10]
+    kinds = [type(x) for x in plan.actions]
+    assert kinds == [DeleteSegments, DeleteSegments, GiveUpEventFootage]
+
+
+def test_hard_protections_never_give_way() -> None:
+    refs = segments("a", 1, 97, start=NOW - DAY_MS)
+    protections = (
+        Protection("a", refs[0].start_ms, refs[20].end_ms, "clip 4 export", NOW + 3_600_000),
+        event("a", refs[0].start_ms, NOW),
+    )
+    base = replace(
+        inputs([], policy=RetentionPolicy(quota_bytes=10_000), usage=usage_of(refs)),
+        protections=protections,
+    )
+    plan = plan_retention(with_yielding(base, refs))
+    gone = deleted(plan.actions, DeleteReason.EVENT_SPACE)
+    assert gone == list(range(22, 34))  # 1,200 bytes after the 21 the export holds
+    assert plan.final
+
+
+def test_events_keep_their_footage_when_the_policy_says_so() -> None:
+    refs = segments("a", 1, 97, start=NOW - DAY_MS)
+    policy = RetentionPolicy(quota_bytes=10_000, events_yield_to_space=False)
+    base = replace(
+        inputs([], policy=policy, usage=usage_of(refs)),
+        protections=(event("a", refs[0].start_ms, NOW),),
+    )
+    plan = plan_retention(with_yielding(base, refs))
+    assert plan.actions == ()
+    assert plan.final and plan.draining
+
+
+def test_a_truncated_yielding_window_is_not_final() -> None:
+    refs = segments("a", 1, 97, start=NOW - DAY_MS)
+    base = replace(
+        inputs([], policy=RetentionPolicy(quota_bytes=10_000), usage=usage_of(refs)),
+        protections=(event("a", refs[0].start_ms, NOW),),
+    )
+    plan = plan_retention(replace(base, yielding=oldest_first(refs)[:5], yielding_exhausted=False))
+    assert deleted(plan.actions, DeleteReason.EVENT_SPACE) == [1, 2, 3, 4, 5]
+    assert not plan.final and plan.draining
 
 
 def test_policies_that_cannot_work_are_refused() -> None:

@@ -292,3 +292,84 @@ async def test_a_pass_runs_once_the_segments_could_fill_the_room_left(
 async def test_pokes_are_followed_at_once_near_the_high_water_mark(layout: SegmentLayout) -> None:
     tight = _CountingCapacity(10**12, 10**11)  # 90 % used: at the mark
     assert await _passes_while_poked(tight, layout, 10**6) >= 20
+
+
+async def test_event_footage_gives_way_oldest_first_and_says_so(
+    sqlite_index: SqliteSegmentIndex, layout: SegmentLayout, clip: Path, clock: FakeClock
+) -> None:
+    # Every segment inside an event; a clip export holds the oldest two: 10 of 10 at 100 %.
+    segs = await _record(sqlite_index, layout, clip, ["a"], 10, T0 - DAY_MS)
+    size = segs[0].bytes
+    await sqlite_index.add_protection(Protection("a", T0 - 2 * DAY_MS, T0, "event:1", T0 + DAY_MS))
+    await sqlite_index.add_protection(
+        Protection("a", segs[0].start_ms, segs[1].end_ms, "clip 1 export", T0 + DAY_MS)
+    )
+    state = StorageState()
+    alerts = state.subscribe()
+    policy = RetentionPolicy(quota_bytes=10 * size)
+    report = await _worker(sqlite_index, layout, policy, clock, state=state).run_once()
+
+    # 100 % -> 85 %: two segments would do, but the export's two stay: the 3rd and 4th go.
+    assert report.deleted[DeleteReason.EVENT_SPACE] == 2
+    kept = await _indexed(sqlite_index, "a")
+    assert kept == _files(layout) == {s.path for s in segs} - {segs[2].path, segs[3].path}
+    assert state.writable
+    sent = [alerts.get_nowait() for _ in range(alerts.qsize())]
+    given_up = [a for a in sent if a.kind is AlertKind.EVENTS_DELETED]
+    assert len(given_up) == 1
+    assert given_up[0].detail == {
+        "segments": 2,
+        "bytes": 2 * size,
+        "start_ms": segs[2].start_ms,
+        "end_ms": segs[3].end_ms,
+        "camera_ids": ["a"],
+    }
+    assert "event footage" in given_up[0].message
+    assert state.used_percent == pytest.approx(80.0)  # measured after the deletion
+
+
+async def test_events_keep_their_footage_when_configured_and_recording_pauses(
+    sqlite_index: SqliteSegmentIndex, layout: SegmentLayout, clip: Path, clock: FakeClock
+) -> None:
+    segs = await _record(sqlite_index, layout, clip, ["a"], 10, T0 - DAY_MS)
+    await sqlite_index.add_protection(Protection("a", T0 - 2 * DAY_MS, T0, "event:1", T0 + DAY_MS))
+    state = StorageState()
+    policy = RetentionPolicy(quota_bytes=10 * segs[0].bytes, events_yield_to_space=False)
+    report = await _worker(sqlite_index, layout, policy, clock, state=state).run_once()
+    assert sum(report.deleted.values()) == 0
+    assert len(_files(layout)) == 10
+    assert state.breaker_open
+
+
+async def test_space_given_back_by_another_program_resumes_recording_within_the_watch(
+    sqlite_index: SqliteSegmentIndex, layout: SegmentLayout, clip: Path
+) -> None:
+    clock = SystemClock()
+    disk = FixedCapacity(10**9, 10**6)  # another program holds 99.9 % of the disk
+    state = StorageState()
+    worker = _worker(sqlite_index, layout, RetentionPolicy(), clock, probe=disk, state=state,
+                     interval_s=3600, min_interval_s=0, watch_interval_s=0.05,
+                     reserve=lambda: 10**6)  # fmt: skip
+    shutdown = asyncio.Event()
+    task = asyncio.create_task(worker.run(shutdown))
+    try:
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if state.breaker_open:
+                break
+        assert state.breaker_open and state.used_percent == pytest.approx(99.9)
+        disk.free_bytes = 6 * 10**8  # it deleted its file: 40 %
+        for _ in range(200):  # two seconds at most; the pass interval is an hour
+            await asyncio.sleep(0.01)
+            if not state.breaker_open:
+                break
+        assert state.writable and state.used_percent == pytest.approx(40.0)
+        disk.free_bytes = 10**6  # and filled it again: noticed without any segment indexed
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if state.breaker_open:
+                break
+        assert state.breaker_open
+    finally:
+        shutdown.set()
+        await asyncio.wait_for(task, 5)

@@ -14,6 +14,8 @@ def test_defaults() -> None:
     config = parse_config(config_with())
     assert config.storage.segment_seconds == 10
     assert config.storage.high_water_percent == 90
+    assert config.storage.events_yield_to_space is True
+    assert config.storage.watch_interval_s == 2
     assert config.capture.read_timeout_s == 20
     camera = config.cameras[0]
     assert camera.name == "front-door"
@@ -44,6 +46,7 @@ def test_sub_url_falls_back_to_main() -> None:
         (config_with(storage={"segment_seconds": 0.5}), "storage.segment_seconds"),
         (config_with(storage={"low_water_percent": 95}), "low_water_percent must be below"),
         (config_with(storage={"max_bytes": "lots"}), "storage.max_bytes"),
+        (config_with(storage={"watch_interval_s": 0}), "storage.watch_interval_s"),
         (config_with(cameras=[{"id": "Front Door", "main_url": "rtsp://h/"}]), "cameras[0].id"),
         (config_with(cameras=[{"id": "a", "main_url": "http://h/"}]), "cameras[0].main_url"),
         (config_with(cameras=[{"id": "a", "main_url": "rtsp:///x"}]), "has no host"),

@@ -1,0 +1,1 @@
+"""Cloud accounts: sign-up, login, refresh, logout, roles, throttling."""

@@ -1,0 +1,1 @@
+"""The audit log of sign-ins, registrations, invitations, grants and brokered sessions."""

@@ -1,0 +1,81 @@
+"""The relay's settings, read once from the environment into a frozen dataclass.
+
+In AWS, infra/ sets these as the Lambda's environment variables; the local relay host sets
+them from its command line. Unknown `SKYCAM_RELAY_*` variables are refused, so a typo fails
+at start instead of silently keeping a default. docs/ref/relay.md lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+from .errors import RelayError
+
+PREFIX = "SKYCAM_RELAY_"
+
+
+class ConfigError(RelayError):
+    pass
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    storage: str = "dynamodb"
+    """`dynamodb` (table `table`, bucket `bucket`) or `local` (SQLite and files in `data_dir`)."""
+    table: str = "skycam-relay"
+    bucket: str = ""
+    data_dir: str = ""
+    signing_secret: str = ""
+    """Secrets Manager secret id (AWS) holding the token-signing key; locally the key lives in
+    `data_dir`/signing.key (generated, 0600)."""
+    open_signup: bool = False
+    """False: a cloud account is created only with a live invitation id registered by a recorder."""
+    access_token_s: int = 900
+    refresh_token_s: int = 30 * 86400
+    ticket_s: int = 30
+    challenge_s: int = 60
+    invitation_max_s: int = 7 * 86400
+    session_s: int = 3 * 3600
+    """How long a brokered session's routing entry lives without being closed (beyond the 2 h
+    connection cap, so a live session never expires under its parties)."""
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 20
+    login_window_s: int = 900
+    opens_per_minute: int = 60
+    messages_per_minute: int = 6000
+    """Per account, all of its sessions together (about 100 messages a second)."""
+    max_message_bytes: int = 32 * 1024
+    audit_days: int = 90
+
+
+_ENV_NAMES = {f"{PREFIX}{f.name.upper()}": f for f in fields(RelayConfig)}
+
+
+def load_config(env: Mapping[str, str]) -> RelayConfig:
+    values: dict[str, object] = {}
+    for name, raw in env.items():
+        if not name.startswith(PREFIX):
+            continue
+        field = _ENV_NAMES.get(name)
+        if field is None:
+            raise ConfigError(f"unknown setting {name}")
+        if field.type == "bool":
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ConfigError(f"{name} must be true or false, not {raw!r}")
+            values[field.name] = raw.lower() in ("true", "1")
+        elif field.type == "int":
+            try:
+                values[field.name] = int(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{name} must be an integer, not {raw!r}") from exc
+            if values[field.name] <= 0:  # type: ignore[operator]
+                raise ConfigError(f"{name} must be positive")
+        else:
+            values[field.name] = raw
+    config = RelayConfig(**values)  # type: ignore[arg-type]
+    if config.storage not in ("dynamodb", "local"):
+        raise ConfigError(f"{PREFIX}STORAGE must be dynamodb or local, not {config.storage!r}")
+    if config.storage == "local" and not config.data_dir:
+        raise ConfigError(f"{PREFIX}DATA_DIR is needed with local storage")
+    return config

@@ -1,0 +1,1 @@
+"""What the relay admin sees and does: recorders, accounts, grants, audit."""

@@ -1,0 +1,1 @@
+"""Which cloud accounts may open sessions to which recorders."""

@@ -1,0 +1,1 @@
+"""Invitation ids registered by recorders (never their secrets)."""

@@ -1,0 +1,1 @@
+"""Recorder identity (self-certifying ids, challenge-signature connects) and their registry."""

@@ -1,0 +1,1 @@
+"""One-time WebSocket tickets for devices (browsers cannot set headers on a WebSocket)."""

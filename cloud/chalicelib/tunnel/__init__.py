@@ -1,0 +1,1 @@
+"""Routing of the tunnel protocol (docs/ref/tunnel.md): connections, sessions, forwarding."""

@@ -1,0 +1,109 @@
+"""Builds the relay's services from its config: DynamoDB/S3/Secrets Manager in AWS, SQLite and
+files on the local host. app.py calls `build_relay` once per Lambda instance (lazily)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .accounts.service import AccountService
+from .accounts.throttle import LoginThrottle
+from .accounts.tokens import TokenSigner
+from .audit.log import AuditLog
+from .clock import Clock, SystemClock
+from .config import RelayConfig
+from .console.views import ConsoleViews
+from .grants.grants import GrantStore
+from .invitations.registry import InvitationRegistry
+from .recorders.registry import RecorderRegistry
+from .signing_keys import FileSecret, SecretsManagerSecret, SecretSource
+from .storage.items import ItemStore
+from .tickets.tickets import TicketOffice
+from .tunnel.connections import ConnectionTable
+from .tunnel.ratelimit import AccountRateLimiter
+from .tunnel.router import Router
+from .tunnel.sender import Sender
+from .tunnel.sessions import SessionTable
+
+LOCAL_DB = "relay.db"
+LOCAL_KEY = "signing.key"
+
+
+@dataclass(frozen=True)
+class Relay:
+    config: RelayConfig
+    items: ItemStore
+    accounts: AccountService
+    recorders: RecorderRegistry
+    grants: GrantStore
+    tickets: TicketOffice
+    audit: AuditLog
+    console: ConsoleViews
+    router: Router
+
+
+def storage_for(config: RelayConfig, clock: Clock) -> tuple[ItemStore, SecretSource]:
+    if config.storage == "local":
+        from .storage.sqlite_items import SqliteItemStore
+
+        data = Path(config.data_dir)
+        return SqliteItemStore(data / LOCAL_DB, clock), FileSecret(data / LOCAL_KEY)
+    import boto3
+
+    from .storage.dynamo_items import DynamoItemStore
+
+    session: Any = boto3.session.Session()
+    items = DynamoItemStore(session.client("dynamodb"), config.table, clock)
+    return items, SecretsManagerSecret(session.client("secretsmanager"), config.signing_secret)
+
+
+def build_relay(
+    config: RelayConfig,
+    sender: Sender,
+    *,
+    clock: Clock | None = None,
+    items: ItemStore | None = None,
+    secret: SecretSource | None = None,
+) -> Relay:
+    clock = clock or SystemClock()
+    if items is None or secret is None:
+        default_items, default_secret = storage_for(config, clock)
+        items, secret = items or default_items, secret or default_secret
+    audit = AuditLog(items, clock, config.audit_days)
+    invitations = InvitationRegistry(items, clock, config.invitation_max_s)
+    throttle = LoginThrottle(
+        items,
+        clock,
+        config.login_failures_per_account,
+        config.login_failures_per_address,
+        config.login_window_s,
+    )
+    accounts = AccountService(
+        items,
+        clock,
+        TokenSigner(secret, clock, config.access_token_s),
+        throttle,
+        invitations,
+        audit,
+        open_signup=config.open_signup,
+        refresh_s=config.refresh_token_s,
+    )
+    recorders = RecorderRegistry(items, clock, audit, config.challenge_s)
+    grants = GrantStore(items, clock)
+    tickets = TicketOffice(items, clock, config.ticket_s)
+    router = Router(
+        config,
+        ConnectionTable(items, clock, config.session_s),
+        SessionTable(items, clock, config.session_s),
+        recorders,
+        grants,
+        invitations,
+        tickets,
+        accounts,
+        AccountRateLimiter(items, clock),
+        audit,
+        sender,
+    )
+    console = ConsoleViews(recorders, accounts, grants, audit)
+    return Relay(config, items, accounts, recorders, grants, tickets, audit, console, router)

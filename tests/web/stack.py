@@ -1,0 +1,72 @@
+"""The real stack the PWA's browser tests and bench/web.py run against: simulated cameras, the
+real recorder (capture, API, live feeds) serving the built PWA on loopback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from recorder.config import parse_config
+from sim import CameraSpec, Fault, SimCluster
+from tests.e2e.harness import camera_entry
+from tests.recorder_thread import RecorderThread
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB = ROOT / "web"
+CHROMIUM = "/usr/bin/chromium"
+# Pre-encoded scenes only: the live-encoded `pattern` scene would take CPU from the browser.
+SCENES = ("motion", "idle", "lights")
+
+
+@dataclass(frozen=True)
+class WebStack:
+    url: str  # http://127.0.0.1:PORT, the PWA at / and the API under /api/v1
+    password: str  # of `admin`
+    cameras: tuple[str, ...]
+    data_dir: Path
+    faulty: str | None  # a camera that drops its clients every few seconds
+
+
+def build_web() -> None:
+    """Build web/dist unless it is up to date (scripts/build-web.sh; `make test` ran it)."""
+    subprocess.run(["bash", str(ROOT / "scripts" / "build-web.sh")], check=True, timeout=300)
+
+
+@contextmanager
+def web_stack(data_dir: Path, cameras: int = 4, faulty: bool = False) -> Iterator[WebStack]:
+    """`cameras` healthy cameras cam1..camN, and with `faulty` one more, `outage`, that drops
+    its clients every 12 s (tiles must show the loss and recover by themselves)."""
+    build_web()
+    specs = [CameraSpec(f"cam{i + 1}", SCENES[i % len(SCENES)]) for i in range(cameras)]
+    if faulty:
+        specs.append(CameraSpec("outage", "idle", fault=Fault.drop(12)))
+    with SimCluster(specs) as cluster:
+        config = parse_config(
+            {
+                "data_dir": str(data_dir),
+                "cameras": [camera_entry(s.name, cluster.cameras[s.name]) for s in specs],
+                "api": {"http_port": 0, "https": False},
+            }
+        )
+        with RecorderThread(config) as thread:
+            yield WebStack(
+                thread.http_url,
+                thread.admin_password,
+                tuple(s.name for s in specs[:cameras]),
+                data_dir,
+                "outage" if faulty else None,
+            )
+
+
+def playwright_env(stack: WebStack) -> dict[str, str]:
+    return os.environ | {
+        "SKYCAM_URL": stack.url,
+        "SKYCAM_PASSWORD": stack.password,
+        "SKYCAM_CAMERAS": ",".join(stack.cameras),
+        "SKYCAM_FAULTY": stack.faulty or "",
+        "CHROMIUM": CHROMIUM,
+    }

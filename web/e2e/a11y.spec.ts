@@ -1,0 +1,27 @@
+import { expect, logIn, seriousViolations, test } from './fixtures'
+
+test('the login view has no serious accessibility violation', async ({ page }) => {
+  await page.goto('/login')
+  await expect(page.getByRole('heading', { name: /Log in/ })).toBeVisible()
+  expect(await seriousViolations(page)).toEqual([])
+})
+
+const views: Array<[string, string]> = [
+  ['/', 'Live'],
+  ['/camera/cam1', ''],
+  ['/timeline/cam1', 'Timeline'],
+  ['/events', 'Events'],
+  ['/clips', 'Clips'],
+  ['/settings', 'Settings'],
+  ['/audit', 'Audit log'],
+]
+
+for (const [path, heading] of views) {
+  test(`${path} has no serious accessibility violation`, async ({ page }) => {
+    await logIn(page, path)
+    await expect(page.locator('h1')).toBeVisible()
+    if (heading) await expect(page.locator('h1')).toHaveText(heading)
+    await page.waitForLoadState('networkidle').catch(() => undefined)
+    expect(await seriousViolations(page)).toEqual([])
+  })
+}

@@ -1,0 +1,72 @@
+// How the app reaches a recorder. On the LAN it calls the recorder's own origin; remote mode
+// (through the relay, sealed end to end) will be another Transport with the same shape.
+
+export type Door = 'lan' | 'remote'
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/** The recorder did not answer at all (down, or the network is cut). */
+export class Unreachable extends Error {}
+
+export interface Transport {
+  readonly door: Door
+  /** One API call; `path` is under /api/v1. Resolves to the parsed JSON body (or null). */
+  request<T>(method: string, path: string, token: string | null, body?: unknown): Promise<T>
+  /** A WebSocket URL under /api/v1 (authentication is sent as the first message). */
+  socketUrl(path: string): string
+  /** A URL for media elements and downloads, which cannot send headers. */
+  mediaUrl(path: string, token: string): string
+}
+
+export class LanTransport implements Transport {
+  readonly door: Door = 'lan'
+
+  constructor(private readonly origin: string = location.origin) {}
+
+  async request<T>(method: string, path: string, token: string | null, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = {}
+    if (token) headers.Authorization = `Bearer ${token}`
+    if (body !== undefined) headers['Content-Type'] = 'application/json'
+    let response: Response
+    try {
+      response = await fetch(`${this.origin}/api/v1${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: 'no-store',
+      })
+    } catch {
+      throw new Unreachable('the recorder is unreachable')
+    }
+    if (response.status === 204) return null as T
+    const text = await response.text()
+    let parsed: unknown = null
+    try {
+      parsed = text ? JSON.parse(text) : null
+    } catch {
+      if (response.ok) throw new ApiError(response.status, 'invalid', 'the recorder sent no JSON')
+    }
+    if (!response.ok) {
+      const error = (parsed as { error?: { code?: string; message?: string } } | null)?.error
+      throw new ApiError(response.status, error?.code ?? 'error', error?.message ?? response.statusText)
+    }
+    return parsed as T
+  }
+
+  socketUrl(path: string): string {
+    return `${this.origin.replace(/^http/, 'ws')}/api/v1${path}`
+  }
+
+  mediaUrl(path: string, token: string): string {
+    const sep = path.includes('?') ? '&' : '?'
+    return `${this.origin}/api/v1${path}${sep}token=${encodeURIComponent(token)}`
+  }
+}

@@ -1,0 +1,61 @@
+// The cameras this user may see, with live status from /api/v1/ws.
+import { defineStore } from 'pinia'
+import { ref } from 'vue'
+import type { Camera, CameraStatus } from '../api/types'
+import { useSession } from './session'
+
+const CACHE_KEY = 'skycam.cameras'
+
+function cached(): Camera[] {
+  try {
+    return JSON.parse(localStorage.getItem(CACHE_KEY) ?? '[]') as Camera[]
+  } catch {
+    return []
+  }
+}
+
+export const useCameras = defineStore('cameras', () => {
+  // The last list seen, so the wall's tiles connect at once on the next visit while the list is
+  // fetched again (the server checks rights on every live socket anyway).
+  const list = ref<Camera[]>(cached())
+  const loaded = ref(false)
+  const error = ref('')
+  let socket: WebSocket | null = null
+
+  async function load(): Promise<void> {
+    const session = useSession()
+    try {
+      list.value = await session.call<Camera[]>('GET', '/cameras')
+      localStorage.setItem(CACHE_KEY, JSON.stringify(list.value.map(({ id, name }) => ({ id, name, status: { state: '', reason: '' } }))))
+      error.value = ''
+    } catch (e) {
+      error.value = e instanceof Error ? e.message : String(e)
+    }
+    loaded.value = true
+    follow()
+  }
+
+  function follow(): void {
+    const session = useSession()
+    if (socket || !session.token) return
+    const ws = new WebSocket(session.transport.socketUrl('/ws'))
+    socket = ws
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'auth', token: session.token }))
+    ws.onmessage = (message) => {
+      const body = JSON.parse(String(message.data)) as { type: string; camera_id?: string } & CameraStatus
+      if (body.type !== 'camera.status') return
+      const camera = list.value.find((c) => c.id === body.camera_id)
+      if (camera) camera.status = { ...camera.status, state: body.state, reason: body.reason }
+    }
+    ws.onclose = () => {
+      socket = null
+      if (session.token) setTimeout(follow, 3000)
+    }
+  }
+
+  function name(id: string): string {
+    return list.value.find((c) => c.id === id)?.name ?? id
+  }
+
+  return { list, loaded, error, load, name }
+})
