@@ -39,10 +39,11 @@ def notification(event: MotionEvent, camera_name: str) -> dict[str, Any]:
         "at_ms": event.start_ms,
         "kind": _cut(event.kind, 40),
         "label": _cut(event.label, 120),
-        "title": f"{name}: {_cut(what, 120)}",
-        "url": f"/#/events/{event.id}",
+        # title, body and url are what the PWA's service worker (web/src/sw.ts) shows and opens.
+        "title": name,
+        "body": _cut(what, 120) if event.kind != "motion" or event.label else "Motion detected",
+        "url": f"/events?event={event.id}",
         "thumbnail": f"{API}/events/{event.id}/thumbnail.jpg",
-        "tag": f"camera-{event.camera_id}",
     }
 
 

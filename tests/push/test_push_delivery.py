@@ -32,7 +32,8 @@ async def test_a_notification_decrypts_to_the_event_with_vapid_and_delivery_head
     assert message["event_id"] == started.id
     assert message["camera_id"] == "front" and message["camera_name"] == "Front door"
     assert message["thumbnail"] == f"/api/v1/events/{started.id}/thumbnail.jpg"
-    assert message["url"].endswith(f"/events/{started.id}")
+    assert message["url"] == f"/events?event={started.id}"
+    assert message["title"] == "Front door" and message["body"] == "doorbell: visitor"
     assert message["at_ms"] == started.start_ms and message["kind"] == "doorbell"
     assert len(request.body) < 4096
     headers = {k.lower(): v for k, v in request.headers.items()}
