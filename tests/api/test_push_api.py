@@ -60,6 +60,10 @@ async def test_subscribe_list_update_and_delete_own(api: Api) -> None:
     assert gone.status_code == 404
     deleted = await api.client.delete(f"{PUSH}/subscriptions/{sub['id']}", headers=vera)
     assert deleted.status_code == 204
+    audit = await api.client.get("/api/v1/audit?action=push.", headers=await api.headers())
+    entries = audit.json()["entries"] if isinstance(audit.json(), dict) else audit.json()
+    assert [e["action"] for e in entries][:2] == ["push.unsubscribe", "push.subscribe"]
+    assert "send/abc" not in audit.text  # the endpoint's capability path is never stored
     assert (await api.client.get(f"{PUSH}/subscriptions", headers=vera)).json() == []
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 import binascii
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from recorder.accounts.model import Right
 from recorder.api.context import ApiContext
-from recorder.api.security import Admin, Caller, Ctx
+from recorder.api.security import Admin, Caller, Ctx, client_of
 from recorder.errors import Forbidden, NotFound, Unavailable
 from recorder.push.endpoint import check_endpoint
 from recorder.push.errors import BadSubscription
@@ -86,6 +87,11 @@ def _decoded(field: str, value: str, size: int) -> None:
         raise BadSubscription(f"keys.{field}: expected {size} bytes")
 
 
+def _origin(endpoint: str) -> str:
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme}://{parts.hostname}"
+
+
 def _out(subscription: Subscription) -> SubscriptionOut:
     quiet = subscription.quiet
     return SubscriptionOut(
@@ -105,7 +111,9 @@ async def public_key(_principal: Caller, ctx: Ctx) -> PublicKeyOut:
 
 
 @router.post("/push/subscriptions", response_model=SubscriptionOut, status_code=201)
-async def subscribe(body: SubscriptionIn, principal: Caller, ctx: Ctx) -> SubscriptionOut:
+async def subscribe(
+    body: SubscriptionIn, principal: Caller, request: Request, ctx: Ctx
+) -> SubscriptionOut:
     """Register (or update, same endpoint) this browser's PushSubscription for the caller,
     for as long as the caller's login lasts (logging out ends it)."""
     push = _push(ctx)
@@ -126,7 +134,14 @@ async def subscribe(body: SubscriptionIn, principal: Caller, ctx: Ctx) -> Subscr
     new = NewSubscription(
         body.endpoint, body.keys.p256dh, body.keys.auth, body.device, cameras, quiet
     )
-    return _out(await push.store.subscribe(principal.user_id, new, principal.session or None))
+    made = await push.store.subscribe(principal.user_id, new, principal.session or None)
+    # The endpoint's path is a capability (whoever has it can push to the browser): only its
+    # origin goes to the audit log.
+    await ctx.audit.record(
+        "push.subscribe", principal.username, target=str(made.id),
+        client=client_of(request), service=_origin(body.endpoint),
+    )  # fmt: skip
+    return _out(made)
 
 
 @router.get("/push/subscriptions", response_model=list[SubscriptionOut])
@@ -137,11 +152,15 @@ async def my_subscriptions(principal: Caller, ctx: Ctx) -> list[SubscriptionOut]
 
 @router.delete("/push/subscriptions/{subscription_id}", status_code=204)
 async def unsubscribe(
-    principal: Caller, ctx: Ctx, subscription_id: int = Path(ge=1, le=2**62)
+    principal: Caller, request: Request, ctx: Ctx, subscription_id: int = Path(ge=1, le=2**62)
 ) -> None:
     """Delete one of the caller's subscriptions (someone else's is a 404, like a missing one)."""
     if not await _push(ctx).store.delete(subscription_id, principal.user_id):
         raise NotFound(f"no push subscription {subscription_id}")
+    await ctx.audit.record(
+        "push.unsubscribe", principal.username, target=str(subscription_id),
+        client=client_of(request),
+    )  # fmt: skip
 
 
 @router.get("/push/status")
