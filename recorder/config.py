@@ -28,6 +28,7 @@ from pydantic import (
 from recorder.errors import ConfigError
 from recorder.motion.config import EventsConfig, MotionConfig
 from recorder.onvif.config import OnboardingConfig, OnvifConfig
+from recorder.push.config import PushConfig
 from recorder.storage.layout import CAMERA_ID_RE
 
 
@@ -334,6 +335,7 @@ class RecorderConfig(_Model):
     api: ApiConfig = ApiConfig()
     onboarding: OnboardingConfig = OnboardingConfig()
     relay: RelayConfig = RelayConfig()
+    push: PushConfig = PushConfig()
     cameras: tuple[CameraConfig, ...] = ()
 
     @field_validator("cameras")

@@ -192,6 +192,7 @@ class Recorder:
                 asyncio.create_task(self.api.server.run(stop), name="api"),
                 asyncio.create_task(fleet.end_idle_live(stop), name="live-idle"),
                 asyncio.create_task(self.api.tunnel.run(stop), name="tunnel"),
+                asyncio.create_task(self.api.run_push(stop), name="push"),
             ]
 
             def ended(task: asyncio.Task[None]) -> None:

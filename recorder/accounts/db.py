@@ -1,4 +1,4 @@
-"""The site database (data_dir/site.sqlite3): users, rights, login sessions, audit log.
+"""The site database (data_dir/site.sqlite3): users, rights, login sessions, audit log, push.
 
 Kept apart from the segment index: the index is hot (a row every few seconds per camera) and
 rebuildable from the files; this one is small, precious and cannot be rebuilt, so it commits
@@ -160,6 +160,52 @@ SITE_MIGRATIONS = (
                 groups TEXT NOT NULL,
                 updated_ms INTEGER NOT NULL
             )""",
+        ),
+    ),
+    Migration(
+        7,
+        "web push: subscriptions, notifications sent (dedupe), undelivered ones (outbox)",
+        (
+            """CREATE TABLE push_subscriptions (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                endpoint TEXT NOT NULL UNIQUE,
+                p256dh TEXT NOT NULL,
+                auth TEXT NOT NULL,
+                device TEXT NOT NULL DEFAULT '',
+                cameras TEXT,
+                quiet_start TEXT,
+                quiet_end TEXT,
+                time_zone TEXT NOT NULL DEFAULT 'UTC',
+                -- The login that subscribed: when it ends (logout, password reset, disabled
+                -- account) the subscription goes too.
+                session_id TEXT REFERENCES sessions (id) ON DELETE CASCADE,
+                created_ms INTEGER NOT NULL,
+                last_ok_ms INTEGER
+            )""",
+            "CREATE INDEX push_subscriptions_user ON push_subscriptions (user_id)",
+            # One row per (event, subscription) ever attempted: each event notifies once.
+            """CREATE TABLE push_sent (
+                event_id INTEGER NOT NULL,
+                subscription_id INTEGER NOT NULL,
+                at_ms INTEGER NOT NULL,
+                PRIMARY KEY (event_id, subscription_id)
+            )""",
+            "CREATE INDEX push_sent_at ON push_sent (at_ms)",
+            # Encrypted notifications whose delivery failed for transport reasons.
+            """CREATE TABLE push_outbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                subscription_id INTEGER NOT NULL
+                    REFERENCES push_subscriptions (id) ON DELETE CASCADE,
+                event_id INTEGER NOT NULL,
+                camera_id TEXT NOT NULL,
+                body BLOB NOT NULL,
+                topic TEXT NOT NULL,
+                created_ms INTEGER NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_ms INTEGER NOT NULL
+            )""",
+            "CREATE INDEX push_outbox_next ON push_outbox (next_ms)",
         ),
     ),
 )

@@ -27,6 +27,7 @@ from recorder.api.routes import (
     live_ws,
     onboarding,
     ptz,
+    push,
     recordings,
     relay,
     system,
@@ -70,7 +71,7 @@ def create_app(ctx: ApiContext, web_dir: Path | None = WEB_DIST) -> FastAPI:
     app.state.ctx = ctx
     for module in (
         auth, users, cameras, onboarding, live, live_ws, recordings, events, clips, ptz, system,
-        ws, groups, hooks, relay,
+        ws, groups, hooks, relay, push,
     ):  # fmt: skip
         app.include_router(module.router, prefix=PREFIX)
 

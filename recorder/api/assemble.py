@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,10 @@ from recorder.integrations.store import IntegrationStore
 from recorder.media.clips import ClipService
 from recorder.media.live import LiveStream
 from recorder.motion.service import MotionService
+from recorder.push.sender import DirectSender
+from recorder.push.service import PushService
+from recorder.push.store import PushStore
+from recorder.push.vapid import VapidKey
 from recorder.storage.capacity import CapacityProbe
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
@@ -59,6 +64,11 @@ class ApiParts:
         await self.context.clips.close()
         if self.storage_audit is not None:
             await self.storage_audit.drain()
+
+    async def run_push(self, stop: asyncio.Event) -> None:
+        """Web Push's dispatcher and outbox until `stop` (returns at once when disabled)."""
+        if self.context.push is not None:
+            await self.context.push.run(stop)
 
 
 async def assemble_api(
@@ -119,6 +129,9 @@ async def assemble_api(
         signal=signal,
         groups=CameraGroupStore(site, clock),
     )
+    ctx.push = _push_service(config, site, accounts, cameras, clock, motion)
+    if ctx.push is not None:
+        signal.subscribe(ctx.push.on_access)
     resumed = await ctx.clips.resume()
     if resumed:
         log.info("resuming %d clip export(s) interrupted by the last stop", resumed)
@@ -130,3 +143,30 @@ async def assemble_api(
     tunnel = TunnelService(config.relay, data_dir / SECRETS, ctx, app, site, relay_dialer)
     ctx.tunnel = tunnel
     return ApiParts(ctx, server, site, password, tunnel, storage_audit)
+
+
+def _push_service(
+    config: RecorderConfig,
+    site: SiteDatabase,
+    accounts: AccountStore,
+    cameras: CameraRegistry,
+    clock: Clock,
+    motion: MotionService | None,
+) -> PushService | None:
+    """Web Push, sent by the recorder itself (DirectSender) until the relay adapter exists."""
+    settings = config.push
+    if not settings.enabled:
+        return None
+    vapid = VapidKey.load_or_create(config.data_dir / SECRETS / "vapid.pem", settings.subject)
+    push = PushService(
+        settings,
+        PushStore(site, clock),
+        accounts,
+        cameras,
+        DirectSender(settings, vapid),
+        clock,
+        public_key=vapid.public_key,
+    )
+    if motion is not None:
+        motion.bus.add_listener(push.on_notice)
+    return push

@@ -28,6 +28,7 @@ from recorder.motion.model import MAX_PAGE, EventQuery, MotionEvent
 from recorder.motion.service import MotionService
 from recorder.onvif.config import OnvifEndpoint
 from recorder.onvif.device import OnvifDevice, ZeepOnvifDevice
+from recorder.push.service import PushService
 from recorder.storage.capacity import CapacityProbe
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
@@ -64,6 +65,7 @@ class ApiContext:
     replays: ReplayCache = field(default_factory=ReplayCache)  # accepted webhook signatures
     tunnel: TunnelService | None = None  # remote access (set once the app exists)
     groups: CameraGroupStore | None = None  # None: saved camera groups are not available
+    push: PushService | None = None  # Web Push; None when [push] enabled = false
 
     def camera(self, camera_id: str) -> CameraConfig:
         return self.cameras.get(camera_id)
