@@ -30,7 +30,7 @@ def write_until_full(clip: Path, layout: SegmentLayout) -> tuple[SegmentWriter, 
     the muxer accepted."""
     with av.open(str(clip)) as source:
         video = source.streams.video[0]
-        writer = SegmentWriter(layout, "cam1", video, None, T0, run_base_s=0)
+        writer = SegmentWriter(layout, "cam1", video, None, T0, zero_s=0)
         for packet in source.demux(video):
             if packet.dts is None:
                 continue
