@@ -4,11 +4,13 @@ A segment is `ftyp`, `moov` (the init section), then one `moof`+`mdat` fragment 
 `mfra` trailer. We read top-level box headers, the small `moov` and each small `moof`; `mdat`
 payloads are skipped with a seek, so a 10 s segment costs a few dozen tiny reads whatever its
 bitrate. The capture side calls this on every finished segment; reconciliation calls it on files
-the index does not know, and only indexes those it reports `complete`.
+the index does not know, and only indexes those it reports `complete`, and on the `.partial`
+file a crash left, whose complete fragments (up to `valid_bytes`) it keeps.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ class Fmp4Info:
     duration_ms: int
     keyframes: tuple[Keyframe, ...]  # one per fragment that starts with a sync sample
     fragments: int
+    valid_bytes: int  # end of the last complete fragment: a partial file cut here is whole
     video_codec: str  # RFC 6381, e.g. "avc1.64001f"; the sample entry type if unknown
     has_audio: bool
 
@@ -62,6 +65,7 @@ class _Fragment:
     duration: int  # sum of the video samples' durations
     starts_with_sync: bool
     data_end: int  # the last byte any trun of this moof points at (exclusive)
+    end: int = 0  # the end of its mdat: where the fragment ends in the file
 
 
 class _Incomplete(Exception):
@@ -112,7 +116,7 @@ def _inspect(f: BinaryIO, size: int) -> Fmp4Info:
             elif box_type == "mdat" and pending_moof is not None:
                 if pending_moof.data_end > offset + box_size:
                     raise _Incomplete(f"samples of moof at {pending_moof.offset} overrun mdat")
-                fragments.append(pending_moof)
+                fragments.append(dataclasses.replace(pending_moof, end=offset + box_size))
                 pending_moof = None
             offset += box_size
         if pending_moof is not None:
@@ -154,6 +158,7 @@ def _summarize(
         duration_ms=duration_ms,
         keyframes=tuple(keyframes),
         fragments=len(fragments),
+        valid_bytes=fragments[-1].end if fragments else 0,
         video_codec=video.codec if video else "",
         has_audio=any(t.handler == "soun" for t in tracks.values()),
     )

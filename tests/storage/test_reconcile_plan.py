@@ -32,6 +32,7 @@ def info(duration_ms: int = 10_000, *, complete: bool = True, problem: str = "")
         duration_ms=duration_ms,
         keyframes=(Keyframe(0, 700), Keyframe(1000, 2000)),
         fragments=2,
+        valid_bytes=5000,
         video_codec="avc1.64001f",
         has_audio=True,
     )
