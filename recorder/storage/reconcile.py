@@ -125,6 +125,7 @@ class Reconciler:
         self._rows_per_page = rows_per_page
         self._collector = GarbageCollector(index, layout)
         self._before_ms: int | None = None  # set by `run`: capture's files start from here
+        self._stop: asyncio.Event | None = None
 
     async def check_storage(self) -> None:
         """Raise `StorageUnavailable` rather than drop every row when the whole recordings
@@ -168,6 +169,7 @@ class Reconciler:
         after it are capture's and left alone. Ends early, between chunks, once `stop` is set
         (what is done stays done; the next start walks again)."""
         self._before_ms = before_ms
+        self._stop = stop
         await self.check_storage()
         garbage = await self._collector.finish_pending()
         summary = ReconcileSummary(
@@ -185,9 +187,9 @@ class Reconciler:
                 tail = plan.tail
                 summary += await self._execute(plan.actions)
                 summary += ReconcileSummary(ignored_files=ignored)
-                if stop is not None and stop.is_set():
-                    log.info("%s (stopped before the end)", summary)
-                    return summary
+            if stop is not None and stop.is_set():
+                log.info("%s (stopped before the end)", summary)
+                return summary
         names = await asyncio.to_thread(self._quarantined)
         summary += await self._execute(plan_quarantine_prune(names, self._keep))
         log.info("%s", summary)
@@ -205,6 +207,8 @@ class Reconciler:
         partials: list[Orphan] = []
         days, ignored = await asyncio.to_thread(self._day_dirs, camera_id)
         for day in days:
+            if self._stop is not None and self._stop.is_set():
+                return  # what this camera's walk found so far is dropped: the next start redoes it
             if self._before_ms is not None and _day_end_ms(day) - DAY_MS >= self._before_ms:
                 break  # capture's
             listing = await asyncio.to_thread(self._list_day, camera_id, day)
