@@ -20,10 +20,9 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recorder.accounts.db import SiteDatabase
-from recorder.api.assemble import SITE_DB, ApiParts, assemble_api
 from recorder.cameras.fleet import CameraFleet, default_opener
 from recorder.cameras.registry import CameraRegistry
 from recorder.capture.health import HealthBoard
@@ -41,9 +40,15 @@ from recorder.storage.retention_worker import RetentionWorker
 from recorder.storage.sqlite_index import SqliteSegmentIndex
 from recorder.storage.state import StorageState
 
+if TYPE_CHECKING:
+    from recorder.api.assemble import ApiParts
+
 log = logging.getLogger(__name__)
 
 INDEX_FILE = "index.sqlite3"
+# recorder.api.assemble.SITE_DB (a test holds them equal): the API package (FastAPI and the
+# routes, most of the recorder's import time) is imported only once the cameras record.
+SITE_DB = "site.sqlite3"
 
 
 def retention_policy(config: RecorderConfig, cameras: list[CameraConfig]) -> RetentionPolicy:
@@ -180,6 +185,8 @@ class Recorder:
                     retention.set_policy(retention_policy(config, cameras.all()))
 
                 cameras.subscribe(camera_changed)
+                from recorder.api.assemble import assemble_api  # late: see SITE_DB
+
                 self.api = await assemble_api(
                     config,
                     site=site,
