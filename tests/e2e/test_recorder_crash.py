@@ -125,12 +125,17 @@ def test_kill_9_loses_at_most_the_segment_in_flight(cluster: SimCluster, tmp_pat
 
 KILLS = int(os.environ.get("SKYCAM_CRASH_KILLS", "5"))  # the figure: 25 (docs/ref/bench.md)
 CRASH_CAMERAS = 4
+AUDIO_CAMERA = "cam0"
 GOP_MS = 1000  # the simulator's GOP: the fragment a crash may lose
 # What a crash may cost before the kill: the fragment in flight (the GOP being received), plus
 # the moment the reader takes to hand a finished GOP to the muxer. On this shared 2-core machine
 # at a load of 10-17 that hand-over took up to 0.8 s; the median is the GOP's half, as expected.
 LOST_MEDIAN_MS = GOP_MS
 LOST_MAX_MS = GOP_MS + 1000
+# A camera with audio may lose a second fragment: FFmpeg's interleaving queue holds the keyframe
+# that closes a fragment until an audio packet after it is muxed, which the session hands over
+# with the next GOP (a gap left open: docs/design/segments.md).
+LOST_MAX_WITH_AUDIO_MS = 2 * GOP_MS + 1000
 # Launch to footage: the median is held to the 3 s. The maximum is reported, not held:
 # under a load of 10 on 2 cores, a Python start alone varied from 1 to 5 s (docs/ref/bench.md).
 FOOTAGE_MEDIAN_S = 3.0
@@ -146,7 +151,10 @@ class _Crash:
 
 @pytest.fixture(scope="module")
 def four_cameras() -> Iterator[SimCluster]:
-    specs = [CameraSpec(f"cam{i}", "motion", audio=i == 0) for i in range(CRASH_CAMERAS)]
+    specs = [
+        CameraSpec(f"cam{i}", "motion", audio=f"cam{i}" == AUDIO_CAMERA)
+        for i in range(CRASH_CAMERAS)
+    ]
     with SimCluster(specs) as running_cluster:
         yield running_cluster
 
@@ -205,6 +213,7 @@ def test_a_crash_loop_loses_at_most_the_fragment_in_flight(
     assert recorder.returncode == 0, stderr.decode()
 
     lost_ms: list[int] = []
+    lost_with_audio_ms: list[int] = []
     footage_s: list[float] = []
     corrupt: list[str] = []
     layout = SegmentLayout(tmp_path)
@@ -221,7 +230,8 @@ def test_a_crash_loop_loses_at_most_the_fragment_in_flight(
             kept = [s.end_ms for s in segments if crash.launched_ms <= s.start_ms < crash.killed_ms]
             after = [s.start_ms for s in segments if s.start_ms >= crash.killed_ms]
             assert after, (cam_id, crash)
-            lost_ms.append(crash.killed_ms - max([*kept, crash.footage_from[cam_id]]))
+            lost = crash.killed_ms - max([*kept, crash.footage_from[cam_id]])
+            (lost_with_audio_ms if cam_id == AUDIO_CAMERA else lost_ms).append(lost)
             footage_s.append((min(after) - crash.relaunched_ms) / 1000)
     assert not corrupt
     assert_disk_and_index_agree(tmp_path, [])  # no .partial left behind either
@@ -229,6 +239,10 @@ def test_a_crash_loop_loses_at_most_the_fragment_in_flight(
         "kills": KILLS,
         "cameras": CRASH_CAMERAS,
         "lost_before_kill_ms": {"median": statistics.median(lost_ms), "max": max(lost_ms)},
+        "lost_before_kill_with_audio_ms": {
+            "median": statistics.median(lost_with_audio_ms),
+            "max": max(lost_with_audio_ms),
+        },
         "footage_after_relaunch_s": {
             "median": round(statistics.median(footage_s), 2),
             "max": round(max(footage_s), 2),
@@ -237,4 +251,6 @@ def test_a_crash_loop_loses_at_most_the_fragment_in_flight(
     print(json.dumps(figures))  # the figures of docs/ref/bench.md ("Crash loop")
     assert statistics.median(lost_ms) <= LOST_MEDIAN_MS, figures
     assert max(lost_ms) <= LOST_MAX_MS, figures
+    assert statistics.median(lost_with_audio_ms) <= LOST_MEDIAN_MS, figures
+    assert max(lost_with_audio_ms) <= LOST_MAX_WITH_AUDIO_MS, figures
     assert statistics.median(footage_s) <= FOOTAGE_MEDIAN_S, figures
