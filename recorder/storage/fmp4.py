@@ -10,10 +10,9 @@ file a crash left, whose complete fragments (up to `valid_bytes`) it keeps.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -38,9 +37,11 @@ class Fmp4Info:
     duration_ms: int
     keyframes: tuple[Keyframe, ...]  # one per fragment that starts with a sync sample
     fragments: int
-    valid_bytes: int  # end of the last complete fragment: a partial file cut here is whole
     video_codec: str  # RFC 6381, e.g. "avc1.64001f"; the sample entry type if unknown
     has_audio: bool
+    valid_bytes: int = 0
+    """Where the last complete fragment ends (the whole size when complete): a file cut short
+    (no space left, a crash) is a valid segment once truncated here, if `fragments` > 0."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,6 @@ class _Fragment:
     duration: int  # sum of the video samples' durations
     starts_with_sync: bool
     data_end: int  # the last byte any trun of this moof points at (exclusive)
-    end: int = 0  # the end of its mdat: where the fragment ends in the file
 
 
 class _Incomplete(Exception):
@@ -93,6 +93,7 @@ def _inspect(f: BinaryIO, size: int) -> Fmp4Info:
     offset = 0
     first = True
     pending_moof: _Fragment | None = None
+    valid_end = 0
     try:
         while offset < size:
             box_type, header, box_size = _read_header(f, offset, size)
@@ -116,8 +117,9 @@ def _inspect(f: BinaryIO, size: int) -> Fmp4Info:
             elif box_type == "mdat" and pending_moof is not None:
                 if pending_moof.data_end > offset + box_size:
                     raise _Incomplete(f"samples of moof at {pending_moof.offset} overrun mdat")
-                fragments.append(dataclasses.replace(pending_moof, end=offset + box_size))
+                fragments.append(pending_moof)
                 pending_moof = None
+                valid_end = offset + box_size
             offset += box_size
         if pending_moof is not None:
             raise _Incomplete(f"moof at {pending_moof.offset} has no mdat")
@@ -129,7 +131,8 @@ def _inspect(f: BinaryIO, size: int) -> Fmp4Info:
         problem = str(exc)
     except (struct.error, IndexError, ValueError) as exc:  # a box shorter than its fields
         problem = f"malformed box near byte {offset}: {exc}"
-    return _summarize(problem, size, init_bytes, fragments, video, tracks)
+    info = _summarize(problem, size, init_bytes, fragments, video, tracks)
+    return replace(info, valid_bytes=size if info.complete else valid_end)
 
 
 def _summarize(
@@ -158,7 +161,6 @@ def _summarize(
         duration_ms=duration_ms,
         keyframes=tuple(keyframes),
         fragments=len(fragments),
-        valid_bytes=fragments[-1].end if fragments else 0,
         video_codec=video.codec if video else "",
         has_audio=any(t.handler == "soun" for t in tracks.values()),
     )

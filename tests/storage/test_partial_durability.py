@@ -24,7 +24,7 @@ def test_each_finished_fragment_is_in_the_partial_file_at_once(
 ) -> None:
     with av.open(str(clip)) as source:
         video = source.streams.video[0]
-        writer = SegmentWriter(layout, "cam", video, None, T0, run_base_s=0.0)
+        writer = SegmentWriter(layout, "cam", video, None, T0, 0.0)  # the run starts at 0
         keyframes = 0
         try:
             for packet in source.demux(video):
