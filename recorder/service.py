@@ -1,10 +1,15 @@
 """The recorder service: wires configuration, index, reconciliation, retention, cameras and API.
 
-Start-up order matters: the index opens and reconciliation makes disk and index agree; the site
-database opens and camera changes made through the API are applied over the config file;
-retention makes room; then the cameras start and the API listens. On shutdown the workers close
-their segments in flight and index them before the index closes. If any task dies unexpectedly,
-everything stops the same orderly way.
+Start-up order matters, and recording comes first: the index opens and what the last crash left
+at the end of each camera's recordings is recovered (the segment in flight keeps its complete
+fragments: `Reconciler.recover_tail`, a few directories per camera); the site database opens and
+camera changes made through the API are applied over the config file; retention makes room; the
+cameras start; then the full reconciliation walks the store beside them (it leaves what capture
+writes alone), motion starts and the API listens. On a store of 2.6 M segments the walk takes
+10-30 s: nothing waits for it (docs/design/segments.md, docs/ref/bench.md). On shutdown the
+workers close their segments in flight and index them before the index closes. If any task
+dies unexpectedly, everything stops the same orderly way (the walk only logs its failure:
+recording goes on without it).
 """
 
 from __future__ import annotations
@@ -15,10 +20,9 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recorder.accounts.db import SiteDatabase
-from recorder.api.assemble import SITE_DB, ApiParts, assemble_api
 from recorder.cameras.fleet import CameraFleet, default_opener
 from recorder.cameras.registry import CameraRegistry
 from recorder.capture.health import HealthBoard
@@ -37,9 +41,15 @@ from recorder.storage.sqlite_index import SqliteSegmentIndex
 from recorder.storage.state import StorageState
 from recorder.tunnel.links import RecorderDialer
 
+if TYPE_CHECKING:
+    from recorder.api.assemble import ApiParts
+
 log = logging.getLogger(__name__)
 
 INDEX_FILE = "index.sqlite3"
+# recorder.api.assemble.SITE_DB (a test holds them equal): the API package (FastAPI and the
+# routes, most of the recorder's import time) is imported only once the cameras record.
+SITE_DB = "site.sqlite3"
 
 
 def retention_policy(config: RecorderConfig, cameras: list[CameraConfig]) -> RetentionPolicy:
@@ -89,8 +99,11 @@ class Recorder:
         await index.open()
         try:
             await site.open()
-            log.info("%s", await Reconciler(index, layout).run())
-            await self._serve(shutdown, index, site, layout)
+            reconciler = Reconciler(index, layout)
+            await reconciler.recover_tail()
+            # From here on, files and rows are capture's: the full walk leaves them alone.
+            capture_from_ms = round(self.clock.now() * 1000)
+            await self._serve(shutdown, index, site, layout, reconciler, capture_from_ms)
         finally:
             if self.fleet is not None:
                 await self.fleet.stop_all()
@@ -105,6 +118,8 @@ class Recorder:
         index: SegmentIndex,
         site: SiteDatabase,
         layout: SegmentLayout,
+        reconciler: Reconciler,
+        capture_from_ms: int,
     ) -> None:
         config = self.config
         cameras = CameraRegistry(config.cameras, site, self.clock)
@@ -156,64 +171,73 @@ class Recorder:
             on_failure=fail,
         )
         self.fleet = fleet
+        for camera in cameras.all():
+            await fleet.apply(camera.id, camera)
+        walk = asyncio.create_task(
+            _reconcile_beside_capture(reconciler, capture_from_ms, stop), name="reconcile"
+        )
+        try:
+            motion = MotionService(config, index, self.clock, opener=opener)
+            self.motion = motion
 
-        motion = MotionService(config, index, self.clock, opener=opener)
-        self.motion = motion
+            async with _motion_running(motion, cameras.all()) as motion_task:
 
-        async with _motion_running(motion, cameras.all()) as motion_task:
+                async def camera_changed(camera_id: str, camera: CameraConfig | None) -> None:
+                    self._in_flight.pop(camera_id, None)
+                    await fleet.apply(camera_id, camera)
+                    await motion.apply(camera_id, camera)
+                    retention.set_policy(retention_policy(config, cameras.all()))
 
-            async def camera_changed(camera_id: str, camera: CameraConfig | None) -> None:
-                self._in_flight.pop(camera_id, None)
-                await fleet.apply(camera_id, camera)
-                await motion.apply(camera_id, camera)
-                retention.set_policy(retention_policy(config, cameras.all()))
+                cameras.subscribe(camera_changed)
+                from recorder.api.assemble import assemble_api  # late: see SITE_DB
 
-            cameras.subscribe(camera_changed)
-            self.api = await assemble_api(
-                config,
-                site=site,
-                cameras=cameras,
-                clock=self.clock,
-                layout=layout,
-                index=index,
-                health=self.health,
-                storage=self.storage,
-                probe=probe,
-                opener=opener,
-                latest_keyframe=fleet.latest_keyframe,
-                live=fleet.live.get,
-                motion=motion,
-                relay_dialer=self.relay_dialer,
-            )
-            for camera in cameras.all():
-                await fleet.apply(camera.id, camera)
-            tasks = [
-                asyncio.create_task(retention.run(stop), name="retention"),
-                asyncio.create_task(self.api.server.run(stop), name="api"),
-                asyncio.create_task(fleet.end_idle_live(stop), name="live-idle"),
-                asyncio.create_task(self.api.tunnel.run(stop), name="tunnel"),
-                asyncio.create_task(self.api.run_push(stop), name="push"),
-            ]
+                self.api = await assemble_api(
+                    config,
+                    site=site,
+                    cameras=cameras,
+                    clock=self.clock,
+                    layout=layout,
+                    index=index,
+                    health=self.health,
+                    storage=self.storage,
+                    probe=probe,
+                    opener=opener,
+                    latest_keyframe=fleet.latest_keyframe,
+                    live=fleet.live.get,
+                    motion=motion,
+                    relay_dialer=self.relay_dialer,
+                )
+                tasks = [
+                    walk,
+                    asyncio.create_task(retention.run(stop), name="retention"),
+                    asyncio.create_task(self.api.server.run(stop), name="api"),
+                    asyncio.create_task(fleet.end_idle_live(stop), name="live-idle"),
+                    asyncio.create_task(self.api.tunnel.run(stop), name="tunnel"),
+                    asyncio.create_task(self.api.run_push(stop), name="push"),
+                ]
 
-            def ended(task: asyncio.Task[None]) -> None:
-                if not task.cancelled() and (exc := task.exception()) is not None:
-                    fail(exc)
+                def ended(task: asyncio.Task[None]) -> None:
+                    if not task.cancelled() and (exc := task.exception()) is not None:
+                        fail(exc)
 
-            for task in [*tasks, motion_task]:
-                task.add_done_callback(ended)
-            await self.api.server.ready.wait()
-            self.ready.set()
-            log.info("recording %d camera(s) into %s", len(fleet.recording), config.data_dir)
-            self._log_urls()
-            waits = [asyncio.create_task(shutdown.wait()), asyncio.create_task(stop.wait())]
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            for wait in waits:
-                wait.cancel()
-            stop.set()
-            await fleet.stop_all()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if failures:
-                raise failures[0]
+                for task in [*tasks, motion_task]:
+                    task.add_done_callback(ended)
+                await self.api.server.ready.wait()
+                self.ready.set()
+                log.info("recording %d camera(s) into %s", len(fleet.recording), config.data_dir)
+                self._log_urls()
+                waits = [asyncio.create_task(shutdown.wait()), asyncio.create_task(stop.wait())]
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                for wait in waits:
+                    wait.cancel()
+                stop.set()
+                await fleet.stop_all()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                if failures:
+                    raise failures[0]
+        finally:
+            stop.set()  # the walk stops between chunks, before the index closes
+            await asyncio.gather(walk, return_exceptions=True)
 
     def _log_urls(self) -> None:
         assert self.api is not None
@@ -230,6 +254,17 @@ class Recorder:
         seconds = max(last.duration_ms, 1000) / 1000
         full = self.config.storage.segment_seconds + 1  # cut at the keyframe after the length
         self._in_flight[last.camera_id] = round(last.bytes / seconds * full)
+
+
+async def _reconcile_beside_capture(
+    reconciler: Reconciler, capture_from_ms: int, stop: asyncio.Event
+) -> None:
+    """The full walk, while capture runs; its failure is logged, not fatal: the index is whole
+    up to the crash already (`recover_tail`), and recording matters more."""
+    try:
+        await reconciler.run(before_ms=capture_from_ms, stop=stop)
+    except Exception as exc:
+        log.error("reconciliation failed (recording goes on): %s", exc, exc_info=exc)
 
 
 @contextlib.asynccontextmanager

@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 MUXER_OPTIONS = {
     "movflags": "frag_keyframe+empty_moov+default_base_moof+frag_discont",
     "avoid_negative_ts": "disabled",
+    # Write each fragment out as the muxer finishes it (the muxer holds a fragment's samples
+    # until its end, so this is one write per fragment, not per packet). Without it FFmpeg's
+    # I/O buffer holds up to 256 KB, and a crash would lose complete fragments with it:
+    # reconciliation keeps every fragment that reached the file (docs/design/segments.md).
+    "flush_packets": "1",
 }
 
 

@@ -4,7 +4,8 @@ A segment is `ftyp`, `moov` (the init section), then one `moof`+`mdat` fragment 
 `mfra` trailer. We read top-level box headers, the small `moov` and each small `moof`; `mdat`
 payloads are skipped with a seek, so a 10 s segment costs a few dozen tiny reads whatever its
 bitrate. The capture side calls this on every finished segment; reconciliation calls it on files
-the index does not know, and only indexes those it reports `complete`.
+the index does not know, and only indexes those it reports `complete`, and on the `.partial`
+file a crash left, whose complete fragments (up to `valid_bytes`) it keeps.
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ class GarbageCollector:
         synced: set[Path] = set()
         for directory in dirs:
             try:
-                _fsync_dir(directory)
+                fsync_dir(directory)
                 synced.add(directory)
             except OSError as exc:
                 log.warning("cannot fsync %s: %s", directory, exc)
@@ -168,7 +168,7 @@ def _hour_dir_start_ms(hour_dir: Path) -> int | None:
         return None
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)

@@ -5,7 +5,9 @@ files the index does not know; `plan_reconcile` decides each one's fate:
 
 - a complete segment file without a row is indexed (a crash between rename and insert);
 - a row without a file is dropped (a crash between unlink and clearing, or a lost disk);
-- a `.partial` file is deleted: it was never finished, so it may be truncated;
+- a `.partial` file is the segment a crash interrupted: its complete fragments (moof+mdat pairs)
+  are valid video, so it is cut after the last one and indexed under its final name; one
+  without a complete fragment is deleted. A crash so loses at most the fragment in flight;
 - a final file that fails validation is moved to the quarantine directory, not indexed. The
   write order (fsync, then rename) means this should never happen; when it does, the disk or
   something outside the recorder damaged it, and the file is kept for a human to look at.
@@ -18,12 +20,13 @@ from dataclasses import dataclass
 
 from recorder.storage.fmp4 import Fmp4Info
 from recorder.storage.index import CONTIGUITY_TOLERANCE_MS, SegmentRef
+from recorder.storage.layout import TEMP_SUFFIX
 from recorder.storage.model import MAX_SEGMENT_DURATION_MS, NewSegment
 
 
 @dataclass(frozen=True)
 class Orphan:
-    """A final segment file the index does not know."""
+    """A file the index does not know: a final segment file, or a `.partial` one."""
 
     path: str
     start_ms: int  # from the file name
@@ -40,7 +43,7 @@ class CameraFindings:
     camera_indexed: bool
     orphans: tuple[Orphan, ...] = ()
     missing: tuple[SegmentRef, ...] = ()  # rows whose file is confirmed gone
-    partials: tuple[str, ...] = ()
+    partials: tuple[Orphan, ...] = ()  # `.partial` files, inspected like orphans
     last_chunk: bool = True
 
 
@@ -74,6 +77,15 @@ class DiscardPartial:
 
 
 @dataclass(frozen=True)
+class RecoverPartial:
+    """Cut `partial` to its complete fragments, make it durable under `segment.path`, index it."""
+
+    partial: str
+    keep_bytes: int
+    segment: NewSegment
+
+
+@dataclass(frozen=True)
 class Quarantine:
     path: str
     reason: str
@@ -94,6 +106,7 @@ ReconcileAction = (
     | IndexOrphan
     | DropMissingRows
     | DiscardPartial
+    | RecoverPartial
     | Quarantine
     | PruneEmptyDirs
     | DeleteQuarantined
@@ -109,38 +122,45 @@ class ReconcilePlan:
 def plan_reconcile(findings: CameraFindings, tail: RunTail | None = None) -> ReconcilePlan:
     """Actions for one chunk; `tail` carries the run chaining from the previous chunk."""
     actions: list[ReconcileAction] = []
+    discards: list[ReconcileAction] = []
     needs_camera = not findings.camera_indexed
-    for orphan in sorted(findings.orphans, key=lambda o: o.start_ms):
-        problem = _why_unusable(orphan)
+    # Partials sort with the final files so that a recovered one joins the run before it.
+    found = [(o, False) for o in findings.orphans] + [(p, True) for p in findings.partials]
+    for orphan, partial in sorted(found, key=lambda f: (f[0].start_ms, f[1])):
+        problem = _why_unusable(orphan, partial=partial)
         if problem:
-            actions.append(Quarantine(orphan.path, problem))
+            if partial:
+                discards.append(DiscardPartial(orphan.path))
+            else:
+                actions.append(Quarantine(orphan.path, problem))
             continue
         assert orphan.info is not None
         if needs_camera:
             actions.append(EnsureCamera(findings.camera_id))
             needs_camera = False
-        end_ms = orphan.start_ms + orphan.info.duration_ms
+        info = orphan.info
+        end_ms = orphan.start_ms + info.duration_ms
         run_start = _run_start(orphan, tail)
-        actions.append(
-            IndexOrphan(
-                NewSegment(
-                    camera_id=findings.camera_id,
-                    run_start_ms=run_start,
-                    start_ms=orphan.start_ms,
-                    end_ms=end_ms,
-                    bytes=orphan.info.size,
-                    path=orphan.path,
-                    init_bytes=orphan.info.init_bytes,
-                    keyframes=orphan.info.keyframes,
-                    video_codec=orphan.info.video_codec,
-                    has_audio=orphan.info.has_audio,
-                )
-            )
+        segment = NewSegment(
+            camera_id=findings.camera_id,
+            run_start_ms=run_start,
+            start_ms=orphan.start_ms,
+            end_ms=end_ms,
+            bytes=info.valid_bytes if partial else info.size,
+            path=orphan.path.removesuffix(TEMP_SUFFIX),
+            init_bytes=info.init_bytes,
+            keyframes=info.keyframes,
+            video_codec=info.video_codec,
+            has_audio=info.has_audio,
         )
+        if partial:
+            actions.append(RecoverPartial(orphan.path, info.valid_bytes, segment))
+        else:
+            actions.append(IndexOrphan(segment))
         tail = RunTail(orphan.start_ms, end_ms, run_start)
     if findings.missing:
         actions.append(DropMissingRows(tuple(ref.id for ref in findings.missing)))
-    actions += [DiscardPartial(path) for path in findings.partials]
+    actions += discards
     if findings.last_chunk:
         actions.append(PruneEmptyDirs(findings.camera_id))
     return ReconcilePlan(tuple(actions), tail)
@@ -158,11 +178,13 @@ def _start_of_quarantined(name: str) -> tuple[int, str]:
     return (int(stem) if stem.isdigit() else 0, name)
 
 
-def _why_unusable(orphan: Orphan) -> str:
+def _why_unusable(orphan: Orphan, *, partial: bool = False) -> str:
     info = orphan.info
     if info is None:
         return orphan.error or "unreadable"
-    if not info.complete:
+    if partial and not info.fragments:
+        return info.problem or "no complete fragment"
+    if not (partial or info.complete):
         return info.problem
     if info.duration_ms <= 0:
         return "no media duration"

@@ -64,6 +64,23 @@ def test_truncated_copies_are_incomplete(clip: Path, tmp_path: Path, where, prob
     assert info.fragments < full.fragments
 
 
+@pytest.mark.parametrize("cut_in", ["moof", "mdat"])
+def test_truncated_file_says_where_its_complete_fragments_end(
+    clip: Path, tmp_path: Path, cut_in: str
+) -> None:
+    # What crash recovery keeps of a partial file: cut there, it is a whole shorter segment.
+    full = inspect_fmp4(clip)
+    fourth = full.keyframes[3].byte_offset
+    info = inspect_fmp4(_truncated(clip, tmp_path, fourth + (30 if cut_in == "moof" else 900)))
+    assert not info.complete
+    assert info.fragments == 3  # the fourth is cut
+    kept = inspect_fmp4(_truncated(clip, tmp_path, info.valid_bytes))
+    assert kept.complete and kept.fragments == info.fragments
+    assert kept.valid_bytes == kept.size == info.valid_bytes
+    assert (kept.duration_ms, kept.keyframes) == (info.duration_ms, info.keyframes)
+    assert full.valid_bytes <= full.size  # ffmpeg ends a finished file with an mfra index
+
+
 def test_moof_without_its_mdat_is_incomplete(clip: Path, tmp_path: Path) -> None:
     full = inspect_fmp4(clip)
     second_moof = full.keyframes[1].byte_offset

@@ -5,9 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import av
 import pytest
 
 from recorder.errors import StorageUnavailable
+from recorder.storage.fmp4 import inspect_fmp4
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.reconcile import QUARANTINE_DIR, Reconciler
 from recorder.storage.sqlite_index import SqliteSegmentIndex
@@ -213,3 +215,96 @@ async def test_quarantine_works_when_recordings_are_on_another_filesystem(
         moved = layout.data_dir / QUARANTINE_DIR / "cam" / damaged_file.name
         assert moved.read_bytes() == content
         assert [p.name for p in (layout.data_dir / QUARANTINE_DIR).rglob("*.moving")] == []
+
+
+def _crashed_partial(layout: SegmentLayout, clip: Path, camera_id: str, start_ms: int) -> Path:
+    """The segment in flight when the recorder was killed: 3 whole fragments, the 4th cut."""
+    partial = layout.temp_path(layout.absolute(layout.relative_path(camera_id, start_ms)))
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    _truncate_copy(clip, partial, inspect_fmp4(clip).keyframes[3].byte_offset + 900)
+    return partial
+
+
+def _truncate_copy(source: Path, target: Path, size: int) -> None:
+    target.write_bytes(source.read_bytes()[:size])
+
+
+async def test_a_crashed_segment_keeps_its_complete_fragments(
+    sqlite_index: SqliteSegmentIndex, layout: SegmentLayout, clip: Path
+) -> None:
+    index = sqlite_index
+    await index.ensure_camera("cam")
+    for i in range(2):
+        await index.add_segment(place_segment(layout, clip, "cam", T0 + i * S, run_start_ms=T0))
+    partial = _crashed_partial(layout, clip, "cam", T0 + 2 * S)
+
+    summary = await Reconciler(index, layout).run()
+
+    assert (summary.recovered_partials, summary.discarded_partials) == (1, 0)
+    assert "recovered 1 partial segment" in str(summary)
+    found = await index.segment_at("cam", T0 + 2 * S + 1)
+    assert found is not None
+    assert found.path == layout.relative_path("cam", T0 + 2 * S)
+    # Three seconds of the run it continues; its keyframes, bytes and file agree.
+    assert (found.run_start_ms, found.start_ms, found.end_ms) == (T0, T0 + 2 * S, T0 + 2 * S + 3000)
+    assert [k.offset_ms for k in found.keyframes] == [0, 1000, 2000]
+    final = layout.absolute(found.path)
+    facts = inspect_fmp4(final)
+    assert facts.complete and facts.fragments == 3 and facts.size == found.bytes
+    assert not partial.exists()
+    with av.open(str(final)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 45  # 3 s at 15 fps, all decodable
+    assert str(await Reconciler(index, layout).run()) == "reconciled: disk and index agree"
+
+
+async def test_a_partial_without_a_whole_fragment_is_deleted(
+    sqlite_index: SqliteSegmentIndex, layout: SegmentLayout, clip: Path
+) -> None:
+    partial = layout.temp_path(layout.absolute(layout.relative_path("cam", T0)))
+    partial.parent.mkdir(parents=True)
+    _truncate_copy(clip, partial, inspect_fmp4(clip).init_bytes + 100)
+    summary = await Reconciler(sqlite_index, layout).run()
+    assert (summary.recovered_partials, summary.discarded_partials) == (0, 1)
+    assert not partial.exists() and await sqlite_index.latest_segment("cam") is None
+
+
+async def test_the_tail_is_recovered_before_capture_and_the_rest_while_it_runs(
+    sqlite_index: SqliteSegmentIndex, layout: SegmentLayout, clip: Path
+) -> None:
+    index = sqlite_index
+    await index.ensure_camera("cam")
+    hour = 3_600_000
+    lost = await index.add_segment(place_segment(layout, clip, "cam", T0 - 3 * hour))
+    layout.absolute(lost.path).unlink()  # a row without its file, hours ago
+    old_orphan = place_segment(layout, clip, "cam", T0 - 2 * hour)  # a file without its row
+    for i in range(2):
+        await index.add_segment(place_segment(layout, clip, "cam", T0 + i * S, run_start_ms=T0))
+    # The crash: one segment renamed but not indexed, the next one in flight.
+    unindexed = place_segment(layout, clip, "cam", T0 + 2 * S)
+    partial = _crashed_partial(layout, clip, "cam", T0 + 3 * S)
+    reconciler = Reconciler(index, layout)
+
+    tail = await reconciler.recover_tail()
+
+    assert (tail.indexed, tail.recovered_partials, tail.dropped_rows) == (1, 1, 0)
+    latest = await index.latest_segment("cam")
+    assert latest is not None and latest.path == layout.relative_path("cam", T0 + 3 * S)
+    assert (latest.run_start_ms, latest.end_ms) == (T0, T0 + 3 * S + 3000)
+    assert (await index.segment_at("cam", T0 + 2 * S + 1)).path == unindexed.path  # type: ignore[union-attr]
+    assert not partial.exists()
+    # Older trouble is left for the full walk: the tail reads the newest hours only.
+    assert await index.segment_at("cam", T0 - 2 * hour + 1) is None
+    assert await index.get_segment(lost.id) is not None
+
+    # Capture starts; the full walk runs beside it and leaves capture's files alone.
+    capture_from = T0 + 5 * S
+    writing = _crashed_partial(layout, clip, "cam", T0 + 6 * S)
+    finishing = place_segment(layout, clip, "cam", T0 + 7 * S)  # renamed, row on its way
+    summary = await reconciler.run(before_ms=capture_from)
+
+    assert (summary.indexed, summary.dropped_rows, summary.recovered_partials) == (1, 1, 0)
+    assert (await index.segment_at("cam", T0 - 2 * hour + 1)).path == old_orphan.path  # type: ignore[union-attr]
+    assert await index.get_segment(lost.id) is None
+    assert writing.exists() and writing.stat().st_size == inspect_fmp4(writing).size
+    assert layout.absolute(finishing.path).exists()
+    assert await index.segment_at("cam", T0 + 7 * S + 1) is None

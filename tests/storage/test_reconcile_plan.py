@@ -15,6 +15,7 @@ from recorder.storage.reconcile_plan import (
     Orphan,
     PruneEmptyDirs,
     Quarantine,
+    RecoverPartial,
     RunTail,
     plan_quarantine_prune,
     plan_reconcile,
@@ -32,6 +33,7 @@ def info(duration_ms: int = 10_000, *, complete: bool = True, problem: str = "")
         duration_ms=duration_ms,
         keyframes=(Keyframe(0, 700), Keyframe(1000, 2000)),
         fragments=2,
+        valid_bytes=5000,
         video_codec="avc1.64001f",
         has_audio=True,
     )
@@ -100,12 +102,62 @@ def test_unknown_camera_is_created_before_its_first_segment() -> None:
 def test_missing_rows_dropped_partials_discarded_dirs_pruned_once() -> None:
     missing = (SegmentRef(7, "cam", T, T, T + 1, 1, path(T)),)
     partial = path(T + 10_000) + ".partial"
+    unreadable = Orphan(partial, T + 10_000, None, error="permission denied")
     first = plan_reconcile(
-        CameraFindings("cam", True, missing=missing, partials=(partial,), last_chunk=False)
+        CameraFindings("cam", True, missing=missing, partials=(unreadable,), last_chunk=False)
     )
     assert first.actions == (DropMissingRows((7,)), DiscardPartial(partial))
     last = plan_reconcile(CameraFindings("cam", True))
     assert last.actions == (PruneEmptyDirs("cam"),)
+
+
+def test_a_partial_keeps_its_complete_fragments_under_its_final_name() -> None:
+    # The crash came 3.4 s into a segment: 3 whole fragments, the fourth cut.
+    previous = SegmentRef(1, "cam", T - 60_000, T - 10_000, T, 100, path(T - 10_000))
+    cut = Fmp4Info(
+        complete=False,
+        problem="box 'mdat' at byte 4000 needs 900 bytes, file ends after 300 (truncated)",
+        size=4300,
+        init_bytes=700,
+        duration_ms=3_000,
+        keyframes=(Keyframe(0, 700), Keyframe(1000, 1800), Keyframe(2000, 2900)),
+        fragments=3,
+        valid_bytes=4000,
+        video_codec="avc1.64001f",
+        has_audio=True,
+    )
+    partial = Orphan(path(T) + ".partial", T, cut, previous=previous)
+    plan = plan_reconcile(CameraFindings("cam", True, partials=(partial,)))
+    (action, prune) = plan.actions
+    assert isinstance(action, RecoverPartial) and prune == PruneEmptyDirs("cam")
+    assert (action.partial, action.keep_bytes) == (path(T) + ".partial", 4000)
+    seg = action.segment
+    assert (seg.path, seg.start_ms, seg.end_ms, seg.bytes) == (path(T), T, T + 3_000, 4000)
+    assert seg.run_start_ms == T - 60_000  # it continues the run of the segment before it
+    assert seg.keyframes == cut.keyframes and seg.has_audio and seg.init_bytes == 700
+    assert plan.tail == RunTail(T, T + 3_000, T - 60_000)
+
+
+def test_a_partial_without_a_complete_fragment_is_discarded() -> None:
+    header_only = Fmp4Info(
+        complete=False,
+        problem="no complete fragment",
+        size=778,
+        init_bytes=0,
+        duration_ms=0,
+        keyframes=(),
+        fragments=0,
+        valid_bytes=0,
+        video_codec="avc1.64001f",
+        has_audio=False,
+    )
+    partials = (
+        Orphan(path(T) + ".partial", T, header_only),
+        Orphan(path(T + 5) + ".partial", T + 5, None, error="permission denied"),
+        Orphan(path(T + 9) + ".partial", T + 9, info(duration_ms=4_000_000)),
+    )
+    plan = plan_reconcile(CameraFindings("cam", True, partials=partials, last_chunk=False))
+    assert plan.actions == tuple(DiscardPartial(p.path) for p in partials)
 
 
 def test_quarantine_keeps_only_the_newest_files() -> None:
