@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from recorder.config import parse_config
 from sim import CameraSpec, Fault, SimCluster
+from tests.cloud.relay_host import RelayProcess
 from tests.e2e.harness import camera_entry
 from tests.recorder_thread import RecorderThread
 
@@ -29,6 +30,7 @@ class WebStack:
     cameras: tuple[str, ...]
     data_dir: Path
     faulty: str | None  # a camera that drops its clients every few seconds
+    relay: str | None  # the local relay's REST URL, when the stack has one
 
 
 def build_web() -> None:
@@ -37,29 +39,40 @@ def build_web() -> None:
 
 
 @contextmanager
-def web_stack(data_dir: Path, cameras: int = 4, faulty: bool = False) -> Iterator[WebStack]:
+def web_stack(
+    data_dir: Path, cameras: int = 4, faulty: bool = False, relay: bool = False
+) -> Iterator[WebStack]:
     """`cameras` healthy cameras cam1..camN, and with `faulty` one more, `outage`, that drops
-    its clients every 12 s (tiles must show the loss and recover by themselves)."""
+    its clients every 12 s (tiles must show the loss and recover by themselves). With `relay`,
+    a real local relay (`skycam relay`) the recorder dials, for the remote-access settings."""
     build_web()
     specs = [CameraSpec(f"cam{i + 1}", SCENES[i % len(SCENES)]) for i in range(cameras)]
     if faulty:
         specs.append(CameraSpec("outage", "idle", fault=Fault.drop(12)))
-    with SimCluster(specs) as cluster:
-        config = parse_config(
-            {
-                "data_dir": str(data_dir),
-                "cameras": [camera_entry(s.name, cluster.cameras[s.name]) for s in specs],
-                "api": {"http_port": 0, "https": False},
-            }
+    with ExitStack() as stack:
+        relay_process = None
+        if relay:
+            relay_dir = data_dir.with_name(f"{data_dir.name}-relay")
+            relay_dir.mkdir(exist_ok=True)
+            relay_process = RelayProcess(relay_dir, verbose=False).start()
+            stack.callback(relay_process.stop)
+        cluster = stack.enter_context(SimCluster(specs))
+        settings: dict[str, object] = {
+            "data_dir": str(data_dir),
+            "cameras": [camera_entry(s.name, cluster.cameras[s.name]) for s in specs],
+            "api": {"http_port": 0, "https": False},
+        }
+        if relay_process is not None:
+            settings["relay"] = {"url": relay_process.rest, "ws_url": relay_process.ws}
+        thread = stack.enter_context(RecorderThread(parse_config(settings)))
+        yield WebStack(
+            thread.http_url,
+            thread.admin_password,
+            tuple(s.name for s in specs[:cameras]),
+            data_dir,
+            "outage" if faulty else None,
+            relay_process.rest if relay_process else None,
         )
-        with RecorderThread(config) as thread:
-            yield WebStack(
-                thread.http_url,
-                thread.admin_password,
-                tuple(s.name for s in specs[:cameras]),
-                data_dir,
-                "outage" if faulty else None,
-            )
 
 
 def playwright_env(stack: WebStack) -> dict[str, str]:
@@ -68,5 +81,6 @@ def playwright_env(stack: WebStack) -> dict[str, str]:
         "SKYCAM_PASSWORD": stack.password,
         "SKYCAM_CAMERAS": ",".join(stack.cameras),
         "SKYCAM_FAULTY": stack.faulty or "",
+        "SKYCAM_RELAY": stack.relay or "",
         "CHROMIUM": CHROMIUM,
     }

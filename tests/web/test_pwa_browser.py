@@ -20,7 +20,7 @@ PLAYWRIGHT_TIMEOUT_S = 420
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
-    with web_stack(tmp_path_factory.mktemp("web-stack"), faulty=True) as running:
+    with web_stack(tmp_path_factory.mktemp("web-stack"), faulty=True, relay=True) as running:
         yield running
 
 

@@ -1,9 +1,10 @@
 // Screenshots of the main views for docs/screenshots/ (run against a stack like bench/web.py's):
-//   SKYCAM_URL=... SKYCAM_PASSWORD=... node bench/screenshots.mjs ../docs/screenshots
+//   SKYCAM_URL=... SKYCAM_PASSWORD=... node bench/screenshots.mjs ../docs/screenshots [name...]
+// (names: only those views; remote needs a stack with a relay, it creates an invitation)
 import { chromium } from '@playwright/test'
 import { chromiumArgs } from '../chromium-args.mjs'
 
-const [outDir] = process.argv.slice(2)
+const [outDir, ...only] = process.argv.slice(2)
 const url = process.env.SKYCAM_URL
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs })
 const page = await browser.newPage({ viewport: { width: 1024, height: 640 } })
@@ -13,16 +14,25 @@ await page.getByLabel('User name').fill('admin')
 await page.getByLabel('Password').fill(process.env.SKYCAM_PASSWORD)
 await page.getByRole('button', { name: 'Log in' }).click()
 await page.waitForURL((u) => !u.pathname.startsWith('/login'))
+// Text-heavy views as PNG, video as JPEG.
+const png = (name) => !['wall', 'camera', 'events'].includes(name)
 for (const [path, name, ready] of [
   ['/?layout=4', 'wall', 'figure.tile[data-state="playing"]'],
   ['/camera/cam1', 'camera', 'figure.tile[data-state="playing"]'],
   ['/timeline/cam1', 'timeline', '.bar .run'],
   ['/events', 'events', 'h1'],
   ['/settings', 'settings', '#name-cam1'],
+  ['/settings/notifications', 'notifications', '#push-device'],
+  ['/settings/remote', 'remote', 'dl dd'],
 ]) {
+  if (only.length && !only.includes(name)) continue
   await page.goto(`${url}${path}`)
   await page.locator(ready).first().waitFor({ timeout: 60_000 })
+  if (name === 'remote') {
+    await page.getByRole('button', { name: 'Create invitation' }).click()
+    await page.locator('.qr svg').waitFor()
+  }
   await page.waitForTimeout(1500)
-  await page.screenshot({ path: `${outDir}/${name}.${name === 'settings' || name === 'timeline' ? 'png' : 'jpg'}`, quality: name === 'settings' || name === 'timeline' ? undefined : 70 })
+  await page.screenshot({ path: `${outDir}/${name}.${png(name) ? 'png' : 'jpg'}`, quality: png(name) ? undefined : 70 })
 }
 await browser.close()

@@ -14,6 +14,8 @@ const views: Array<[string, string]> = [
   ['/clips', 'Clips'],
   ['/settings', 'Settings'],
   ['/audit', 'Audit log'],
+  ['/settings/notifications', 'Notifications'],
+  ['/settings/remote', 'Remote access'],
 ]
 
 for (const [path, heading] of views) {

@@ -28,6 +28,18 @@ export const router = createRouter({
       component: () => import('./views/SettingsView.vue'),
       meta: { title: 'Settings' },
     },
+    {
+      path: '/settings/notifications',
+      name: 'notifications',
+      component: () => import('./views/NotificationsView.vue'),
+      meta: { title: 'Notifications' },
+    },
+    {
+      path: '/settings/remote',
+      name: 'remote',
+      component: () => import('./views/RemoteAccessView.vue'),
+      meta: { title: 'Remote access' },
+    },
     { path: '/audit', name: 'audit', component: () => import('./views/AuditView.vue'), meta: { title: 'Audit log' } },
     { path: '/:rest(.*)', redirect: '/' },
   ],

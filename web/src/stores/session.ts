@@ -1,8 +1,9 @@
 // Who is logged in, and every API call made on their behalf (with silent token refresh).
 import { defineStore } from 'pinia'
-import { computed, ref } from 'vue'
+import { computed, ref, watch } from 'vue'
 import { ApiError, LanTransport, type Transport, Unreachable } from '../api/transport'
 import type { Login, User } from '../api/types'
+import { handTokenToWorker } from '../push/worker-token'
 
 const STORE_KEY = 'skycam.session'
 
@@ -29,6 +30,8 @@ export const useSession = defineStore('session', () => {
   const user = computed(() => saved.value?.user ?? null)
   const token = computed(() => saved.value?.access ?? null)
   const isAdmin = computed(() => saved.value?.user.role === 'admin')
+  // The service worker fetches notification thumbnails with the current access token.
+  watch(token, (value) => void handTokenToWorker(value), { immediate: true })
 
   function keep(value: Saved | null): void {
     saved.value = value
