@@ -123,24 +123,20 @@ class RelayStack(cdk.Stack):
             self.secrets.cloudfront_secret,
         ):
             secret.grant_read(self.role)
+        # Built from pseudo parameters, not `format_arn`: the policy then reads the same whether
+        # the CLI pins the stack to an account and region or not, and so does its nag finding.
+        connections = (
+            f"arn:{cdk.Aws.PARTITION}:execute-api:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:"
+            f"{self.relay.websocket_api_id}/{API_STAGE}"
+        )
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["execute-api:ManageConnections"],
                 resources=[
-                    self.format_arn(
-                        service="execute-api",
-                        resource=self.relay.websocket_api_id,
-                        resource_name=f"{API_STAGE}/POST/@connections/*",
-                    ),
-                    self.format_arn(
-                        service="execute-api",
-                        resource=self.relay.websocket_api_id,
-                        resource_name=f"{API_STAGE}/DELETE/@connections/*",
-                    ),
+                    f"{connections}/{method}/@connections/*" for method in ("POST", "DELETE")
                 ],
             )
         )
-
         policy = self.role.node.find_child("DefaultPolicy")
         media_objects = self.resolve(self.media.bucket.bucket_arn)["Fn::GetAtt"][0]
         acknowledge(

@@ -48,9 +48,15 @@ class Stage:
 
 
 STAGES: dict[str, Stage] = {
-    "dev": Stage(name="dev", removal_policy=cdk.RemovalPolicy.DESTROY, log_retention=logs.RetentionDays.TWO_WEEKS),
+    "dev": Stage(
+        name="dev",
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+        log_retention=logs.RetentionDays.TWO_WEEKS,
+    ),
     "prod": Stage(
-        name="prod", removal_policy=cdk.RemovalPolicy.RETAIN, log_retention=logs.RetentionDays.THREE_MONTHS,
+        name="prod",
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+        log_retention=logs.RetentionDays.THREE_MONTHS,
         budget_usd=25,
     ),
 }

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "user": ("recorder.accounts.cli", "manage the recorder's local users"),
     "discover": ("recorder.onvif.cli", "find ONVIF cameras on the LAN, or describe one"),
     "up": ("skycam.up", "run the whole product on this machine (demo / self-hosting)"),
+    "deploy": ("skycam.deploy", "deploy the cloud relay to AWS with the CDK (docs/DEPLOYMENT.md)"),
 }
 
 

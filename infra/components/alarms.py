@@ -89,7 +89,9 @@ class RelayAlarms(Construct):
                 resources=[self.topic.topic_arn],
             )
         )
-        key.grant(iam.ServicePrincipal("budgets.amazonaws.com"), "kms:GenerateDataKey*", "kms:Decrypt")
+        key.grant(
+            iam.ServicePrincipal("budgets.amazonaws.com"), "kms:GenerateDataKey*", "kms:Decrypt"
+        )
         key.grant(
             iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:GenerateDataKey*", "kms:Decrypt"
         )

@@ -20,9 +20,7 @@ TTL_ATTRIBUTE = "expires_at"
 class RelayData(Construct):
     """Exposes `table`."""
 
-    def __init__(
-        self, scope: Construct, id: str, *, removal_policy: cdk.RemovalPolicy
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, *, removal_policy: cdk.RemovalPolicy) -> None:
         super().__init__(scope, id)
         self.table = dynamodb.Table(
             self,

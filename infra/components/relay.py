@@ -64,7 +64,10 @@ class RelayApi(Construct):
         }
         for name, deployed in self.function_names.items():
             log_group = logs.LogGroup(
-                self, f"{name}Logs", log_group_name=f"/aws/lambda/{deployed}", retention=log_retention
+                self,
+                f"{name}Logs",
+                log_group_name=f"/aws/lambda/{deployed}",
+                retention=log_retention,
             )
             log_group.grant_write(role)
         for route in ("WebsocketConnectRoute", "WebsocketMessageRoute", "WebsocketDisconnectRoute"):

@@ -37,7 +37,11 @@ class RelaySecrets(Construct):
     `cloudfront_secret` and `cloudfront_public_key_pem`."""
 
     def __init__(
-        self, scope: Construct, id: str, *, removal_policy: cdk.RemovalPolicy,
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        removal_policy: cdk.RemovalPolicy,
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, id)

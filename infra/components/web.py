@@ -119,7 +119,6 @@ class WebDistribution(Construct):
                     http_status=404, response_http_status=200, response_page_path="/index.html"
                 )
             ],
-            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
             enable_logging=True,
             log_bucket=access_logs,
             log_file_prefix="cloudfront/",
@@ -129,8 +128,8 @@ class WebDistribution(Construct):
             self.distribution,
             "AwsSolutions-CFR4",
             "The distribution answers on CloudFront's default *.cloudfront.net certificate, whose "
-            "TLS floor CloudFront sets; with a domain of its own (pwa_domain and an ACM "
-            "certificate) TLSv1.2_2021 applies as minimum_protocol_version says",
+            "TLS floor CloudFront fixes (a minimum protocol version needs a certificate of "
+            "one's own: a domain and an ACM certificate in us-east-1, docs/DEPLOYMENT.md)",
         )
         acknowledge(
             self.distribution,

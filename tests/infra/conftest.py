@@ -40,7 +40,10 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesize
     saved_cwd, saved_env = Path.cwd(), dict(os.environ)
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         os.environ.pop(name, None)  # offline: no credentials reach the synth
+    # As `cdk deploy` runs the app: the CLI pins the stack to the credentials' account/region.
     os.environ["AWS_DEFAULT_REGION"] = "eu-west-1"
+    os.environ["CDK_DEFAULT_REGION"] = "eu-west-1"
+    os.environ["CDK_DEFAULT_ACCOUNT"] = "123456789012"
     os.chdir(work)  # the Chalice construct packages into ./chalice.out
     try:
         app = build_app(
