@@ -19,6 +19,7 @@ if __package__:  # imported as cloud.app: tests and the local relay host
     from .chalicelib import errors, wiring
     from .chalicelib.accounts.service import RELAY_ADMIN, Account, TokenPair
     from .chalicelib.config import load_config
+    from .chalicelib.privacy import quiet_payload_loggers
     from .chalicelib.tunnel.sender import ChaliceSender
 else:  # deployed: Chalice puts app.py and chalicelib/ side by side at the Lambda root
     from chalicelib import errors, wiring  # type: ignore[import-not-found,no-redef]
@@ -28,8 +29,12 @@ else:  # deployed: Chalice puts app.py and chalicelib/ side by side at the Lambd
         TokenPair,
     )
     from chalicelib.config import load_config  # type: ignore[import-not-found,no-redef]
+    from chalicelib.privacy import (  # type: ignore[import-not-found,no-redef]
+        quiet_payload_loggers,
+    )
     from chalicelib.tunnel.sender import ChaliceSender  # type: ignore[import-not-found,no-redef]
 
+quiet_payload_loggers()
 app = Chalice(app_name="skycam-relay")
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.websocket_api.session = boto3.session.Session()

@@ -139,6 +139,66 @@ class ApiConfig(_Model):
     """Lifetime of a refresh token; each use issues a new one (default 30 days)."""
 
 
+class RelayConfig(_Model):
+    url: str | None = None
+    """Base URL of the cloud relay (http:// or https://), e.g. "https://relay.example.com";
+    unset (default): no remote access. Invitation links open the PWA at this URL."""
+
+    ws_url: str | None = None
+    """The relay's WebSocket URL (ws:// or wss://); default: `url` with a ws scheme + "/ws"."""
+
+    heartbeat_s: Annotated[float, Field(ge=1, le=590)] = 540
+    """Application heartbeat, inside the relay's 10-minute idle limit (default 9 minutes)."""
+
+    connection_max_s: Annotated[float, Field(ge=2, le=7140)] = 6600
+    """A new connection is opened after this long, before the relay's 2-hour cap
+    (default 110 minutes); the old one keeps delivering for `rollover_drain_s`."""
+
+    rollover_drain_s: Annotated[float, Field(ge=0.1, le=600)] = 10
+    """How long the replaced connection stays open for messages still in flight (default 10 s)."""
+
+    backoff_cap_s: Annotated[float, Field(ge=0.1, le=600)] = 5
+    """Upper bound of the full-jitter reconnect backoff when the relay is away (default 5 s)."""
+
+    connect_timeout_s: Annotated[float, Field(ge=1, le=120)] = 10
+    """Time allowed for the challenge and the WebSocket handshake (default 10 s)."""
+
+    invitation_ttl_s: Annotated[float, Field(ge=60, le=30 * 86_400)] = 86_400
+    """How long an invitation link stays valid (default 24 hours)."""
+
+    invitation_sync_s: Annotated[float, Field(ge=1, le=3600)] = 10
+    """How often invitations made with `skycam invite` (another process) are registered with
+    the relay (default 10 s); those made through the API are registered at once."""
+
+    max_call_bytes: ByteSize = ByteSize(64 * 1024**2)
+    """Largest request or response body carried through the tunnel (default "64 MiB")."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_url(value, ("http", "https"))
+
+    @field_validator("ws_url")
+    @classmethod
+    def _ws_url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_url(value, ("ws", "wss"))
+
+    @model_validator(mode="after")
+    def _ws_needs_url(self) -> Self:
+        if self.ws_url and not self.url:
+            raise ValueError("ws_url needs url")
+        return self
+
+
+def _check_url(value: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError(f"must be a {' or '.join(s + '://' for s in schemes)} URL with a host")
+    if parts.fragment or parts.query:
+        raise ValueError("must not have a query or fragment")
+    return value.rstrip("/")
+
+
 def _check_stream_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("rtsp", "rtsps"):
@@ -244,6 +304,7 @@ class RecorderConfig(_Model):
     events: EventsConfig = EventsConfig()
     api: ApiConfig = ApiConfig()
     onboarding: OnboardingConfig = OnboardingConfig()
+    relay: RelayConfig = RelayConfig()
     cameras: tuple[CameraConfig, ...] = ()
 
     @field_validator("cameras")

@@ -35,6 +35,7 @@ from recorder.storage.retention import RetentionPolicy, Watermarks
 from recorder.storage.retention_worker import RetentionWorker
 from recorder.storage.sqlite_index import SqliteSegmentIndex
 from recorder.storage.state import StorageState
+from recorder.tunnel.links import RecorderDialer
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Recorder:
     cameras: CameraRegistry | None = None
     fleet: CameraFleet | None = None
     motion: MotionService | None = None
+    relay_dialer: RecorderDialer | None = None  # None: the real relay at [relay] url
     _in_flight: dict[str, int] = field(default_factory=dict)  # camera -> bytes being written
 
     async def run(self, shutdown: asyncio.Event) -> None:
@@ -179,6 +181,7 @@ class Recorder:
                 latest_keyframe=fleet.latest_keyframe,
                 live=fleet.live.get,
                 motion=motion,
+                relay_dialer=self.relay_dialer,
             )
             for camera in cameras.all():
                 await fleet.apply(camera.id, camera)
@@ -186,6 +189,7 @@ class Recorder:
                 asyncio.create_task(retention.run(stop), name="retention"),
                 asyncio.create_task(self.api.server.run(stop), name="api"),
                 asyncio.create_task(fleet.end_idle_live(stop), name="live-idle"),
+                asyncio.create_task(self.api.tunnel.run(stop), name="tunnel"),
             ]
 
             def ended(task: asyncio.Task[None]) -> None:

@@ -17,7 +17,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "recorder": ("recorder.cli", "run the recorder service"),
     "sim": ("sim.cli", "serve simulated RTSP cameras"),
     "user": ("recorder.accounts.cli", "manage the recorder's local users"),
+    "invite": ("recorder.tunnel.cli", "invite a device to reach this recorder through the relay"),
     "discover": ("recorder.onvif.cli", "find ONVIF cameras on the LAN, or describe one"),
+    "relay": ("cloud.local.cli", "run the cloud relay on this machine (local relay host)"),
     "up": ("skycam.up", "run the whole product on this machine (demo / self-hosting)"),
     "deploy": ("skycam.deploy", "deploy the cloud relay to AWS with the CDK (docs/DEPLOYMENT.md)"),
 }

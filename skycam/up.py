@@ -2,8 +2,9 @@
 
 Starts simulated cameras (with generated RTSP credentials, as real cameras have), writes a
 recorder config for them, sets a fresh admin password, runs the recorder with its API and
-prints where everything is and how to log in. The local relay and the PWA join here as they
-land. Ctrl-C stops everything.
+prints where everything is and how to log in. The local relay (`skycam relay`) runs beside it as
+a child process: the recorder dials it, an invitation link for the admin and a demo cloud account
+are printed. The PWA joins here as it lands. Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--http-port", type=int, default=8080, help="loopback HTTP (8080)")
     parser.add_argument("--https-port", type=int, default=8443, help="LAN HTTPS (8443)")
+    parser.add_argument(
+        "--relay-port", type=int, default=8700, help="local relay REST (8700; +1 WS, +2 mgmt)"
+    )
+    parser.add_argument("--no-relay", action="store_true", help="do not run the local relay")
 
 
 def write_config(
@@ -64,13 +69,9 @@ async def _fresh_admin_password(data_dir: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
     import secrets
-    import signal
 
-    from recorder.config import load_config
-    from recorder.service import Recorder
-    from sim import CameraSpec, SimCluster
+    from sim import CameraSpec
 
     data_dir = args.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -84,7 +85,29 @@ def run(args: argparse.Namespace) -> int:
         )
         for i in range(args.cameras)
     ]
+    relay = None
+    if not args.no_relay:
+        from cloud.local.process import RelayChild
+
+        port = args.relay_port
+        relay = RelayChild(data_dir / "relay", (port, port + 1, port + 2)).start()
     print("Preparing simulated cameras (scenes are encoded once, then cached)...", flush=True)
+    try:
+        _run_site(args, data_dir, specs, relay)
+    finally:
+        if relay is not None:
+            relay.stop()
+    return 0
+
+
+def _run_site(args, data_dir, specs, relay) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import signal
+
+    from recorder.config import load_config
+    from recorder.service import Recorder
+    from sim import SimCluster
+
     with SimCluster(specs) as cluster:
         entries = []
         for spec in specs:
@@ -94,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
             entries.append((spec.name, main_url, sub_url, spec.user or "", spec.password or ""))
         config_path = data_dir / "recorder.toml"
         api = f"[api]\nhttp_port = {args.http_port}\nhttps_port = {args.https_port}\n"
+        if relay is not None:
+            api += f'\n[relay]\nurl = "{relay.rest}"\nws_url = "{relay.ws}"\n'
         write_config(config_path, data_dir, entries, api)
         config = load_config(config_path)
         password = asyncio.run(_fresh_admin_password(data_dir))
@@ -109,10 +134,43 @@ def run(args: argparse.Namespace) -> int:
             await asyncio.wait([task, ready], return_when=asyncio.FIRST_COMPLETED)
             if recorder.ready.is_set():
                 _announce(specs, entries, recorder, config_path, data_dir, password)
+                if relay is not None:
+                    await _pair_demo(recorder, relay)
             await task
 
         asyncio.run(serve())
-    return 0
+
+
+async def _pair_demo(recorder, relay) -> None:  # type: ignore[no-untyped-def]
+    """An invitation for the admin and a demo cloud account made from it, so a remote device
+    can sign in and enroll at once; the relay admin's login when it was just created."""
+    import asyncio
+    import secrets
+    import time
+    from urllib.parse import parse_qs, urlsplit
+
+    import httpx
+
+    api = recorder.api
+    admin = await api.context.accounts.find("admin")
+    _, link = await api.tunnel.create_invitation(admin.id, "skycam up")
+    inv = parse_qs(urlsplit(link).fragment.split("?", 1)[1])["inv"][0]
+    email, password = f"demo-{secrets.token_hex(3)}@relay.local", secrets.token_urlsafe(12)
+    body = {"email": email, "password": password, "invitation": inv}
+    deadline = time.monotonic() + 30
+    async with httpx.AsyncClient(timeout=10) as http:
+        while time.monotonic() < deadline:  # until the recorder has registered the invitation
+            if (await http.post(f"{relay.rest}/v1/accounts", json=body)).status_code == 201:
+                break
+            await asyncio.sleep(0.5)
+        else:
+            print("  (the demo cloud account could not be created: is the relay reachable?)")
+            return
+    print(f"  relay (remote)       {relay.rest}/v1   WebSocket {relay.ws}")
+    if relay.admin_password:
+        print(f"  relay console login  admin@relay.local / {relay.admin_password}")
+    print(f"  demo cloud account   {email} / {password}")
+    print(f"  invitation (admin)   {link}\n", flush=True)
 
 
 def _announce(specs, entries, recorder, config_path, data_dir, password) -> None:  # type: ignore[no-untyped-def]
@@ -124,7 +182,7 @@ def _announce(specs, entries, recorder, config_path, data_dir, password) -> None
     if server.https_port:
         print(f"  API (LAN, HTTPS)     https://{host}:{server.https_port}/api/v1/docs")
     print(f"  login                admin / {password}")
-    print("  (the web app and the local relay are printed here once they exist)\n")
+    print("  (the web app is printed here once it exists)\n")
     for spec, entry in zip(specs, entries, strict=True):
         print(f"  camera {spec.name:<6} {spec.scene_spec.kind:<8} {entry[1]}")
     print(f"\n  recorder config      {config_path}")

@@ -102,6 +102,40 @@ SITE_MIGRATIONS = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "relay tunnel: invitations and devices",
+        (
+            # The secret is the recorder's own (this file is 0600); the relay only ever learns
+            # the id. A row is used, revoked or expired at most once and never comes back.
+            """CREATE TABLE tunnel_invitations (
+                id TEXT PRIMARY KEY,
+                secret TEXT NOT NULL,
+                user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                created_by TEXT NOT NULL,
+                created_ms INTEGER NOT NULL,
+                expires_ms INTEGER NOT NULL,
+                registered_ms INTEGER,
+                used_ms INTEGER,
+                device_id INTEGER,
+                revoked_ms INTEGER
+            )""",
+            # A device is a Noise static public key bound to a recorder user and the cloud
+            # account that enrolled it. A revoked key stays here so it can never enrol again.
+            """CREATE TABLE tunnel_devices (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                public_key TEXT NOT NULL UNIQUE,
+                user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                account TEXT NOT NULL,
+                invitation TEXT NOT NULL,
+                created_ms INTEGER NOT NULL,
+                last_seen_ms INTEGER,
+                revoked_ms INTEGER
+            )""",
+            "CREATE INDEX tunnel_devices_account ON tunnel_devices (account)",
+            "CREATE INDEX tunnel_devices_user ON tunnel_devices (user_id)",
+        ),
+    ),
 )
 
 

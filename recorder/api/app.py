@@ -26,6 +26,7 @@ from recorder.api.routes import (
     onboarding,
     ptz,
     recordings,
+    relay,
     system,
     users,
     ws,
@@ -66,6 +67,7 @@ def create_app(ctx: ApiContext, web_dir: Path | None = WEB_DIST) -> FastAPI:
     app.state.ctx = ctx
     for module in (
         auth, users, cameras, onboarding, live, recordings, events, clips, ptz, system, ws,
+        relay,
     ):  # fmt: skip
         app.include_router(module.router, prefix=PREFIX)
 

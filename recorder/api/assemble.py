@@ -31,6 +31,8 @@ from recorder.storage.capacity import CapacityProbe
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.state import StorageState
+from recorder.tunnel.links import RecorderDialer
+from recorder.tunnel.service import TunnelService
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,10 @@ class ApiParts:
     server: ApiServer
     site: SiteDatabase
     first_password: str | None  # set when this start created the first admin
+    tunnel: TunnelService
 
     async def close(self) -> None:
+        await self.tunnel.close()
         await self.context.clips.close()
 
 
@@ -64,6 +68,7 @@ async def assemble_api(
     latest_keyframe: Callable[[str], Keyframe | None],
     live: Callable[[str], LiveStream | None] = lambda _camera: None,
     motion: MotionService | None = None,
+    relay_dialer: RecorderDialer | None = None,
 ) -> ApiParts:
     data_dir: Path = config.data_dir
     accounts = AccountStore(site, clock)
@@ -97,5 +102,9 @@ async def assemble_api(
     resumed = await ctx.clips.resume()
     if resumed:
         log.info("resuming %d clip export(s) interrupted by the last stop", resumed)
-    server = ApiServer(create_app(ctx), config.api, data_dir / SECRETS)
-    return ApiParts(ctx, server, site, password)
+    app = create_app(ctx)
+    server = ApiServer(app, config.api, data_dir / SECRETS)
+    # The tunnel runs calls through this same app, in process (recorder/tunnel/dispatch.py).
+    tunnel = TunnelService(config.relay, data_dir / SECRETS, ctx, app, site, relay_dialer)
+    ctx.tunnel = tunnel
+    return ApiParts(ctx, server, site, password, tunnel)

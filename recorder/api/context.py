@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from recorder.accounts.audit import AuditLog
 from recorder.accounts.store import AccountStore
@@ -28,6 +29,9 @@ from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.state import StorageState
 
+if TYPE_CHECKING:
+    from recorder.tunnel.service import TunnelService
+
 
 @dataclass
 class ApiContext:
@@ -50,6 +54,7 @@ class ApiContext:
     clips: ClipService
     motion: MotionService | None = None  # None: events are not available
     onvif_device: Callable[[OnvifEndpoint], OnvifDevice] = ZeepOnvifDevice
+    tunnel: TunnelService | None = None  # remote access (set once the app exists)
 
     def camera(self, camera_id: str) -> CameraConfig:
         return self.cameras.get(camera_id)

@@ -1,7 +1,8 @@
 """Live WebSocket connections: who is on each (a recorder's RID or a device's account).
 
-Items: `conn#ID/meta` and, for devices, `acct#ACCT/conn#ID` (so disabling an account can close
-its connections). They expire after `lifetime_s` in case a $disconnect is lost.
+Items: `conn#ID/meta`, `conns/ID` (every live connection, for the local host's restart) and,
+for devices, `acct#ACCT/conn#ID` (so disabling an account can close its connections). They
+expire after `lifetime_s` in case a $disconnect is lost.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class ConnectionTable:
             {"role": role, "rid": rid, "acct": acct, "at": now},
             expires_at=expires,
         )
+        self._items.put("conns", conn_id, {}, expires_at=expires)
         if acct is not None:
             self._items.put(f"acct#{acct}", f"conn#{conn_id}", {}, expires_at=expires)
 
@@ -50,12 +52,16 @@ class ConnectionTable:
         return Connection(conn_id, str(item["role"]), item.get("rid"), item.get("acct"))
 
     def remove(self, conn_id: str) -> Connection | None:
+        self._items.delete("conns", conn_id)
         item = self._items.delete(f"conn#{conn_id}", "meta")
         if item is None:
             return None
         if item.get("acct"):
             self._items.delete(f"acct#{item['acct']}", f"conn#{conn_id}")
         return Connection(conn_id, str(item["role"]), item.get("rid"), item.get("acct"))
+
+    def all(self) -> list[str]:
+        return [conn_id for conn_id, _ in self._items.query("conns")]
 
     def of_account(self, acct: str) -> list[str]:
         return [sk.removeprefix("conn#") for sk, _ in self._items.query(f"acct#{acct}", "conn#")]

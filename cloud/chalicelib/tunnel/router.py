@@ -107,6 +107,14 @@ class Router:
             for sid in self._sessions.of_recorder(conn.rid):
                 self._end(sid, "offline", notify_recorder=False)
 
+    def disconnect_all(self) -> int:
+        """Forget every connection the store lists: the local host restarted, so none of them
+        is still open (API Gateway keeps its connections across Lambda restarts: not used)."""
+        stale = self._conns.all()
+        for conn_id in stale:
+            self.disconnect(conn_id)
+        return len(stale)
+
     # -- $default ----------------------------------------------------------------------
 
     def message(self, conn_id: str, body: str | None) -> None:

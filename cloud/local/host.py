@@ -1,0 +1,175 @@
+"""`LocalRelayHost`: the Chalice app of cloud/app.py served on one machine.
+
+Three listeners: the REST API (uvicorn + Chalice's LocalGateway), the WebSocket API (the
+`websockets` library, API Gateway's limits) and the `@connections` management API (loopback
+only; the handlers reach it through boto3, exactly as on AWS). Storage is SQLite and files in
+the data directory; the token-signing key is generated there (0600) on first start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from ..chalicelib.clock import SystemClock
+from ..chalicelib.config import PREFIX, load_config
+from ..chalicelib.signing_keys import FileSecret
+from ..chalicelib.storage.local_objects import LocalObjectStore
+from ..chalicelib.tunnel.sender import ChaliceSender
+from ..chalicelib.wiring import Relay, build_relay
+from .management import LocalManagementSession, ManagementApp
+from .rest import RestApp
+from .websocket_host import Limits, WebSocketHost
+
+log = logging.getLogger(__name__)
+
+STAGE = "local"
+
+
+@dataclass(frozen=True)
+class HostSettings:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    http_port: int = 8700
+    ws_port: int = 8701
+    manage_port: int = 8702
+    """Bound to 127.0.0.1 whatever `host` is: it sends to any connection unauthenticated."""
+    limits: Limits = field(default_factory=Limits)
+    workers: int = 16
+    open_signup: bool = False
+    admin_email: str = "admin@relay.local"
+
+
+@dataclass(frozen=True)
+class HostUrls:
+    rest: str
+    websocket: str
+    manage: str
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+class _Uvicorn:
+    """uvicorn on a socket we bound, started and stopped inside our loop. `Server.serve()`
+    would capture SIGINT/SIGTERM for itself; this runs its steps (the lifespan it creates,
+    startup, the tick loop, shutdown) without that, so the host owns its signals."""
+
+    def __init__(self, app: Any, sock: socket.socket) -> None:
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            ws="none",
+            timeout_keep_alive=30,
+        )
+        config.load()
+        self._server = uvicorn.Server(config)
+        self._server.lifespan = config.lifespan_class(config)
+        self._sock = sock
+        self._ticking: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._server.startup(sockets=[self._sock])
+        self._ticking = asyncio.create_task(self._server.main_loop())
+
+    async def stop(self) -> None:
+        self._server.should_exit = True
+        if self._ticking is not None:
+            await self._ticking
+        await self._server.shutdown(sockets=[self._sock])
+
+
+class LocalRelayHost:
+    def __init__(self, settings: HostSettings) -> None:
+        self.settings = settings
+        self.relay: Relay | None = None
+        self.admin_password: str | None = None
+        self._executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="relay-handler")
+        self._servers: list[_Uvicorn] = []
+        self._ws: WebSocketHost | None = None
+
+    async def start(self) -> HostUrls:
+        from .. import app as chalice_app
+
+        s = self.settings
+        data = s.data_dir.resolve()
+        data.mkdir(parents=True, exist_ok=True, mode=0o700)
+        env = {k: v for k, v in os.environ.items() if k.startswith(PREFIX)}
+        env |= {f"{PREFIX}STORAGE": "local", f"{PREFIX}DATA_DIR": str(data)}
+        if s.open_signup:
+            env[f"{PREFIX}OPEN_SIGNUP"] = "true"
+        config = load_config(env)
+
+        manage_sock = _bind("127.0.0.1", s.manage_port)
+        rest_sock = _bind(s.host, s.http_port)
+        manage_url = f"http://127.0.0.1:{manage_sock.getsockname()[1]}"
+        rest_host = f"[{s.host}]" if ":" in s.host else s.host
+        rest_url = f"http://{rest_host}:{rest_sock.getsockname()[1]}"
+
+        chalice_app.app.websocket_api.session = LocalManagementSession(manage_url)
+        self.relay = build_relay(config, ChaliceSender(chalice_app.app.websocket_api))
+        chalice_app.install_relay(self.relay)
+        self.admin_password = self.relay.accounts.ensure_admin(s.admin_email)
+
+        clock = SystemClock()
+        objects = LocalObjectStore(
+            data / "objects", rest_url, FileSecret(data / "objects.key").signing_key(), clock
+        )
+        handlers = chalice_app.app.websocket_handlers
+
+        def invoke(route: str, event: dict[str, Any]) -> dict[str, Any]:
+            answer: dict[str, Any] = chalice_app.app.handler_map[handlers[route].name](event, None)
+            return answer
+
+        self._ws = WebSocketHost(invoke, self._executor, s.limits, manage_url.split("//")[1], STAGE)
+        manage = _Uvicorn(ManagementApp(self._ws, s.limits.message_bytes), manage_sock)
+        await manage.start()
+        self._servers.append(manage)
+        # No connection survives a restart of this process: forget those the store lists.
+        loop = asyncio.get_running_loop()
+        stale = await loop.run_in_executor(self._executor, self.relay.router.disconnect_all)
+        if stale:
+            log.info("forgot %d connections from before the restart", stale)
+        rest = _Uvicorn(RestApp(chalice_app.app, self._executor, objects), rest_sock)
+        await rest.start()
+        self._servers.append(rest)
+        ws_port = await self._ws.start(s.host, s.ws_port)
+        return HostUrls(rest=rest_url, websocket=f"ws://{rest_host}:{ws_port}", manage=manage_url)
+
+    @property
+    def connections(self) -> int:
+        return 0 if self._ws is None else self._ws.connections
+
+    async def stop(self) -> None:
+        if self._ws is not None:
+            await self._ws.stop()
+        for server in reversed(self._servers):
+            await server.stop()
+        self._servers.clear()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    async def run(self, shutdown: asyncio.Event, announce: Any = None) -> None:
+        urls = await self.start()
+        if announce is not None:
+            announce(self, urls)
+        try:
+            await shutdown.wait()
+        finally:
+            await self.stop()
