@@ -304,3 +304,24 @@ def test_bad_messages_get_bad_request_errors(client: Client) -> None:
     assert posted("rec-1")[-1]["code"] == "bad_request"
     send(client, "rec-1", {"t": "ping", "pad": "x" * 40_000})
     assert posted("rec-1")[-1]["code"] == "bad_request"
+
+
+def test_privacy_canary_never_reaches_dynamodb(client: Client) -> None:
+    hs, ct = "CanaryHs" + new_sid().replace("-", "x"), "CanaryCt" + new_sid().replace("-", "x")
+    key = RecorderKey()
+    connect_recorder(client, key, "rec-1")
+    send(client, "rec-1", {"t": "invite", "inv": "invite-0003", "exp": 4_000_000_000})
+    tokens = signup_login(client, "g@example.org", "invite-0003")
+    send(client, "rec-1", {"t": "grant", "acct": tokens["account"]["id"]})
+    connect_device(client, tokens["access_token"], "dev-1")
+    sid = new_sid()
+    send(client, "dev-1", {"t": "open", "sid": sid, "rid": key.rid, "hs": hs})
+    send(client, "rec-1", {"t": "accept", "sid": sid, "hs": hs})
+    send(client, "dev-1", {"t": "data", "sid": sid, "seq": 0, "ct": ct})
+    send(client, "rec-1", {"t": "data", "sid": sid, "seq": 0, "ct": ct})
+    assert posted("rec-1")[-1]["ct"] == ct and posted("dev-1")[-1]["ct"] == ct
+    table = boto3.client("dynamodb").scan(TableName="relay-test")["Items"]
+    assert len(table) > 10
+    dump = json.dumps(table)
+    assert sid in dump  # routing metadata is stored...
+    assert hs not in dump and ct not in dump  # ...sealed contents never
