@@ -184,6 +184,15 @@ def console_recorders() -> dict[str, Any]:
     return {"recorders": relay().console.recorders()}
 
 
+@app.route("/v1/console/recorders/{rid}/disable", methods=["POST"])
+@_errors
+def console_disable_recorder(rid: str) -> dict[str, Any]:
+    admin = _admin()
+    closed = relay().router.recorder_disabled(rid)
+    relay().audit.record("recorder_disabled", rid=rid, address=_address(), detail=f"by {admin.id}")
+    return {"rid": rid, "disabled": True, "sessions_closed": closed}
+
+
 @app.route("/v1/console/accounts", methods=["GET"])
 @_errors
 def console_accounts() -> dict[str, Any]:

@@ -170,6 +170,10 @@ class RelayConfig(_Model):
     """How often invitations made with `skycam invite` (another process) are registered with
     the relay (default 10 s); those made through the API are registered at once."""
 
+    session_idle_s: Annotated[float, Field(ge=10, le=86_400)] = 1800
+    """A tunnel session the device has not used for this long is ended (default 30 minutes);
+    one subscribed to notices ends when the relay no longer knows it."""
+
     max_call_bytes: ByteSize = ByteSize(64 * 1024**2)
     """Largest request or response body carried through the tunnel (default "64 MiB")."""
 

@@ -9,6 +9,7 @@ the data directory; the token-signing key is generated there (0600) on first sta
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -23,6 +24,7 @@ from ..chalicelib.clock import SystemClock
 from ..chalicelib.config import PREFIX, load_config
 from ..chalicelib.signing_keys import FileSecret
 from ..chalicelib.storage.local_objects import LocalObjectStore
+from ..chalicelib.storage.sqlite_items import SqliteItemStore
 from ..chalicelib.tunnel.sender import ChaliceSender
 from ..chalicelib.wiring import Relay, build_relay
 from .management import LocalManagementSession, ManagementApp
@@ -32,6 +34,7 @@ from .websocket_host import Limits, WebSocketHost
 log = logging.getLogger(__name__)
 
 STAGE = "local"
+SWEEP_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,9 @@ class LocalRelayHost:
         rest_url = f"http://{rest_host}:{rest_sock.getsockname()[1]}"
 
         chalice_app.app.websocket_api.session = LocalManagementSession(manage_url)
+        # Handlers configure the endpoint from their first event; sends before any (the
+        # restart clean-up below) need it now. The session maps it to the loopback URL.
+        chalice_app.app.websocket_api.configure_from_api_id("local", STAGE)
         self.relay = build_relay(config, ChaliceSender(chalice_app.app.websocket_api))
         chalice_app.install_relay(self.relay)
         self.admin_password = self.relay.accounts.ensure_admin(s.admin_email)
@@ -169,7 +175,23 @@ class LocalRelayHost:
         urls = await self.start()
         if announce is not None:
             announce(self, urls)
+        sweeper = asyncio.create_task(self._sweep_expired(shutdown))
         try:
             await shutdown.wait()
         finally:
+            sweeper.cancel()
             await self.stop()
+
+    async def _sweep_expired(self, shutdown: asyncio.Event) -> None:
+        """What DynamoDB's TTL does in AWS: drop expired rows now and then (reads already
+        ignore them; this only keeps the file small)."""
+        items = self.relay.items if self.relay is not None else None
+        if not isinstance(items, SqliteItemStore):
+            return
+        loop = asyncio.get_running_loop()
+        while not shutdown.is_set():
+            removed = await loop.run_in_executor(self._executor, items.purge_expired)
+            if removed:
+                log.debug("removed %d expired rows", removed)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(shutdown.wait(), SWEEP_S)

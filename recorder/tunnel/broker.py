@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from recorder.accounts.model import Principal, Right, Role
 from recorder.api.context import ApiContext
 from recorder.api.security import authenticate
 from recorder.errors import NotFound, RequestError
@@ -37,6 +38,8 @@ from recorder.tunnel.links import Json
 
 log = logging.getLogger(__name__)
 MAX_CALLS_IN_FLIGHT = 8  # per session
+MAX_SESSIONS = 256  # per recorder: beyond it new sessions are refused ("busy")
+ENROLL_BYTES = 4096  # what an "inv" session may send before it has enrolled
 
 
 class RelaySender(Protocol):
@@ -61,6 +64,7 @@ class RecorderSession:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     calls: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CALLS_IN_FLIGHT))
     notices: int = 0
+    last_seen: float = 0.0  # monotonic time of the last message from the device
 
 
 class SessionBroker:
@@ -114,6 +118,10 @@ class SessionBroker:
         sid, account, inv = message.get("sid"), message.get("acct"), message.get("inv")
         if not isinstance(sid, str) or not isinstance(account, str) or sid in self.sessions:
             return
+        if len(self.sessions) >= MAX_SESSIONS:
+            log.warning("tunnel session %s refused: %d sessions open", sid, len(self.sessions))
+            await self._refuse(sid, "busy")
+            return
         try:
             hello = unb64url(str(message.get("hs")))
             accepted = respond(
@@ -125,7 +133,7 @@ class SessionBroker:
             return
         session = RecorderSession(
             sid, account, accepted.channel, accepted.device_static,
-            Reassembler(max_message_bytes=self._api.max_body),
+            Reassembler(max_message_bytes=ENROLL_BYTES if inv is not None else self._api.max_body),
             invitation=str(inv) if inv is not None else None,
         )  # fmt: skip
         if session.invitation is None:
@@ -140,11 +148,13 @@ class SessionBroker:
                 await self._refuse(sid, "revoked")
                 return
             await self._bind(session, device)
+        session.last_seen = self._ctx.clock.monotonic()
         self.sessions[sid] = session
         await self.relay.send({"t": "accept", "sid": sid, "hs": b64url(accepted.reply)})
 
     async def _bind(self, session: RecorderSession, device: Device) -> None:
         session.device = device
+        session.reassembler.max_message_bytes = self._api.max_body
         session.login = await self._api.login(device.user_id, f"tunnel device {device.id}")
         await self._devices.touch(device.id)
 
@@ -156,6 +166,7 @@ class SessionBroker:
         session = self.sessions.get(sid)
         if session is None:
             return
+        session.last_seen = self._ctx.clock.monotonic()
         try:
             plaintexts = session.channel.open(message.get("seq"), unb64url(str(message["ct"])))
         except (MessageRefused, ValueError, KeyError):
@@ -165,10 +176,10 @@ class SessionBroker:
             try:
                 whole = session.reassembler.feed(plaintext)
             except FramingError as exc:
-                await self._send(
-                    session, Message({"k": "error", "code": "framing", "reason": str(exc)})
-                )
-                continue
+                # A broken or hostile client: say why, then end the session.
+                await self._send(session, _error("framing", str(exc)))
+                await self.end(session.sid, reason="error")
+                return
             if whole is not None:
                 await self._dispatch(session, whole)
 
@@ -233,8 +244,33 @@ class SessionBroker:
             device = None
         if device is None or not device.live or not await self._user_enabled(device):
             await self.end(session.sid, reason="revoked")
+            if device is None and not await self._devices.account_has_live_device(session.account):
+                await self._revoke_account(session.account)  # its user was deleted
             return False
         return True
+
+    def watch(self, signal: Any) -> None:
+        """Listen to the recorder's access-change signal (`recorder.accounts.revocation`, where
+        present): a session whose user or login changed is re-checked at once, not at its next
+        call or notice."""
+
+        def changed(change: Any) -> None:
+            for session in list(self.sessions.values()):
+                if session.device is None or session.login is None:
+                    continue
+                if change.concerns(session.device.user_id, session.login.session_id):
+                    self._spawn(session, self._recheck(session))
+
+        signal.subscribe(changed)
+
+    async def _recheck(self, session: RecorderSession) -> None:
+        if not await self._still_allowed(session):
+            return
+        assert session.login is not None
+        try:
+            await authenticate(self._ctx, session.login.access_token)
+        except RequestError:
+            await self.end(session.sid, reason="revoked")  # its login session was ended
 
     async def _user_enabled(self, device: Device) -> bool:
         try:
@@ -255,6 +291,10 @@ class SessionBroker:
                 return
             header = {"k": "res", "id": call_id, "status": answer.status, "headers": answer.headers}
             await self._send(session, Message(header, answer.body))
+            if answer.status == 401:
+                # The tunnel's login session was ended on the recorder (logout everywhere, a
+                # password reset): this session ends too; the device may open a new one.
+                await self.end(session.sid, reason="revoked")
 
     async def _notices(self, session: RecorderSession) -> None:
         assert session.login is not None
@@ -269,6 +309,14 @@ class SessionBroker:
                 notice = await subscriber.queue.get()
                 if not await self._still_allowed(session):
                     return
+                # The hub filtered with the rights of subscribe time; they may have narrowed.
+                try:
+                    now = await authenticate(self._ctx, session.login.access_token)
+                except RequestError:
+                    await self.end(session.sid, reason="revoked")
+                    return
+                if not _may_see(now, notice):
+                    continue
                 session.notices += 1
                 header = {"k": "notice", "id": f"n{session.notices}"}
                 await self._send(session, Message(header, json.dumps(notice).encode()))
@@ -300,6 +348,14 @@ class SessionBroker:
         if reason is not None:
             await self._refuse(sid, reason)
 
+    async def end_idle(self, idle_s: float) -> None:
+        """End sessions the device has not used for `idle_s`: a session whose close never
+        arrived (a relay restart, a device gone) does not hold its login session forever."""
+        now = self._ctx.clock.monotonic()
+        for session in list(self.sessions.values()):
+            if now - session.last_seen >= idle_s and not session.notices:
+                await self.end(session.sid, reason="idle")
+
     async def end_all(self) -> None:
         for sid in list(self.sessions):
             await self.end(sid, reason="shutdown")
@@ -321,6 +377,18 @@ class SessionBroker:
             await self.relay.control({"t": "revoke", "acct": account})
         except TunnelError as exc:
             log.warning("could not tell the relay to revoke an account: %s", exc)
+
+
+def _may_see(principal: Principal, notice: dict[str, Any]) -> bool:
+    """A second, narrowing check of a notice against the caller's current rights."""
+    if notice.get("type") == "storage.alert":
+        return principal.role in (Role.ADMIN, Role.OPERATOR)
+    camera_id = notice.get("camera_id")
+    if not isinstance(camera_id, str):
+        return True
+    if str(notice.get("type", "")).startswith("event"):
+        return principal.can(camera_id, Right.PLAYBACK)
+    return any(principal.can(camera_id, right) for right in Right)
 
 
 def _error(code: str, reason: str, call_id: Any = None) -> Message:

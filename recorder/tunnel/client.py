@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
@@ -60,7 +61,7 @@ class TunnelClient:
     clock: Clock
     on_message: Callable[[Json], Awaitable[None]]
     on_connected: Callable[[], Awaitable[None]] = field(default=lambda: _nothing())
-    version: str = "0.1.0"
+    version: str = field(default_factory=lambda: _version())
     status: RelayStatus = field(init=False)
     _connections: list[_Connection] = field(default_factory=list)  # newest last
     _acks: dict[str, asyncio.Future[Json]] = field(default_factory=dict)
@@ -231,6 +232,13 @@ def _reason(reader: asyncio.Task[None]) -> str:
         return "relay connection closed"
     exc = reader.exception()
     return str(exc) if exc else "relay connection closed"
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("skycam")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 async def _nothing() -> None:

@@ -146,11 +146,11 @@ class DeviceSession:
     def ended(self, reason: str) -> None:
         self.close_reason = reason
         self.closed.set()
-        for future in self.pending.values():
+        futures: list[asyncio.Future[Any]] = [*self.pending.values(), self.accepted]
+        for future in futures:
             if not future.done():
                 future.set_exception(RelayRefused("closed", reason))
-        if not self.accepted.done():
-            self.accepted.set_exception(RelayRefused("closed", reason))
+                future.exception()  # whoever awaits it still gets it; nobody else is told
 
     async def close(self) -> None:
         with contextlib.suppress(TunnelError):
@@ -236,6 +236,23 @@ class DeviceClient:
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
         await self.link.close()
+
+
+async def cloud_signup(
+    relay_url: str, email: str, password: str, invitation: str, *, timeout_s: float = 10
+) -> None:
+    """Create a cloud account with a recorder's invitation id (the relay knows it; sign-up is
+    by invitation unless the relay allows open sign-up)."""
+    try:
+        async with httpx.AsyncClient(timeout=timeout_s) as http:
+            reply = await http.post(
+                f"{relay_url.rstrip('/')}/v1/accounts",
+                json={"email": email, "password": password, "invitation": invitation},
+            )
+    except httpx.HTTPError as exc:
+        raise RelayUnavailable(f"cloud sign-up failed: {exc}") from exc
+    if reply.status_code != 201:
+        raise RelayRefused(str(reply.status_code), reply.text[:200])
 
 
 async def cloud_link(

@@ -11,7 +11,8 @@ header as UTF-8 JSON, then body bytes. The header's "k" says what it is:
 
 A message whose header and body do not fit in one frame goes out as its first frame with
 "more": true, then "part" frames, the last with "more": false. The receiver reassembles by id
-and refuses a message over its byte bound or more than `max_pending` unfinished at once.
+and refuses a message over its byte bound, unfinished messages over that bound together, or
+more than `max_pending` unfinished at once.
 """
 
 from __future__ import annotations
@@ -120,6 +121,9 @@ class Reassembler:
         if pending.size > self.max_message_bytes:
             del self._pending[key]
             raise FramingError(f"message {key!r} is over {self.max_message_bytes} bytes")
+        if sum(p.size for p in self._pending.values()) > self.max_message_bytes:
+            del self._pending[key]
+            raise FramingError(f"unfinished messages are over {self.max_message_bytes} bytes")
         pending.parts.append(message.body)
         if header.get("more"):
             return None

@@ -68,6 +68,9 @@ class TunnelService:
         self.devices = DeviceStore(site, ctx.clock)
         self.api = InProcessApi(app, ctx.tokens, ctx.clock, int(config.max_call_bytes))
         self.broker = SessionBroker(self.identity, ctx, self.api, self.invitations, self.devices)
+        signal = getattr(ctx, "signal", None)  # the access-change signal, once it exists
+        if signal is not None:
+            self.broker.watch(signal)
         self.client: TunnelClient | None = None
         if config.url:
             self.client = TunnelClient(
@@ -105,11 +108,13 @@ class TunnelService:
             await self.broker.end_all()
 
     async def _sync_now_and_then(self, shutdown: asyncio.Event) -> None:
-        """Invitations made by `skycam invite` (another process) reach the relay this way."""
+        """Invitations made by `skycam invite` (another process) reach the relay this way;
+        sessions left idle are ended."""
         while not shutdown.is_set():
             await _wait(shutdown, self.config.invitation_sync_s)
             if self.client is not None and self.client.status.connected:
                 await self.sync()
+            await self.broker.end_idle(self.config.session_idle_s)
 
     async def sync(self) -> None:
         """Tell the relay what it may have missed: pending invitations, accounts to revoke.

@@ -19,12 +19,13 @@ from recorder.accounts.model import Right, Role
 from recorder.api.routes.cameras import visible
 from recorder.clock import Clock, SystemClock
 from recorder.config import RelayConfig
+from recorder.errors import NotAuthenticated
 from recorder.tunnel.device import DeviceClient, DeviceSession
-from recorder.tunnel.errors import EnrollmentFailed, RelayRefused
+from recorder.tunnel.errors import EnrollmentFailed, RelayRefused, TunnelError
 from recorder.tunnel.invitations import InvitationLink
 from recorder.tunnel.memory_relay import MemoryRecorderDialer, MemoryRelay
 from recorder.tunnel.service import TunnelService
-from tests.api.conftest import Api
+from tests.api.conftest import THUMBNAIL, Api
 
 RELAY_URL = "https://relay.test"
 
@@ -120,6 +121,10 @@ async def test_an_invited_device_enrolls_and_uses_the_api(remote: Remote) -> Non
     tunnelled = await session.call("GET", path)
     assert tunnelled.status == 200 and len(direct.content) > 100_000
     assert tunnelled.body == direct.content
+
+    event = remote.api.events[1]  # cam1's event with a thumbnail
+    thumbnail = await session.call("GET", f"/api/v1/events/{event.id}/thumbnail.jpg")
+    assert thumbnail.status == 200 and thumbnail.body == THUMBNAIL
 
     # A write through the tunnel: the audit log names the device's user, from "tunnel".
     created = await session.call(
@@ -347,3 +352,95 @@ async def test_the_lan_api_refuses_non_admins_and_bad_input(remote: Remote) -> N
     status = (await remote.api.client.get("/api/v1/relay", headers=remote.admin)).json()
     assert status["connected"] is True and status["url"] == RELAY_URL
     assert "private" not in repr(status).lower()
+
+
+async def test_notices_narrow_at_once_when_rights_are_removed(remote: Remote) -> None:
+    await remote.api.add_user("guest", Role.VIEWER, {"cam1": {Right.LIVE}, "cam2": {Right.LIVE}})
+    device, session = await remote.enrolled("guest", "acct-guest")
+    await session.subscribe()
+    hub = remote.api.parts.context.hub
+    await until(lambda: len(hub._subscribers) == 1, what="subscribed")
+    user = await remote.api.parts.context.accounts.find("guest")
+    assert user is not None
+    await remote.api.parts.context.accounts.set_rights(user.id, "cam1", frozenset())
+    for camera in ("cam1", "cam2"):  # the hub still filters with the rights of subscribe time
+        hub.publish({"type": "camera.status", "camera_id": camera})
+    only = await asyncio.wait_for(session.notices.get(), 10)
+    assert only["camera_id"] == "cam2"
+    assert session.notices.empty()
+    await device.close()
+
+
+class ChangeSignal:
+    """Stands in for the recorder's access-change signal (recorder/accounts/revocation.py)."""
+
+    def __init__(self) -> None:
+        self.listeners: list[Callable[[object], None]] = []
+
+    def subscribe(self, listener: Callable[[object], None]) -> Callable[[], None]:
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
+
+
+@dataclass(frozen=True)
+class UserChanged:
+    user_id: int
+
+    def concerns(self, user_id: int, session_id: str) -> bool:
+        return user_id == self.user_id
+
+
+async def test_an_access_change_closes_an_idle_session_at_once(remote: Remote) -> None:
+    await remote.api.add_user("guest", Role.VIEWER, {"cam2": {Right.LIVE}})
+    device, session = await remote.enrolled("guest", "acct-guest")
+    signal = ChangeSignal()
+    remote.service.broker.watch(signal)
+    user = await remote.api.parts.context.accounts.find("guest")
+    assert user is not None
+    await remote.api.parts.context.accounts.delete(user.id)  # devices go with the user
+    for listener in signal.listeners:
+        listener(UserChanged(user.id))
+    await asyncio.wait_for(session.closed.wait(), 10)  # no call needed to notice
+    assert session.close_reason == "revoked"
+    await until(lambda: ("acct-guest", remote.service.identity.rid) not in remote.relay.grants)
+    await device.close()
+
+
+async def test_ending_the_users_login_sessions_ends_the_tunnel_session(remote: Remote) -> None:
+    device, session = await remote.enrolled("admin", "acct-owner")
+    ctx = remote.api.parts.context
+    await ctx.tokens.end_sessions_of((await ctx.accounts.find("admin")).id)  # type: ignore[union-attr]
+    answer = await session.call("GET", "/api/v1/cameras")
+    assert answer.status == 401
+    await asyncio.wait_for(session.closed.wait(), 10)
+    assert session.close_reason == "revoked"
+    rid, key = remote.service.identity.rid, remote.service.identity.static_public
+    fresh = await device.open(rid, key)  # still enrolled: a new session logs in again
+    assert (await fresh.call("GET", "/api/v1/cameras")).status == 200
+    await device.close()
+
+
+async def test_an_idle_session_is_ended_and_its_login_with_it(remote: Remote) -> None:
+    device, session = await remote.enrolled("admin", "acct-owner")
+    login = remote.service.broker.sessions[session.sid].login
+    assert login is not None
+    remote.api.clock.advance(1800)
+    await remote.service.broker.end_idle(1800)
+    await asyncio.wait_for(session.closed.wait(), 10)
+    assert session.close_reason == "idle"
+    with pytest.raises(NotAuthenticated):
+        await remote.api.parts.context.tokens.verify_access(login.access_token)
+    await device.close()
+
+
+async def test_an_invitation_session_may_not_send_more_than_an_enrolment(remote: Remote) -> None:
+    link = await remote.invite("admin")
+    invitation = InvitationLink.parse(link)
+    device = remote.device("acct-big")
+    session = await device.open(
+        invitation.rid, invitation.recorder_static, invitation=invitation.invitation
+    )
+    with pytest.raises(TunnelError):
+        await session.call("POST", "/api/v1/users", body=b"x" * 50_000, timeout_s=5)
+    assert remote.service.devices and await remote.service.devices.all() == []
+    await device.close()

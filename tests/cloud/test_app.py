@@ -234,6 +234,7 @@ def test_brokered_session_grant_and_revocation(client: Client) -> None:
             "last_seen": recorders[0]["last_seen"],
             "version": "1.2.3",
             "registered_at": recorders[0]["registered_at"],
+            "disabled": False,
             "accounts_granted": [acct],
         }
     ]

@@ -186,3 +186,25 @@ def test_a_recorder_revoke_closes_only_that_recorders_sessions(
     relay.router.message("d1", json.dumps({"t": "data", "sid": s2, "seq": 0, "ct": "eA"}))
     assert last(sender, "r2")["sid"] == s2
     assert not relay.grants.has(one.rid, acct) and relay.grants.has(two.rid, acct)
+
+
+def test_a_disabled_recorder_is_cut_off_and_cannot_come_back(
+    world: tuple[Relay, FakeClock, RecordingSender],
+) -> None:
+    relay, _, sender = world
+    key = RecorderKey()
+    connect_recorder(relay, key, "r1")
+    acct = account_with_grant(relay, key, "cut@example.org")
+    connect_device(relay, acct, "d1")
+    sid = new_sid()
+    relay.router.message("d1", json.dumps({"t": "open", "sid": sid, "rid": key.rid, "hs": "aGk"}))
+    assert relay.router.recorder_disabled(key.rid) == 1
+    assert last(sender, "d1") == {"t": "close", "sid": sid, "reason": "revoked"}
+    assert sender.closed == ["r1"]
+    relay.router.disconnect("r1")
+    with pytest.raises(Forbidden):
+        connect_recorder(relay, key, "r2")
+    relay.router.message(
+        "d1", json.dumps({"t": "open", "sid": new_sid(), "rid": key.rid, "hs": "aGk"})
+    )
+    assert last(sender, "d1")["code"] == "offline"

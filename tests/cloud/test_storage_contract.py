@@ -201,3 +201,15 @@ def test_s3_presigned_url_downloads_through_moto_server() -> None:
             assert reply.read() == b"sealed"
     finally:
         server.stop()
+
+
+def test_sqlite_sweep_removes_expired_rows_only(tmp_path: Path) -> None:
+    clock = FakeClock()
+    store = SqliteItemStore(tmp_path / "relay.db", clock)
+    store.put("t", "old", {}, expires_at=int(clock.now()) + 10)
+    store.put("t", "new", {}, expires_at=int(clock.now()) + 100)
+    store.put("t", "forever", {})
+    clock.advance(50)
+    assert store.purge_expired() == 1
+    assert [sk for sk, _ in store.query("t")] == ["forever", "new"]
+    store.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import signal
 import statistics
 import time
 from collections.abc import Iterator
@@ -182,3 +183,73 @@ def enrolled_static(link: str) -> bytes:
     from recorder.tunnel.invitations import InvitationLink
 
     return InvitationLink.parse(link).recorder_static
+
+
+async def test_rollovers_lose_no_call_and_the_recorder_returns_after_a_relay_restart(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    relay = RelayProcess(tmp_path_factory.mktemp("relay2"), idle_s=120, max_s=120).start()
+    config = parse_config(
+        {
+            "data_dir": str(tmp_path_factory.mktemp("site2")),
+            "cameras": [],
+            "api": {"http_port": 0, "https": False},
+            "relay": {
+                "url": relay.rest,
+                "ws_url": relay.ws,
+                "connection_max_s": 3,
+                "rollover_drain_s": 0.5,
+                "backoff_cap_s": 1,
+            },
+        }
+    )
+    api = RelayClient(relay)
+    try:
+        with RecorderThread(config) as site:
+            token = lan_token(site)
+            link = invite(site, token)
+            email, password = "roll@example.org", "correct horse battery"
+            body = {"email": email, "password": password, "invitation": invitation_id(link)}
+            wait_for(lambda: api.post("/v1/accounts", body).status_code == 201)
+            relay_link, account = await cloud_link(relay.rest, email, password, ws_url=relay.ws)
+            device = DeviceClient(relay_link, account)
+            try:
+                session, _ = await device.enroll(link, timeout_s=30)
+                status = lambda: httpx.get(  # noqa: E731
+                    f"{site.http_url}/api/v1/relay",
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=10,
+                ).json()
+                rollovers_before = status()["rollovers"]
+                failures, calls = 0, 0
+                end = time.monotonic() + 8
+                while time.monotonic() < end:
+                    reply = await session.call("GET", "/api/v1/cameras", timeout_s=10)
+                    failures += reply.status != 200
+                    calls += 1
+                    await asyncio.sleep(0.05)
+                assert status()["rollovers"] - rollovers_before >= 2
+                assert calls > 20 and failures == 0
+            finally:
+                await device.close()
+
+            # Kill the relay (no goodbye) and bring it back on the same ports: the recorder
+            # dials again by itself.
+            admin_password = relay.admin_password
+            relay.stop(signal.SIGKILL)
+            relay = RelayProcess(relay.data_dir, idle_s=120, max_s=120, ports=relay.ports).start()
+            relay.admin_password = admin_password
+            back = time.monotonic()
+            api.close()
+            api = RelayClient(relay)
+            admin = api.admin_token()
+            wait_for(
+                lambda: any(
+                    r["online"] for r in api.get("/v1/console/recorders", admin).json()["recorders"]
+                ),
+                within=30,
+            )
+            print(f"recorder back {time.monotonic() - back:.2f} s after the relay")
+    finally:
+        api.close()
+        relay.stop()

@@ -27,6 +27,7 @@ KINDS = frozenset(
         "recorder_registered",
         "recorder_connected",
         "recorder_refused",
+        "recorder_disabled",
         "invitation_registered",
         "invitation_used",
         "grant_added",

@@ -32,6 +32,7 @@ class ConsoleViews:
                 "last_seen": r.last_seen,
                 "version": r.version,
                 "registered_at": r.registered_at,
+                "disabled": r.disabled,
                 "accounts_granted": [g.acct for g in self._grants.of_recorder(r.rid)],
             }
             for r in self._recorders.list()

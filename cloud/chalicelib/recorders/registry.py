@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..audit.log import AuditLog
 from ..clock import Clock
-from ..errors import Forbidden
+from ..errors import Forbidden, NotFound
 from ..ids import b64url, recorder_id, token_id
 from ..storage.items import ItemStore
 from .identity import verify_connect
@@ -100,6 +100,12 @@ class RecorderRegistry:
             f"rec#{rid}", "profile", {"conn": newest, "last_seen": int(self._clock.now())}
         )
         return newest
+
+    def disable(self, rid: str) -> list[str]:
+        """Refuse this recorder from now on; returns its live connections (to close)."""
+        if self._items.update(f"rec#{rid}", "profile", {"disabled": True, "conn": None}) is None:
+            raise NotFound("no such recorder")
+        return [sk.removeprefix("conn#") for sk, _ in self._items.query(f"rec#{rid}", "conn#")]
 
     def route(self, rid: str) -> str | None:
         """The connection that sessions to this recorder go to, or None if it is offline."""

@@ -311,6 +311,16 @@ class Router:
         for conn_id in self._conns.of_account(acct):
             self._sender.close(conn_id)
 
+    def recorder_disabled(self, rid: str) -> int:
+        """Close a disabled recorder's sessions (devices told `revoked`) and connections."""
+        connections = self._recorders.disable(rid)  # first: no new session gets through
+        closed = 0
+        for sid in self._sessions.of_recorder(rid):
+            closed += self._end(sid, "revoked", notify_recorder=False)
+        for conn_id in connections:
+            self._sender.close(conn_id)
+        return closed
+
     def _end(
         self, sid: str, reason: str, *, notify_device: bool = True, notify_recorder: bool = True
     ) -> int:
