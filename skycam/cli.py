@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "discover": ("recorder.onvif.cli", "find ONVIF cameras on the LAN, or describe one"),
     "relay": ("cloud.local.cli", "run the cloud relay on this machine (local relay host)"),
     "up": ("skycam.up", "run the whole product on this machine (demo / self-hosting)"),
+    "deploy": ("skycam.deploy", "deploy the cloud relay to AWS with the CDK (docs/DEPLOYMENT.md)"),
 }
 
 

@@ -1,0 +1,1 @@
+"""The AWS CDK app that deploys the cloud relay (docs/DEPLOYMENT.md)."""

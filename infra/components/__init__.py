@@ -1,0 +1,1 @@
+"""One Construct per component of the relay's deployment; the Stack wires them."""

@@ -1,0 +1,145 @@
+"""The PWA and the remote media behind one CloudFront distribution.
+
+The PWA's files sit in a private bucket read through origin access control; every answer carries
+security headers (HSTS, a CSP that lets the PWA talk only to itself and the relay's APIs, no
+framing, no sniffing). Remote media (`media/*`) and event thumbnails (`thumbnails/*`) are paths of
+the same distribution, served from the media bucket only with CloudFront signed cookies checked
+against a key group whose private key lives in Secrets Manager. One origin for the PWA and its
+media means the cookies are first-party and no CORS preflight sits in front of each part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from ..nag import acknowledge
+from .media import MEDIA_SESSIONS_PREFIX, THUMBNAILS_PREFIX
+
+
+def content_security_policy(api_origins: Sequence[str]) -> str:
+    connect = " ".join(["'self'", *api_origins])
+    return (
+        "default-src 'self'; "
+        f"connect-src {connect}; "
+        "img-src 'self' blob: data:; media-src 'self' blob:; worker-src 'self' blob:; "
+        "script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+        "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
+    )
+
+
+class WebDistribution(Construct):
+    """Exposes `site_bucket`, `distribution`, `key_group`, `public_key` and `headers`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        media_bucket: s3.IBucket,
+        media_public_key_pem: str,
+        api_origins: Sequence[str],
+        access_logs: s3.IBucket,
+        removal_policy: cdk.RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, id)
+        self.site_bucket = s3.Bucket(
+            self,
+            "Site",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="site/",
+            removal_policy=removal_policy,
+        )
+        self.headers = cloudfront.ResponseHeadersPolicy(
+            self,
+            "SecurityHeaders",
+            comment="SkyCam PWA security headers",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=cdk.Duration.days(365),
+                    include_subdomains=True,
+                    preload=True,
+                    override=True,
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
+                ),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.NO_REFERRER, override=True
+                ),
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=content_security_policy(api_origins), override=True
+                ),
+            ),
+        )
+        self.public_key = cloudfront.PublicKey(
+            self,
+            "MediaKey",
+            encoded_key=media_public_key_pem,
+            comment="SkyCam remote media: signed cookies (private half in Secrets Manager)",
+        )
+        self.key_group = cloudfront.KeyGroup(self, "MediaKeys", items=[self.public_key])
+        media_origin = origins.S3BucketOrigin.with_origin_access_control(media_bucket)
+        media_behavior = cloudfront.BehaviorOptions(
+            origin=media_origin,
+            viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+            allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+            cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+            trusted_key_groups=[self.key_group],
+            response_headers_policy=self.headers,
+        )
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment="SkyCam PWA and remote media",
+            default_root_object="index.html",
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origins.S3BucketOrigin.with_origin_access_control(self.site_bucket),
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                response_headers_policy=self.headers,
+            ),
+            additional_behaviors={
+                f"{MEDIA_SESSIONS_PREFIX}*": media_behavior,
+                f"{THUMBNAILS_PREFIX}*": media_behavior,
+            },
+            # The PWA routes in the browser: unknown paths get the app shell.
+            error_responses=[
+                cloudfront.ErrorResponse(
+                    http_status=404, response_http_status=200, response_page_path="/index.html"
+                )
+            ],
+            enable_logging=True,
+            log_bucket=access_logs,
+            log_file_prefix="cloudfront/",
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+        )
+        acknowledge(
+            self.distribution,
+            "AwsSolutions-CFR4",
+            "The distribution answers on CloudFront's default *.cloudfront.net certificate, whose "
+            "TLS floor CloudFront fixes (a minimum protocol version needs a certificate of "
+            "one's own: a domain and an ACM certificate in us-east-1, docs/DEPLOYMENT.md)",
+        )
+        acknowledge(
+            self.distribution,
+            "AwsSolutions-CFR1",
+            "Owners and their invitees watch their cameras from wherever they travel; every "
+            "media object needs a signed cookie anyway",
+        )
+        acknowledge(
+            self.distribution,
+            "AwsSolutions-CFR2",
+            "WAF costs at least $5 a month plus per-request fees, more than the whole relay for "
+            "a single owner; the site is static files and media behind signed cookies",
+        )

@@ -1,0 +1,265 @@
+"""Template assertions for each component of the relay's stack, checked against the relay's own
+code where the relay decides (table shape, Lambda environment, functions)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+import infra
+from cloud.chalicelib.config import PREFIX, RelayConfig, load_config
+from cloud.chalicelib.storage import dynamo_items
+from infra.components.media import MEDIA_SESSIONS_PREFIX, THUMBNAILS_PREFIX
+from infra.components.relay import FUNCTIONS
+from infra.stack import RelayStack
+
+from .conftest import Synthesized
+
+
+@pytest.fixture(scope="module")
+def template(synthesized: Synthesized) -> Template:
+    return Template.from_json(synthesized.template)
+
+
+class _RecordingDynamo:
+    """Stands in for the boto3 client `create_table` is given, to read the table it asks for."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, dict[str, Any]] = {}
+
+    def create_table(self, **kwargs: Any) -> None:
+        self.calls["create_table"] = kwargs
+
+    def update_time_to_live(self, **kwargs: Any) -> None:
+        self.calls["update_time_to_live"] = kwargs
+
+
+def test_table_is_the_one_the_relay_adapter_creates(template: Template) -> None:
+    relay_side = _RecordingDynamo()
+    dynamo_items.create_table(relay_side, "t")
+    wanted = relay_side.calls["create_table"]
+    ttl = relay_side.calls["update_time_to_live"]["TimeToLiveSpecification"]
+    template.resource_count_is("AWS::DynamoDB::Table", 1)
+    template.has_resource(
+        "AWS::DynamoDB::Table",
+        {
+            "Properties": {
+                "KeySchema": wanted["KeySchema"],
+                "AttributeDefinitions": Match.array_equals(wanted["AttributeDefinitions"]),
+                "BillingMode": wanted["BillingMode"],
+                "TimeToLiveSpecification": ttl,
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "SSESpecification": {"SSEEnabled": True},
+                "DeletionProtectionEnabled": True,
+                # The ItemStore port queries one partition by key: no index to pay for.
+                "GlobalSecondaryIndexes": Match.absent(),
+            },
+            "DeletionPolicy": "Retain",
+        },
+    )
+
+
+def test_buckets_are_private_encrypted_and_tls_only(synthesized: Synthesized) -> None:
+    buckets = synthesized.resources("AWS::S3::Bucket")
+    assert len(buckets) == 3  # media, its access logs, the PWA's site
+    policies = synthesized.resources("AWS::S3::BucketPolicy")
+    for name, bucket in buckets.items():
+        props = bucket["Properties"]
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }, name
+        rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+        denies_plain_http = [
+            statement
+            for policy in policies.values()
+            if policy["Properties"]["Bucket"] == {"Ref": name}
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if statement["Effect"] == "Deny"
+            and statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+            and statement["Action"] == "s3:*"
+        ]
+        assert denies_plain_http, f"{name} accepts plain HTTP"
+
+
+def test_media_bucket_expires_thumbnails_and_sessions_and_allows_the_pwa(
+    synthesized: Synthesized,
+) -> None:
+    media = synthesized.template["Resources"][_ref(synthesized, "SKYCAM_RELAY_BUCKET")]
+    props = media["Properties"]
+    rules = {r["Prefix"]: r for r in props["LifecycleConfiguration"]["Rules"] if "Prefix" in r}
+    assert rules[THUMBNAILS_PREFIX]["ExpirationInDays"] == 30
+    assert rules[MEDIA_SESSIONS_PREFIX]["ExpirationInDays"] == 1
+    assert all(r["Status"] == "Enabled" for r in rules.values())
+    cors = props["CorsConfiguration"]["CorsRules"]
+    assert [sorted(r["AllowedMethods"]) for r in cors] == [["GET", "HEAD"]]
+    assert all(origin.startswith("https://") for r in cors for origin in r["AllowedOrigins"])
+
+
+def test_pwa_and_media_behind_cloudfront_with_headers_and_signed_cookies(
+    synthesized: Synthesized, template: Template
+) -> None:
+    template.has_resource_properties(
+        "AWS::CloudFront::ResponseHeadersPolicy",
+        {
+            "ResponseHeadersPolicyConfig": {
+                "SecurityHeadersConfig": {
+                    "StrictTransportSecurity": Match.object_like(
+                        {"AccessControlMaxAgeSec": 31536000, "IncludeSubdomains": True}
+                    ),
+                    "ContentTypeOptions": {"Override": True},
+                    "FrameOptions": {"FrameOption": "DENY", "Override": True},
+                    "ContentSecurityPolicy": Match.object_like(
+                        {"ContentSecurityPolicy": Match.any_value()}
+                    ),
+                }
+            }
+        },
+    )
+    (distribution,) = synthesized.resources("AWS::CloudFront::Distribution").values()
+    config = distribution["Properties"]["DistributionConfig"]
+    (headers_id,) = synthesized.resources("AWS::CloudFront::ResponseHeadersPolicy")
+    assert config["DefaultCacheBehavior"]["ResponseHeadersPolicyId"] == {"Ref": headers_id}
+    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert "TrustedKeyGroups" not in config["DefaultCacheBehavior"]  # the PWA itself is public
+    (key_group,) = synthesized.resources("AWS::CloudFront::KeyGroup")
+    media_paths = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
+    assert set(media_paths) == {f"{MEDIA_SESSIONS_PREFIX}*", f"{THUMBNAILS_PREFIX}*"}
+    for behavior in media_paths.values():
+        assert behavior["TrustedKeyGroups"] == [{"Ref": key_group}]
+        assert behavior["ViewerProtocolPolicy"] == "https-only"
+    # Every origin is a private bucket reached through origin access control.
+    assert all(origin.get("OriginAccessControlId") for origin in config["Origins"])
+
+
+def test_secrets_are_generated_at_deploy_never_written(synthesized: Synthesized) -> None:
+    secrets = synthesized.resources("AWS::SecretsManager::Secret")
+    assert len(secrets) == 3  # token signing, VAPID, CloudFront signing
+    for secret in secrets.values():
+        assert "SecretString" not in secret["Properties"]
+        assert "GenerateSecretString" in secret["Properties"]
+        assert "KmsKeyId" in secret["Properties"]
+    pairs = synthesized.resources("AWS::CloudFormation::CustomResource")
+    specs = sorted(p["Properties"]["KeyPairSpec"] for p in pairs.values())
+    assert specs == ["ECC_NIST_P256", "RSA_2048"]
+    (public_key,) = synthesized.resources("AWS::CloudFront::PublicKey").values()
+    encoded = public_key["Properties"]["PublicKeyConfig"]["EncodedKey"]
+    assert set(encoded) == {"Fn::GetAtt"}, "the public key comes from the deploy-time pair"
+    assert encoded["Fn::GetAtt"][0] in pairs
+    assert "PRIVATE KEY-----\n" not in json.dumps(synthesized.template)
+
+
+def test_lambda_environment_is_exactly_what_the_relay_config_reads(
+    synthesized: Synthesized,
+) -> None:
+    functions = synthesized.resources("AWS::Serverless::Function")
+    assert set(functions) == set(FUNCTIONS)
+    config_names = {f"{PREFIX}{f.name.upper()}" for f in fields(RelayConfig)}
+    for name, function in functions.items():
+        env = function["Properties"]["Environment"]["Variables"]
+        # Only the local host's directory is left out; everything else is set explicitly.
+        assert config_names - set(env) == {f"{PREFIX}DATA_DIR"}, name
+        assert set(env) <= config_names, name
+        resolved = {k: v if isinstance(v, str) else f"ref:{v['Ref']}" for k, v in env.items()}
+        config = load_config(resolved)  # the relay's own parser accepts it as is
+        assert config.storage == "dynamodb"
+        resources = synthesized.template["Resources"]
+        assert resources[config.table.removeprefix("ref:")]["Type"] == "AWS::DynamoDB::Table"
+        assert resources[config.bucket.removeprefix("ref:")]["Type"] == "AWS::S3::Bucket"
+        secret = resources[config.signing_secret.removeprefix("ref:")]
+        assert secret["Type"] == "AWS::SecretsManager::Secret"
+        assert "signing" in secret["Properties"]["Description"]
+        (role_id,) = [k for k in synthesized.resources("AWS::IAM::Role") if k.startswith("Relay")]
+        assert function["Properties"]["Role"] == {"Fn::GetAtt": [role_id, "Arn"]}
+
+
+def test_no_wildcard_action_and_least_privilege_on_data(synthesized: Synthesized) -> None:
+    data_types = {"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret"}
+    data = {k for k, v in synthesized.template["Resources"].items() if v["Type"] in data_types}
+    relay_actions: set[str] = set()
+    for name, policy in synthesized.resources("AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = _as_list(statement["Action"])
+            assert not any(a == "*" or a.endswith(":*") for a in actions), (name, actions)
+            touched = json.dumps(statement["Resource"])
+            if any(f'"{d}"' in touched for d in data):
+                assert all("*" not in a for a in actions), (name, actions)
+            assert statement["Resource"] != "*", (name, actions)
+            if name.startswith("RelayRole"):
+                relay_actions.update(actions)
+    dynamo = {a for a in relay_actions if a.startswith("dynamodb:")}
+    assert dynamo == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+    }
+    assert "dynamodb:Scan" not in relay_actions
+    assert {a for a in relay_actions if a.startswith("s3:")} == {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+    }
+
+
+def test_alarms_cover_every_lambda_the_apis_and_the_budget(synthesized: Synthesized) -> None:
+    alarms = synthesized.resources("AWS::CloudWatch::Alarm").values()
+    (topic,) = synthesized.resources("AWS::SNS::Topic")
+    watched = set()
+    for alarm in alarms:
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [{"Ref": topic}]
+        dims = {d["Name"]: d["Value"] for d in props["Dimensions"]}
+        watched.add((props["Namespace"], props["MetricName"], json.dumps(dims, sort_keys=True)))
+    for function in FUNCTIONS:
+        for metric in ("Errors", "Throttles"):
+            dims = json.dumps({"FunctionName": {"Ref": function}}, sort_keys=True)
+            assert ("AWS/Lambda", metric, dims) in watched, (function, metric)
+    metrics = {(ns, m) for ns, m, _ in watched}
+    assert ("AWS/ApiGateway", "5XXError") in metrics
+    assert ("AWS/ApiGateway", "IntegrationError") in metrics
+    (budget,) = synthesized.resources("AWS::Budgets::Budget").values()
+    assert budget["Properties"]["Budget"]["BudgetLimit"] == {"Amount": 25, "Unit": "USD"}
+    for notice in budget["Properties"]["NotificationsWithSubscribers"]:
+        assert notice["Subscribers"] == [{"SubscriptionType": "SNS", "Address": {"Ref": topic}}]
+    subscription = synthesized.resources("AWS::SNS::Subscription")
+    assert [s["Properties"]["Endpoint"] for s in subscription.values()] == ["owner@example.com"]
+
+
+def test_stack_wires_one_of_each_component(synthesized: Synthesized) -> None:
+    stack = synthesized.stack
+    assert isinstance(stack, RelayStack)
+    assert stack.stage.name == "prod"
+    outputs = synthesized.template["Outputs"]
+    assert {"RelayUrl", "RelayWebSocketUrl", "PwaUrl", "MediaKeyPairId"} <= set(outputs)
+
+
+def _ref(synthesized: Synthesized, env_name: str) -> str:
+    function = synthesized.template["Resources"]["APIHandler"]
+    ref: str = function["Properties"]["Environment"]["Variables"][env_name]["Ref"]
+    return ref
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def test_key_pair_maker_runs_the_reviewed_source_inline(synthesized: Synthesized) -> None:
+    """CloudFormation takes inline code up to 4 KB, and only inline code gets `cfnresponse`."""
+    source = (Path(infra.__file__).parent / "lambda_src" / "keypair.py").read_text()
+    assert len(source.encode()) <= 4096
+    compile(source, "keypair.py", "exec")
+    (function,) = synthesized.resources("AWS::Lambda::Function").values()
+    assert function["Properties"]["Code"] == {"ZipFile": source}
+    assert function["Properties"]["Handler"] == "index.handler"
+    # The private key goes to its secret; CloudFormation hears only the public key.
+    assert '"PublicKeyPem"' in source and "PrivateKeyPlaintext" in source
