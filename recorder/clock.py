@@ -49,3 +49,41 @@ class FakeClock:
     async def sleep(self, seconds: float) -> None:
         self.advance(seconds)
         await asyncio.sleep(0)
+
+
+class SteppedClock:
+    """A clock that only moves when told to, whose `sleep` really waits until `advance` passes
+    its end. A test sees a loop's pending timers (`sleepers`) and fires them at will, so it
+    waits on facts (this timer is set, that one has fired) rather than on the wall clock."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self._now = start
+        self._mono = 0.0
+        self._sleeping: list[tuple[float, asyncio.Future[None]]] = []
+
+    def now(self) -> float:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    @property
+    def sleepers(self) -> int:
+        """How many sleeps are waiting for the clock to reach their end."""
+        return sum(1 for _, future in self._sleeping if not future.done())
+
+    def advance(self, seconds: float) -> None:
+        self._now += seconds
+        self._mono += seconds
+        for ends, future in self._sleeping:
+            if ends <= self._mono and not future.done():
+                future.set_result(None)
+        self._sleeping = [(ends, f) for ends, f in self._sleeping if not f.done()]
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sleeping.append((self._mono + seconds, future))
+        await future  # cancelling the sleep cancels the future: it stops counting

@@ -86,6 +86,7 @@ class CameraFleet:
         self._running: dict[str, _Running] = {}
         self.live: dict[str, LiveStream] = {}
         self._live_started = asyncio.Event()
+        self.live_sweeps = 0  # passes of `end_idle_live` done: progress a test can await
 
     async def apply(self, camera_id: str, camera: CameraConfig | None) -> None:
         """Make the running worker of `camera_id` match `camera` (None: removed)."""
@@ -129,9 +130,10 @@ class CameraFleet:
             for live in self.live.values():
                 if live.stop_if_idle():
                     log.info("%s: live view stopped (no viewers)", live.camera_id)
+            self.live_sweeps += 1
             wake: asyncio.Task[Any]
             if any(live.active for live in self.live.values()):
-                wake = asyncio.create_task(asyncio.sleep(LIVE_IDLE_CHECK_S))
+                wake = asyncio.create_task(self._clock.sleep(LIVE_IDLE_CHECK_S))
             else:
                 self._live_started.clear()
                 wake = asyncio.create_task(self._live_started.wait())

@@ -102,6 +102,10 @@ class MotionService:
         self.onvif: dict[str, OnvifMotionSource] = {}
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._handled = asyncio.Event()  # set by the consumer after each signal: wakes the ticker
+        # Progress a test can await: ticks handled, and how often the ticker went idle (waiting
+        # for a signal, with no timer).
+        self.ticks = 0
+        self.ticker_idles = 0
         self._writer: EventWriter | None = None
         self._running: dict[str, _Sources] = {}
 
@@ -278,6 +282,7 @@ class MotionService:
                 continue
             try:
                 if item == _TICK:
+                    self.ticks += 1
                     await writer.tick()
                 else:
                     await writer.handle(*item)
@@ -293,6 +298,7 @@ class MotionService:
         while not shutdown.is_set():
             self._handled.clear()  # before looking: a signal handled from now on wakes us
             if not writer.busy:
+                self.ticker_idles += 1
                 await _first(self._handled.wait(), shutdown.wait())
                 continue
             await _sleep(self._clock, TICK_S, shutdown)

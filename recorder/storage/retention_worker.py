@@ -207,6 +207,7 @@ class RetentionWorker:
         self._poked = asyncio.Event()
         self._indexed = 0  # bytes of the segments indexed since the last pass began
         self._draining = False
+        self.passes = 0  # passes done: progress a test can await
 
     def set_policy(self, policy: RetentionPolicy) -> None:
         """Cameras or their retention changed: plan with this from the next pass on."""
@@ -227,6 +228,11 @@ class RetentionWorker:
             if self._indexed < self._budget():
                 return
         self._poked.set()
+
+    @property
+    def pass_due(self) -> bool:
+        """A poke asked for a pass that has not begun yet."""
+        return self._poked.is_set()
 
     def _budget(self) -> float:
         """Bytes that may be indexed before the next pass, as the last pass left things."""
@@ -272,6 +278,7 @@ class RetentionWorker:
                 report.freed_bytes,
                 report.measured_percent,
             )
+        self.passes += 1
         return report
 
     async def _measure(self) -> StatusInputs:

@@ -74,13 +74,17 @@ def test_https_login_snapshot_and_playback(site: tuple[RecorderThread, Path]) ->
         taken = int(snap.headers["X-Taken-At-Ms"])
         assert time.time() * 1000 - taken < 2500  # the newest keyframe: at most ~1 GOP old
 
-        time.sleep(24)  # two segments at least
-        now = int(time.time() * 1000)
-        query = f"start={now - 40_000}&end={now}"
-        playlist = client.get(f"/api/v1/cameras/front/playback.m3u8?{query}", headers=headers)
+        deadline = time.monotonic() + 90
+        while True:  # until two segments at least are recorded and indexed
+            now = int(time.time() * 1000)
+            query = f"start={now - 40_000}&end={now}"
+            playlist = client.get(f"/api/v1/cameras/front/playback.m3u8?{query}", headers=headers)
+            lines = playlist.text.splitlines()
+            uris = [line for line in lines if line.startswith("segments/")]
+            if (playlist.status_code == 200 and len(uris) >= 2) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)  # 404 until the first segment is indexed
         assert playlist.status_code == 200
-        lines = playlist.text.splitlines()
-        uris = [line for line in lines if line.startswith("segments/")]
         ranges = [line.split(":")[1] for line in lines if line.startswith("#EXT-X-BYTERANGE")]
         maps = [line for line in lines if line.startswith("#EXT-X-MAP")]
         assert len(uris) >= 2

@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from recorder.capture.replay import ReplayOpener
 from recorder.clock import FakeClock, SystemClock
 from recorder.config import CameraConfig, parse_config
@@ -17,9 +15,8 @@ from recorder.errors import StreamError
 from recorder.motion.activity import ActivityEnded, ActivityStarted, Signal
 from recorder.motion.config import MotionConfig, MotionSource
 from recorder.motion.model import EventNotice, NoticeKind
-from recorder.motion.service import MotionService
+from recorder.motion.service import TICK_S, MotionService
 from recorder.motion.worker import MotionSession, MotionWorker
-from recorder.motion.writer import EventWriter
 from recorder.storage.memory_index import MemorySegmentIndex
 
 from .test_store import event
@@ -112,11 +109,13 @@ class _Running:
 
 
 @contextlib.asynccontextmanager
-async def _running(tmp_path: Path, make_clip: Callable[..., Path]) -> AsyncIterator[_Running]:
+async def _running(
+    tmp_path: Path, make_clip: Callable[..., Path], clock: SystemClock | None = None
+) -> AsyncIterator[_Running]:
     """A service running with no camera, and a camera whose clip moves all the time."""
     clip = make_clip(seconds=12, size="320x240", audio=False)
     config = parse_config({"data_dir": str(tmp_path)})
-    clock = SystemClock()
+    clock = clock or SystemClock()
     index = MemorySegmentIndex(clock=clock)
     await index.open()
     service = MotionService(config, index, clock, opener=ReplayOpener(clip, clock))
@@ -155,30 +154,42 @@ async def test_cameras_change_at_runtime(tmp_path: Path, make_clip: Callable[...
 
 
 async def test_the_event_writer_ticks_only_while_an_event_is_open(
-    tmp_path: Path, make_clip: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, make_clip: Callable[..., Path]
 ) -> None:
     """Ticks split long events and write updates; with no event open nothing wakes the loop."""
-    ticks = 0
-    tick = EventWriter.tick
-
-    async def counted(self: EventWriter) -> None:
-        nonlocal ticks
-        ticks += 1
-        await tick(self)
-
-    monkeypatch.setattr(EventWriter, "tick", counted)
-    async with _running(tmp_path, make_clip) as running:
-        await asyncio.sleep(2.2)
-        assert ticks == 0  # idle: no timer
-        await running.service.apply("front", running.camera)
+    clock = SleepLog()
+    async with _running(tmp_path, make_clip, clock) as running:
+        service = running.service
+        await wait_for(lambda: service.ticker_idles == 1)
+        assert service.ticks == 0 and clock.asked(TICK_S) == 0  # idle: no timer
+        await service.apply("front", running.camera)
         await wait_for(lambda: any(n.kind is NoticeKind.START for n in running.notices))
-        await asyncio.sleep(2.5)
-        assert ticks >= 2  # an event is open: once a second
+        await wait_for(lambda: service.ticks >= 2)  # an event is open: a tick every TICK_S
+        assert service.ticker_idles == 1 and clock.asked(TICK_S) >= 2
         await _switch_off(running)
-        await asyncio.sleep(1.2)  # a tick already waiting may still come
-        settled = ticks
-        await asyncio.sleep(2.2)
-        assert ticks == settled  # closed: idle again
+        await wait_for(lambda: service.ticker_idles == 2)  # after a tick already waiting, if any
+        assert TICK_S not in clock.pending  # closed: idle again, no timer left
+        settled = service.ticks, clock.asked(TICK_S)
+    assert (service.ticks, clock.asked(TICK_S)) == settled  # nothing ticked until shutdown
+
+
+class SleepLog(SystemClock):
+    """The system clock, remembering the sleeps it is asked for (and which still wait)."""
+
+    def __init__(self) -> None:
+        self.requested: list[float] = []
+        self.pending: list[float] = []
+
+    def asked(self, seconds: float) -> int:
+        return self.requested.count(seconds)
+
+    async def sleep(self, seconds: float) -> None:
+        self.requested.append(seconds)
+        self.pending.append(seconds)
+        try:
+            await super().sleep(seconds)
+        finally:
+            self.pending.remove(seconds)
 
 
 async def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:

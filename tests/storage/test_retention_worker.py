@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -233,14 +233,11 @@ async def test_poke_runs_retention_without_waiting_for_the_interval(
                          min_interval_s=0)  # fmt: skip
         shutdown = asyncio.Event()
         task = asyncio.create_task(worker.run(shutdown))
-        await asyncio.sleep(0.05)  # first pass done, now waiting an hour
+        await _wait_until(lambda: worker.passes == 1)  # first pass done, now waiting an hour
         now = int(clock.now() * 1000)
         await index.add_segment(place_segment(layout, clip, "a", now - 3 * DAY_MS))
         worker.poke()
-        for _ in range(100):
-            await asyncio.sleep(0.01)
-            if not _files(layout):
-                break
+        await _wait_until(lambda: worker.passes == 2)
         shutdown.set()
         await asyncio.wait_for(task, 2)  # shutdown interrupts the hour-long wait
         assert _files(layout) == set()
@@ -261,18 +258,22 @@ class _CountingCapacity(FixedCapacity):
 async def _passes_while_poked(
     probe: _CountingCapacity, layout: SegmentLayout, segment_bytes: int
 ) -> int:
-    """Poke every 20 ms for a second, as segments of many cameras would; count the passes."""
+    """Poke 50 times, as segments of many cameras would; count the passes. Each poke that asks
+    for a pass is followed by it before the next poke, so the count is exact."""
     async with MemorySegmentIndex() as index:
         await index.ensure_camera("a")
         worker = _worker(index, layout, RetentionPolicy(), SystemClock(), probe=probe,
                          interval_s=3600, min_interval_s=0)  # fmt: skip
         shutdown = asyncio.Event()
         task = asyncio.create_task(worker.run(shutdown))
+        await _wait_until(lambda: worker.passes == 1)
         for _ in range(50):
+            passes = worker.passes
             worker.poke(segment_bytes)
-            await asyncio.sleep(0.02)
+            if worker.pass_due:
+                await _wait_until(lambda: worker.passes == passes + 1)  # noqa: B023 (awaited here)
         shutdown.set()
-        await asyncio.wait_for(task, 2)
+        await asyncio.wait_for(task, 10)
     return probe.reads
 
 
@@ -353,23 +354,21 @@ async def test_space_given_back_by_another_program_resumes_recording_within_the_
     shutdown = asyncio.Event()
     task = asyncio.create_task(worker.run(shutdown))
     try:
-        for _ in range(200):
-            await asyncio.sleep(0.01)
-            if state.breaker_open:
-                break
+        await _wait_until(lambda: state.breaker_open)
         assert state.breaker_open and state.used_percent == pytest.approx(99.9)
         disk.free_bytes = 6 * 10**8  # it deleted its file: 40 %
-        for _ in range(200):  # two seconds at most; the pass interval is an hour
-            await asyncio.sleep(0.01)
-            if not state.breaker_open:
-                break
+        await _wait_until(lambda: not state.breaker_open)  # the pass interval is an hour
         assert state.writable and state.used_percent == pytest.approx(40.0)
         disk.free_bytes = 10**6  # and filled it again: noticed without any segment indexed
-        for _ in range(200):
-            await asyncio.sleep(0.01)
-            if state.breaker_open:
-                break
+        await _wait_until(lambda: state.breaker_open)
         assert state.breaker_open
     finally:
         shutdown.set()
         await asyncio.wait_for(task, 5)
+
+
+async def _wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.005)
