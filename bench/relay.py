@@ -43,6 +43,7 @@ import psutil
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from bench.output import emit_figures
 from cloud.chalicelib.ids import b64url
 from cloud.chalicelib.recorders.identity import connect_message, recorder_id_for
 from cloud.local.process import RelayChild
@@ -294,11 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         args.recorders, args.restart_recorders, args.idle_hours = 50, 10, 0.5
         args.calls, args.rollover_s = 15, 10.0
     figures = asyncio.run(run(args))
-    text = json.dumps(figures, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    emit_figures(figures, args.json)
     return 0
 
 
