@@ -23,7 +23,6 @@ Output: `rows`, `cameras`, `days`, `runs` (per repeat: `launch_to_first_packet_s
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import signal
 import statistics
@@ -40,6 +39,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable from t
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.api_data import StoreFacts, ensure_store
+from bench.output import emit_figures
 from recorder.service import INDEX_FILE
 from recorder.storage.layout import SegmentLayout
 from sim import CameraSpec, SimCluster
@@ -199,11 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         "launch_to_first_packet_s": statistics.median(r["launch_to_first_packet_s"] for r in runs),
         "walk_s": statistics.median(r["walk_s"] for r in runs),
     }
-    text = json.dumps(result, indent=1)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text, encoding="utf-8")
-    print(text)
+    emit_figures(result, args.json, indent=1)
     return 0
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 import time
@@ -25,6 +24,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable from t
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.api_data import ensure_store
+from bench.output import emit_figures
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.reconcile import Reconciler
 from recorder.storage.sqlite_index import SqliteSegmentIndex
@@ -61,11 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_s": statistics.median(r["cpu_s"] for r in runs),
         "rows_per_s": round(facts.rows / statistics.median(r["wall_s"] for r in runs)),
     }
-    text = json.dumps(result, indent=1)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text, encoding="utf-8")
-    print(text)
+    emit_figures(result, args.json, indent=1)
     return 0
 
 

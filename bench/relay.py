@@ -25,16 +25,13 @@ import asyncio
 import contextlib
 import json
 import random
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlencode
 
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repository
@@ -46,8 +43,10 @@ import psutil
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from bench.output import emit_figures
 from cloud.chalicelib.ids import b64url
 from cloud.chalicelib.recorders.identity import connect_message, recorder_id_for
+from cloud.local.process import RelayChild
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -70,61 +69,18 @@ SCALE = 100.0  # idle run: 10 min idle limit -> 6 s, 2 h cap -> 72 s, an hour ->
 HEARTBEAT_S, ROLLOVER_S = 540.0, 6600.0  # the tunnel client's defaults
 
 
-class Relay:
-    """`skycam relay` in a process of its own."""
+class Relay(RelayChild):
+    """`skycam relay` in a process of its own, on any free ports."""
 
-    def __init__(self, data: Path, idle_s: float, max_s: float, ports: tuple[int, ...] = (0, 0, 0)):
-        self.data, self.idle_s, self.max_s, self.ports = data, idle_s, max_s, ports
-        self.rest = self.ws = ""
-        self.admin_password: str | None = None
-        self.proc: subprocess.Popen[str] | None = None
-        self.output: list[str] = []
+    def __init__(self, data: Path, idle_s: float, max_s: float) -> None:
+        options = ("--idle-timeout", str(idle_s), "--max-connection", str(max_s))
+        super().__init__(data, (0, 0, 0), options=options, cwd=REPO, echo_log=False)
 
-    def start(self) -> Relay:
-        cmd = [sys.executable, "-m", "skycam.cli", "relay", "--data-dir", str(self.data)]
-        cmd += ["--port", str(self.ports[0]), "--ws-port", str(self.ports[1])]
-        cmd += ["--manage-port", str(self.ports[2]), "--idle-timeout", str(self.idle_s)]
-        cmd += ["--max-connection", str(self.max_s)]
-        self.proc = subprocess.Popen(
-            cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        ready = threading.Event()
-        urls: dict[str, str] = {}
-
-        def read() -> None:
-            assert self.proc is not None and self.proc.stdout is not None
-            for line in self.proc.stdout:
-                self.output.append(line)
-                parts = line.split()
-                if line.startswith("  REST API"):
-                    urls["rest"] = parts[-1].removesuffix("/v1")
-                elif line.startswith("  WebSocket"):
-                    urls["ws"] = parts[-1]
-                elif line.startswith("  @connections"):
-                    urls["manage"] = parts[-1]
-                elif line.startswith("  relay admin"):
-                    self.admin_password = parts[-1]
-                elif line.startswith("  data"):
-                    ready.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        if not ready.wait(120):
-            raise RuntimeError("relay did not start")
-        self.rest, self.ws = urls["rest"], urls["ws"]
-        self.ports = tuple(
-            int(u.rsplit(":", 1)[1]) for u in (urls["rest"], urls["ws"], urls["manage"])
-        )
-        return self
+    def start(self, timeout_s: float = 120) -> Self:
+        return super().start(timeout_s)
 
     def rss(self) -> int:
-        assert self.proc is not None
-        return int(psutil.Process(self.proc.pid).memory_info().rss)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(60)
-        self.proc = None
+        return int(psutil.Process(self.pid).memory_info().rss)
 
 
 @dataclass
@@ -339,11 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         args.recorders, args.restart_recorders, args.idle_hours = 50, 10, 0.5
         args.calls, args.rollover_s = 15, 10.0
     figures = asyncio.run(run(args))
-    text = json.dumps(figures, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    emit_figures(figures, args.json)
     return 0
 
 

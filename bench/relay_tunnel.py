@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -21,43 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from recorder.config import parse_config
-from recorder.service import Recorder
 from recorder.tunnel.device import DeviceClient, cloud_link
-
-
-class _RecorderThread:
-    def __init__(self, config: Any) -> None:
-        self.recorder = Recorder(config)
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._main, daemon=True)
-
-    def _main(self) -> None:
-        async def body() -> None:
-            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-            task = asyncio.create_task(self.recorder.run(self._stop))
-            await asyncio.wait(
-                [task, asyncio.create_task(self.recorder.ready.wait())],
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            self._ready.set()
-            await task
-
-        try:
-            asyncio.run(body())
-        finally:
-            self._ready.set()
-
-    def start(self) -> _RecorderThread:
-        self._thread.start()
-        self._ready.wait(120)
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(60)
+from tests.recorder_thread import RecorderThread
 
 
 async def tunnel_figures(
@@ -69,11 +33,10 @@ async def tunnel_figures(
         "api": {"http_port": 0, "https": False},
         "relay": {"url": rest, "ws_url": ws, "connection_max_s": 4, "rollover_drain_s": 1},
     })  # fmt: skip
-    thread = _RecorderThread(config).start()
-    api = thread.recorder.api
-    assert api is not None and api.first_password
-    lan_url = f"http://127.0.0.1:{api.server.http_port}"
-    try:
+    with RecorderThread(config) as thread:
+        api = thread.recorder.api
+        assert api is not None and api.first_password
+        lan_url = f"http://127.0.0.1:{api.server.http_port}"
         async with httpx.AsyncClient(timeout=30) as http:
             login = await http.post(
                 f"{lan_url}/api/v1/auth/login",
@@ -123,8 +86,6 @@ async def tunnel_figures(
                 await asyncio.sleep(0.05)
             after = (await http.get(f"{lan_url}/api/v1/relay", headers=lan)).json()
             await device.close()
-    finally:
-        thread.stop()
     b, d = statistics.median(brokered) * 1000, statistics.median(direct) * 1000
     return {
         "brokered_rtt_ms": round(b, 2),

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.output import emit_figures  # noqa: E402
 from tests.web.stack import WEB, playwright_env, web_stack  # noqa: E402
 
 TARGETS = {
@@ -93,11 +94,7 @@ def main() -> int:
         print(done.stderr[-4000:], file=sys.stderr)
         return 1
     result = summarize(json.loads(done.stdout))
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    emit_figures(result, args.json)
     return 0
 
 

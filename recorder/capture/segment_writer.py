@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 import av
@@ -29,6 +28,7 @@ import av.error
 from recorder.av_errors import CAUGHT, translate
 from recorder.errors import SegmentError
 from recorder.storage import pagecache
+from recorder.storage.durable import fsync_dir, make_dirs_durable
 from recorder.storage.fmp4 import Fmp4Info, inspect_fmp4
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.model import NewSegment
@@ -55,26 +55,6 @@ class _Track:
         self.stream = stream
         self.base = base  # the input tick that maps to 0, the start of the segment
         self.last_dts = -1
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def make_dirs_durable(path: Path) -> None:
-    """mkdir -p, then fsync each new directory's parent so the new entries survive a crash."""
-    missing = []
-    current = path
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for directory in reversed(missing):
-        directory.mkdir(exist_ok=True)
-        fsync_dir(directory.parent)
 
 
 class SegmentWriter:

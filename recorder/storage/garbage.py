@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
+from recorder.storage.durable import fsync_dir
 from recorder.storage.index import GarbageEntry, SegmentIndex
 from recorder.storage.layout import SegmentLayout
 
@@ -166,11 +166,3 @@ def _hour_dir_start_ms(hour_dir: Path) -> int | None:
         return int(day.timestamp() * 1000) + int(hour_dir.name) * _HOUR_MS
     except ValueError:
         return None
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -13,15 +13,9 @@ import os
 import shutil
 from pathlib import Path
 
+from recorder.storage.durable import fsync_dir
+
 _COPYING = ".moving"
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def move_file(source: Path, target: Path) -> None:

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import assert_never
 
 from recorder.errors import IndexConflict, SegmentError, StorageUnavailable
+from recorder.storage.durable import fsync_dir
 from recorder.storage.fmp4 import inspect_fmp4
-from recorder.storage.garbage import GarbageCollector, fsync_dir, remove_empty_dirs
+from recorder.storage.garbage import GarbageCollector, remove_empty_dirs
 from recorder.storage.index import SegmentIndex, SegmentRef
 from recorder.storage.layout import CAMERA_ID_RE, SEGMENT_SUFFIX, TEMP_SUFFIX, SegmentLayout
 from recorder.storage.model import Segment

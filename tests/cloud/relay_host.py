@@ -4,12 +4,6 @@ protocol as a recorder and as a device would."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -17,12 +11,16 @@ from urllib.parse import urlencode
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from cloud.local.process import RelayChild
+
 from .relay_fixtures import RecorderKey
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-class RelayProcess:
+class RelayProcess(RelayChild):
+    """The product's relay child, on any free ports, its log kept for the test to read."""
+
     def __init__(
         self,
         data_dir: Path,
@@ -33,70 +31,15 @@ class RelayProcess:
         verbose: bool = True,
         env: dict[str, str] | None = None,
     ) -> None:
-        self.data_dir = data_dir
-        self.idle_s, self.max_s = idle_s, max_s
-        self.ports = ports
-        self.verbose = verbose
-        self.env = env or {}
-        self.output: list[str] = []
-        self.rest = self.ws = self.manage = ""
-        self.admin_password: str | None = None
-        self._proc: subprocess.Popen[str] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self._proc is not None
-        return self._proc.pid
-
-    def start(self, timeout: float = 60) -> RelayProcess:
-        cmd = [sys.executable, "-m", "skycam.cli"] + (["-v"] if self.verbose else [])
-        cmd += ["relay", "--data-dir", str(self.data_dir), "--port", str(self.ports[0])]
-        cmd += ["--ws-port", str(self.ports[1]), "--manage-port", str(self.ports[2])]
-        cmd += ["--idle-timeout", str(self.idle_s), "--max-connection", str(self.max_s)]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
-        self._proc = subprocess.Popen(
-            cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        super().__init__(
+            data_dir,
+            ports,
+            options=("--idle-timeout", str(idle_s), "--max-connection", str(max_s)),
+            verbose=verbose,
+            env={"PYTHONUNBUFFERED": "1", **(env or {})},
+            cwd=REPO,
+            echo_log=False,
         )
-        ready = threading.Event()
-
-        def read() -> None:
-            assert self._proc is not None and self._proc.stdout is not None
-            for line in self._proc.stdout:
-                self.output.append(line)
-                words = line.split()
-                if line.startswith("  REST API"):
-                    self.rest = words[-1].removesuffix("/v1")
-                elif line.startswith("  WebSocket"):
-                    self.ws = words[-1]
-                elif line.startswith("  @connections"):
-                    self.manage = words[-1]
-                elif line.startswith("  relay admin"):
-                    self.admin_password = words[-1]
-                elif line.startswith("  data"):
-                    ready.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        deadline = time.monotonic() + timeout
-        while not ready.wait(0.1):
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("relay did not start:\n" + "".join(self.output))
-        self.ports = tuple(int(u.rsplit(":", 1)[1]) for u in (self.rest, self.ws, self.manage))  # type: ignore[assignment]
-        return self
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self._proc is None:
-            return
-        if self._proc.poll() is None:
-            self._proc.send_signal(sig)
-            try:
-                self._proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(10)
-        self._proc = None
-
-    def logs(self) -> str:
-        return "".join(self.output)
 
 
 class RelayClient:

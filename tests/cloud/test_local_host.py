@@ -29,13 +29,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:
-    process = RelayProcess(tmp_path_factory.mktemp("relay"), idle_s=120, max_s=600).start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
 def api(relay: RelayProcess) -> Iterator[RelayClient]:
     client = RelayClient(relay)
     yield client

@@ -32,13 +32,6 @@ PASSWORD = "CanaryPass" + secrets.token_hex(6)
 
 
 @pytest.fixture(scope="module")
-def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:
-    process = RelayProcess(tmp_path_factory.mktemp("relay"), idle_s=120, max_s=600).start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
 def site(relay: RelayProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecorderThread]:
     data_dir = tmp_path_factory.mktemp("site")
     specs = [CameraSpec(CAMERA, "motion", user="admin", password=PASSWORD)]

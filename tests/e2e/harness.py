@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +20,18 @@ from recorder.storage.layout import SegmentLayout
 from recorder.storage.model import Segment
 from recorder.storage.sqlite_index import SqliteSegmentIndex
 from sim import SimCamera
+
+
+async def wait_for(
+    predicate: Callable[[], Awaitable[bool]], timeout_s: float, step_s: float = 0.1
+) -> bool:
+    """Poll `predicate` until it holds (True) or `timeout_s` has passed (False)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await predicate():
+            return True
+        await asyncio.sleep(step_s)
+    return False
 
 
 def camera_entry(cam_id: str, camera: SimCamera, **extra: Any) -> dict[str, Any]:

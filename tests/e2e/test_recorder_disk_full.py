@@ -33,6 +33,7 @@ from tests.e2e.harness import (
     indexed_segments,
     make_config,
     running,
+    wait_for,
 )
 from tests.small_fs import fill, small_filesystem
 
@@ -51,15 +52,6 @@ def disk_used(path: Path) -> tuple[int, int]:
     st = os.statvfs(path)
     total = st.f_blocks * st.f_frsize
     return total - st.f_bavail * st.f_frsize, total
-
-
-async def wait_for(predicate, timeout_s: float, step_s: float = 0.1) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await predicate():
-            return True
-        await asyncio.sleep(step_s)
-    return False
 
 
 async def test_events_everywhere_still_never_stop_recording(

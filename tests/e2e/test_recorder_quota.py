@@ -14,7 +14,14 @@ from recorder.service import Recorder
 from recorder.storage.model import Protection
 from recorder.storage.state import AlertKind
 from sim import CameraSpec, SimCluster
-from tests.e2e.harness import HealthLog, camera_entry, disk_segments, make_config, running
+from tests.e2e.harness import (
+    HealthLog,
+    camera_entry,
+    disk_segments,
+    make_config,
+    running,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -26,15 +33,6 @@ HIGH = 0.90
 def cluster() -> Iterator[SimCluster]:
     with SimCluster([CameraSpec("cam", "idle")]) as running_cluster:
         yield running_cluster
-
-
-async def wait_for(predicate, timeout_s: float, step_s: float = 0.25) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await predicate():
-            return True
-        await asyncio.sleep(step_s)
-    return False
 
 
 async def test_small_quota(cluster: SimCluster, tmp_path: Path) -> None:
