@@ -1,8 +1,9 @@
 """One connection to one camera: read packets, cut them into segments, until told to stop.
 
 Two threads per session. The reader thread blocks in PyAV's demuxer. As each packet arrives it
-only notes the arrival time; at each video keyframe it handles the GOP that ends there in one go
-(or what came in the last `MAX_HOLD_S`, if the GOP is longer): the `Segmenter` places each video
+only notes the arrival time; at each video keyframe (with audio: at the first audio packet after
+it) it handles the GOP that ends there in one go (or what came in the last `MAX_HOLD_S`, if the
+GOP is longer): the `Segmenter` places each video
 packet on the wall clock and says where runs break and segments are cut, and the reader muxes
 the packets into the segment's `.partial` file and gives them to live view (`LiveTap`). The
 session thread makes each closed segment durable (fsync, rename, fsync the directory) and
@@ -223,15 +224,26 @@ class CaptureSession:
         pin_current_thread(self._settings.cpu)
         clock, stream, pending, figures = self._clock, shared.stream, self._pending, self.figures
         video = stream.video
+        # FFmpeg's interleaving muxer holds a packet until every other track has one after it,
+        # and the fragment a keyframe closes reaches the file only once that keyframe is written.
+        # With audio, the GOP is therefore handed over at the first audio packet after its
+        # keyframe: handed over at the keyframe itself, the fragment would wait a whole GOP for
+        # the next batch's audio, and a crash would lose it too.
+        with_audio = stream.audio is not None
+        keyframe_in = False
         try:
             for packet in stream.packets():
                 # On each wake-up only what cannot wait: when the packet arrived.
                 mono = clock.monotonic()
                 figures.last_packet = mono
                 pending.append((packet, clock.now(), mono))
-                if (packet.is_keyframe and packet.stream is video) or (
-                    mono - pending[0][2] >= MAX_HOLD_S
-                ):
+                if packet.stream is video:
+                    keyframe_in = keyframe_in or packet.is_keyframe
+                    ready = keyframe_in and not with_audio
+                else:
+                    ready = keyframe_in
+                if ready or mono - pending[0][2] >= MAX_HOLD_S:
+                    keyframe_in = False
                     with self._lock:
                         if self._done:
                             return
