@@ -132,10 +132,9 @@ GOP_MS = 1000  # the simulator's GOP: the fragment a crash may lose
 # at a load of 10-17 that hand-over took up to 0.8 s; the median is the GOP's half, as expected.
 LOST_MEDIAN_MS = GOP_MS
 LOST_MAX_MS = GOP_MS + 1000
-# A camera with audio may lose a second fragment: FFmpeg's interleaving queue holds the keyframe
-# that closes a fragment until an audio packet after it is muxed, which the session hands over
-# with the next GOP (a gap left open: docs/design/segments.md).
-LOST_MAX_WITH_AUDIO_MS = 2 * GOP_MS + 1000
+# A camera with audio is held to the same: capture hands a GOP over at the first audio packet
+# after its keyframe, so FFmpeg's interleaving queue lets the keyframe, and the fragment it
+# closes, out at once (docs/design/segments.md). It is counted apart to show it.
 # Launch to footage: the median is held to the 3 s. The maximum is reported, not held:
 # under a load of 10 on 2 cores, a Python start alone varied from 1 to 5 s (docs/ref/bench.md).
 FOOTAGE_MEDIAN_S = 3.0
@@ -252,5 +251,5 @@ def test_a_crash_loop_loses_at_most_the_fragment_in_flight(
     assert statistics.median(lost_ms) <= LOST_MEDIAN_MS, figures
     assert max(lost_ms) <= LOST_MAX_MS, figures
     assert statistics.median(lost_with_audio_ms) <= LOST_MEDIAN_MS, figures
-    assert max(lost_with_audio_ms) <= LOST_MAX_WITH_AUDIO_MS, figures
+    assert max(lost_with_audio_ms) <= LOST_MAX_MS, figures
     assert statistics.median(footage_s) <= FOOTAGE_MEDIAN_S, figures
