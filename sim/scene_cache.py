@@ -33,18 +33,21 @@ CACHE_ENV = "SKYCAM_SIM_CACHE"
 AUDIO_SECONDS = 10
 AUDIO_RATE = 16_000
 
+# One thread, in the encoder and the filter graph: with frame threads and VBV rate control x264's
+# output differed from one encode of the same scene to the next (and one such encode put a pixel
+# of change outside the ground truth's box): a scene must be the same file on every machine.
 # No B-frames and a fixed one-second GOP without scene cuts (-g/-keyint_min = fps, added per
 # stream): PTS = index / fps and every GOP starts with an IDR. repeat-headers puts SPS/PPS in every
 # IDR; aud=1 marks each access unit so the server can split the file without parsing slices.
 X264_ARGS = (
     "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p",
-    "-bf", "0", "-sc_threshold", "0", "-x264-params", "repeat-headers=1:aud=1",
+    "-bf", "0", "-sc_threshold", "0", "-x264-params", "repeat-headers=1:aud=1", "-threads", "1",
 )  # fmt: skip
 # H.264 High with B-frames (as pyramid, x264's default): closed GOPs, so each loop of whole GOPs
 # still starts on an IDR and decodes on its own.
 X264_HIGH_ARGS = (
     "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
-    "-sc_threshold", "0", "-x264-params", "repeat-headers=1:aud=1:open-gop=0",
+    "-sc_threshold", "0", "-x264-params", "repeat-headers=1:aud=1:open-gop=0", "-threads", "1",
 )  # fmt: skip
 X265_ARGS = ("-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-tag:v", "hvc1")
 AAC_ARGS = ("-c:a", "aac", "-b:a", "32k", "-ac", "1")
@@ -118,7 +121,7 @@ class FfmpegEncoder:
     ) -> None:
         labels = ["main", "sub"][: len(outputs)]  # the graph's output pads (see filtergraph)
         args = [self._ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
-        args += ["-filter_complex", graph]
+        args += ["-filter_complex_threads", "1", "-filter_complex", graph]
         for label, (fmt, path) in zip(labels, outputs, strict=True):
             # With B-frames the elementary stream alone does not say in which order frames are
             # shown: the same packets also go to a framecrc listing, which keeps their PTS.
