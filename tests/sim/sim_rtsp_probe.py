@@ -20,8 +20,11 @@ OPTIONS = {"rtsp_transport": "tcp", "analyzeduration": "1500000", "probesize": "
 
 
 @contextmanager
-def open_rtsp(url: str, read_timeout_s: float = 5.0, open_timeout_s: float = 15.0) -> Iterator[Any]:
-    container = av.open(url, options=OPTIONS, timeout=(open_timeout_s, read_timeout_s))
+def open_rtsp(
+    url: str, read_timeout_s: float = 5.0, open_timeout_s: float = 15.0, video_only: bool = False
+) -> Iterator[Any]:
+    options = {**OPTIONS, "allowed_media_types": "video"} if video_only else OPTIONS
+    container = av.open(url, options=options, timeout=(open_timeout_s, read_timeout_s))
     try:
         yield container
     finally:
@@ -90,9 +93,13 @@ class Decoded:
     errors: int = 0
 
 
-def decode(url: str, seconds: float, keep_gray: bool = False) -> Decoded:
-    """Decode video for `seconds` after opening; count decode errors instead of stopping."""
-    with open_rtsp(url) as container:
+def decode(url: str, seconds: float, keep_gray: bool = False, video_only: bool = False) -> Decoded:
+    """Decode video for `seconds` after opening; count decode errors instead of stopping.
+
+    `video_only` sets up the video track alone: FFmpeg then has no second stream to align on the
+    first RTCP sender reports, so the PTS are the camera's, never re-based (docs/ref/sim.md).
+    """
+    with open_rtsp(url, video_only=video_only) as container:
         stream = container.streams.video[0]
         result = Decoded(0, 0, stream.time_base)
         deadline = time.monotonic() + seconds

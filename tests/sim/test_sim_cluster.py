@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
 import socket
 import time
 
@@ -47,10 +49,23 @@ def test_a_missing_interpreter_fails_the_start_with_our_error() -> None:
         SimCluster([CameraSpec("cam1", "idle")], interpreter="/nonexistent/python3").start()
 
 
+def free_port_block(count: int) -> int:
+    """The first of `count` consecutive free ports below Linux's ephemeral range (32768 and up),
+    where no client connection of a busy suite can take one between this check and the bind."""
+    for base in random.sample(range(20000, 32000, count), 200):
+        try:
+            with contextlib.ExitStack() as stack:
+                for port in range(base, base + count):
+                    sock = stack.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise AssertionError("no free block of ports below 32000")
+
+
 def test_base_port_numbers_the_cameras_in_order() -> None:
-    with socket.socket() as probe:  # a free block of ports, most likely
-        probe.bind(("127.0.0.1", 0))
-        base = probe.getsockname()[1]
+    base = free_port_block(2)
     specs = [CameraSpec("a", "idle"), CameraSpec("b", "idle")]
     with SimCluster(specs, base_port=base) as cluster:
         assert [c.port for c in cluster.cameras.values()] == [base, base + 1]

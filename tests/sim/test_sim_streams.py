@@ -41,10 +41,17 @@ def cluster() -> Iterator[SimCluster]:
 @pytest.fixture(scope="module")
 def decoded_all(cluster: SimCluster) -> dict[tuple[str, str], Decoded]:
     """Every mount of every camera, decoded for READ_S seconds, half of them at a time: all
-    twelve at once would starve the decoders (not the server) of CPU on a two-core machine."""
+    twelve at once would starve the decoders (not the server) of CPU on a two-core machine.
+
+    Video only: with an audio track too, FFmpeg re-bases the video PTS once on the first RTCP
+    sender reports, by up to an audio frame (64 ms) when a report is built while the server is
+    busy. That shift is the client's, not the camera's cadence; the recorder's own tests read
+    both tracks (tests/functional, tests/e2e with the audio profiles)."""
     with ThreadPoolExecutor(len(STREAMS) // 2) as pool:
         futures = {
-            (name, mount): pool.submit(decode, cluster.cameras[name].url(mount), READ_S)
+            (name, mount): pool.submit(
+                decode, cluster.cameras[name].url(mount), READ_S, video_only=True
+            )
             for name, mount in STREAMS
         }
         return {key: future.result() for key, future in futures.items()}
@@ -62,13 +69,7 @@ def test_every_mount_delivers_frames_of_its_size_at_its_rate(
     # Every frame, one frame duration apart...
     steps = np.diff(result.pts) * float(result.time_base)
     odd = [(i, step) for i, step in enumerate(steps) if abs(step - 1 / FPS) > 2e-4]
-    if mount == "main" and cluster.cameras[name].spec.audio:
-        # With two streams FFmpeg re-bases PTS once, on the first RTCP sender reports. The
-        # server's reports come from capture time, so the shift is a tick or two; a busy client
-        # may still see one uneven step (docs/ref/sim.md).
-        assert len(odd) <= 1 and all(abs(step - 1 / FPS) < 0.05 for _, step in odd), odd
-    else:
-        assert not odd, f"frame steps other than 1/{FPS} s: {odd}"
+    assert not odd, f"frame steps other than 1/{FPS} s: {odd}"
     # ...and media time keeps pace with the wall clock: the smallest delay between a frame's
     # timestamp and its arrival is about the same early and late in the read. The margin is wide
     # because a starved client falls behind in bursts (arrivals are timed by the reader);
