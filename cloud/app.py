@@ -164,6 +164,17 @@ def ticket() -> dict[str, Any]:
     return {"ticket": ticket_id, "expires_at": expires}
 
 
+# -- remote media ------------------------------------------------------------------------------
+
+
+@app.route("/v1/media/links", methods=["POST"])
+@_errors
+def media_links() -> dict[str, Any]:
+    """Signed download links for media session objects and thumbnails (ciphertext)."""
+    account = _account()
+    return relay().media.links(account.id, _body().get("keys"))
+
+
 # -- recorders --------------------------------------------------------------------------------
 
 

@@ -47,6 +47,22 @@ class RelayConfig:
     """Per account, all of its sessions together (about 100 messages a second)."""
     max_message_bytes: int = 32 * 1024
     audit_days: int = 90
+    media_upload_s: int = 300
+    """How long a recorder's upload rights for one media session prefix last (renewed while a
+    viewer renews its lease; each renewal checks the grant again)."""
+    media_link_s: int = 60
+    """How long a device's signed download link lasts."""
+    media_session_max_s: int = 6 * 3600
+    """A media session's record expires after this, renewed or not (the viewer asks again)."""
+    media_object_max_bytes: int = 64 * 1024 * 1024
+    """Largest media object (a part, a playback segment, a clip) an upload right allows."""
+    thumbnail_max_bytes: int = 512 * 1024
+    """Largest encrypted event thumbnail."""
+    media_keep_s: int = 86400
+    """Local host: media session objects are deleted this long after they were written (S3:
+    the bucket's lifecycle rule, in days)."""
+    thumbnail_keep_s: int = 30 * 86400
+    """Local host: thumbnails are deleted this long after they were written."""
 
 
 _ENV_NAMES = {f"{PREFIX}{f.name.upper()}": f for f in fields(RelayConfig)}

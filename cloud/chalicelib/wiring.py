@@ -16,9 +16,13 @@ from .config import RelayConfig
 from .console.views import ConsoleViews
 from .grants.grants import GrantStore
 from .invitations.registry import InvitationRegistry
+from .media.service import MediaLimits, MediaService
+from .media.uploads import LocalUploadSigner, UploadSigner
 from .recorders.registry import RecorderRegistry
 from .signing_keys import FileSecret, SecretsManagerSecret, SecretSource
 from .storage.items import ItemStore
+from .storage.local_objects import LocalObjectStore
+from .storage.objects import ObjectStore
 from .tickets.tickets import TicketOffice
 from .tunnel.connections import ConnectionTable
 from .tunnel.ratelimit import AccountRateLimiter
@@ -28,6 +32,9 @@ from .tunnel.sessions import SessionTable
 
 LOCAL_DB = "relay.db"
 LOCAL_KEY = "signing.key"
+LOCAL_OBJECTS = "objects"
+LOCAL_OBJECTS_KEY = "objects.key"  # signs download URLs
+LOCAL_UPLOADS_KEY = "uploads.key"  # signs upload policies
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class Relay:
     audit: AuditLog
     console: ConsoleViews
     router: Router
+    media: MediaService
 
 
 def storage_for(config: RelayConfig, clock: Clock) -> tuple[ItemStore, SecretSource]:
@@ -58,6 +66,40 @@ def storage_for(config: RelayConfig, clock: Clock) -> tuple[ItemStore, SecretSou
     return items, SecretsManagerSecret(session.client("secretsmanager"), config.signing_secret)
 
 
+def media_storage_for(config: RelayConfig, clock: Clock) -> tuple[ObjectStore, UploadSigner]:
+    """The media bucket in AWS; files in `data_dir` locally (the local host passes its own,
+    whose URLs name its REST port; without it, URLs are relative to the relay's REST URL)."""
+    if config.storage == "local":
+        return local_media_storage(Path(config.data_dir), "", clock)
+    import boto3
+
+    from .media.s3_uploads import S3UploadSigner
+    from .storage.s3_objects import S3ObjectStore
+
+    client = boto3.session.Session().client("s3")
+    return S3ObjectStore(client, config.bucket), S3UploadSigner(client, config.bucket, clock)
+
+
+def local_media_storage(
+    data: Path, base_url: str, clock: Clock
+) -> tuple[LocalObjectStore, LocalUploadSigner]:
+    objects = LocalObjectStore(
+        data / LOCAL_OBJECTS, base_url, FileSecret(data / LOCAL_OBJECTS_KEY).signing_key(), clock
+    )
+    uploads = LocalUploadSigner(base_url, FileSecret(data / LOCAL_UPLOADS_KEY).signing_key(), clock)
+    return objects, uploads
+
+
+def media_limits(config: RelayConfig) -> MediaLimits:
+    return MediaLimits(
+        upload_s=config.media_upload_s,
+        link_s=config.media_link_s,
+        session_max_s=config.media_session_max_s,
+        object_max_bytes=config.media_object_max_bytes,
+        thumbnail_max_bytes=config.thumbnail_max_bytes,
+    )
+
+
 def build_relay(
     config: RelayConfig,
     sender: Sender,
@@ -65,11 +107,16 @@ def build_relay(
     clock: Clock | None = None,
     items: ItemStore | None = None,
     secret: SecretSource | None = None,
+    objects: ObjectStore | None = None,
+    uploads: UploadSigner | None = None,
 ) -> Relay:
     clock = clock or SystemClock()
     if items is None or secret is None:
         default_items, default_secret = storage_for(config, clock)
         items, secret = items or default_items, secret or default_secret
+    if objects is None or uploads is None:
+        default_objects, default_uploads = media_storage_for(config, clock)
+        objects, uploads = objects or default_objects, uploads or default_uploads
     audit = AuditLog(items, clock, config.audit_days)
     invitations = InvitationRegistry(items, clock, config.invitation_max_s)
     throttle = LoginThrottle(
@@ -91,6 +138,9 @@ def build_relay(
     )
     recorders = RecorderRegistry(items, clock, audit, config.challenge_s)
     grants = GrantStore(items, clock)
+    media = MediaService(
+        items, clock, grants, accounts, objects, uploads, audit, media_limits(config)
+    )
     tickets = TicketOffice(items, clock, config.ticket_s)
     router = Router(
         config,
@@ -104,6 +154,7 @@ def build_relay(
         AccountRateLimiter(items, clock),
         audit,
         sender,
+        media,
     )
     console = ConsoleViews(recorders, accounts, grants, audit)
-    return Relay(config, items, accounts, recorders, grants, tickets, audit, console, router)
+    return Relay(config, items, accounts, recorders, grants, tickets, audit, console, router, media)

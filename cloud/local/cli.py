@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--open-signup", action="store_true", help="sign-up without invitation")
     parser.add_argument("--admin-email", default="admin@relay.local", help="the relay admin")
+    parser.add_argument(
+        "--public-url", default=None, help="REST URL devices reach (a proxy's); signed media URLs"
+    )
 
 
 def _announce(host: Any, urls: Any) -> None:
@@ -53,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         limits=Limits(idle_timeout_s=args.idle_timeout, max_connection_s=args.max_connection),
         open_signup=args.open_signup,
         admin_email=args.admin_email,
+        public_url=args.public_url,
     )
 
     async def main() -> None:

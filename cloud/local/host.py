@@ -22,11 +22,13 @@ import uvicorn
 
 from ..chalicelib.clock import SystemClock
 from ..chalicelib.config import PREFIX, load_config
-from ..chalicelib.signing_keys import FileSecret
+from ..chalicelib.errors import RelayError
+from ..chalicelib.media.expiry import ExpiryRule
+from ..chalicelib.media.keys import MEDIA_PREFIX, THUMBNAILS_PREFIX
 from ..chalicelib.storage.local_objects import LocalObjectStore
 from ..chalicelib.storage.sqlite_items import SqliteItemStore
 from ..chalicelib.tunnel.sender import ChaliceSender
-from ..chalicelib.wiring import Relay, build_relay
+from ..chalicelib.wiring import Relay, build_relay, local_media_storage
 from .management import LocalManagementSession, ManagementApp
 from .rest import RestApp
 from .websocket_host import Limits, WebSocketHost
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 
 STAGE = "local"
 SWEEP_S = 600.0
+OBJECT_SWEEP_S = 60.0
+UPLOAD_FORM_OVERHEAD = 64 * 1024  # the form's other fields and boundaries
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,9 @@ class HostSettings:
     workers: int = 16
     open_signup: bool = False
     admin_email: str = "admin@relay.local"
+    public_url: str | None = None
+    """The REST URL devices and recorders reach (a TLS reverse proxy's); default: the REST
+    listener's own. Signed media URLs name it."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,7 @@ class LocalRelayHost:
         self._executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="relay-handler")
         self._servers: list[_Uvicorn] = []
         self._ws: WebSocketHost | None = None
+        self._objects: LocalObjectStore | None = None
 
     async def start(self) -> HostUrls:
         from .. import app as chalice_app
@@ -130,14 +138,18 @@ class LocalRelayHost:
         # Handlers configure the endpoint from their first event; sends before any (the
         # restart clean-up below) need it now. The session maps it to the loopback URL.
         chalice_app.app.websocket_api.configure_from_api_id("local", STAGE)
-        self.relay = build_relay(config, ChaliceSender(chalice_app.app.websocket_api))
+        # Signed object and upload URLs name the address devices and recorders reach: this
+        # host's REST port, or the public URL of a reverse proxy in front of it.
+        objects, uploads = local_media_storage(data, s.public_url or rest_url, SystemClock())
+        self._objects = objects
+        self.relay = build_relay(
+            config,
+            ChaliceSender(chalice_app.app.websocket_api),
+            objects=objects,
+            uploads=uploads,
+        )
         chalice_app.install_relay(self.relay)
         self.admin_password = self.relay.accounts.ensure_admin(s.admin_email)
-
-        clock = SystemClock()
-        objects = LocalObjectStore(
-            data / "objects", rest_url, FileSecret(data / "objects.key").signing_key(), clock
-        )
         handlers = chalice_app.app.websocket_handlers
 
         def invoke(route: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +165,16 @@ class LocalRelayHost:
         stale = await loop.run_in_executor(self._executor, self.relay.router.disconnect_all)
         if stale:
             log.info("forgot %d connections from before the restart", stale)
-        rest = _Uvicorn(RestApp(chalice_app.app, self._executor, objects), rest_sock)
+        rest = _Uvicorn(
+            RestApp(
+                chalice_app.app,
+                self._executor,
+                objects,
+                uploads,
+                max_upload=config.media_object_max_bytes + UPLOAD_FORM_OVERHEAD,
+            ),
+            rest_sock,
+        )
         await rest.start()
         self._servers.append(rest)
         ws_port = await self._ws.start(s.host, s.ws_port)
@@ -175,12 +196,38 @@ class LocalRelayHost:
         urls = await self.start()
         if announce is not None:
             announce(self, urls)
-        sweeper = asyncio.create_task(self._sweep_expired(shutdown))
+        sweepers = [
+            asyncio.create_task(self._sweep_expired(shutdown)),
+            asyncio.create_task(self._sweep_objects(shutdown)),
+        ]
         try:
             await shutdown.wait()
         finally:
-            sweeper.cancel()
+            for sweeper in sweepers:
+                sweeper.cancel()
             await self.stop()
+
+    async def _sweep_objects(self, shutdown: asyncio.Event) -> None:
+        """What the media bucket's lifecycle rules do in AWS: media session objects and event
+        thumbnails are deleted once past their age."""
+        if self._objects is None or self.relay is None:
+            return
+        config = self.relay.config
+        rules = (
+            ExpiryRule(MEDIA_PREFIX, config.media_keep_s),
+            ExpiryRule(THUMBNAILS_PREFIX, config.thumbnail_keep_s),
+        )
+        loop = asyncio.get_running_loop()
+        while not shutdown.is_set():
+            try:
+                removed = await loop.run_in_executor(self._executor, self._objects.expire, rules)
+            except RelayError as exc:
+                log.warning("object sweep: %s", exc)
+            else:
+                if removed:
+                    log.debug("removed %d expired objects", removed)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(shutdown.wait(), OBJECT_SWEEP_S)
 
     async def _sweep_expired(self, shutdown: asyncio.Event) -> None:
         """What DynamoDB's TTL does in AWS: drop expired rows now and then (reads already

@@ -1,7 +1,7 @@
 """REST through Chalice's own `LocalGateway` (route matching, the same event shape as API
 Gateway's REST API), wrapped in a small ASGI app so uvicorn serves it. Handlers run in the
 host's thread pool, as Lambda runs invocations side by side. Also serves presigned local
-object URLs (`/objects/KEY?exp=&sig=`)."""
+object URLs (`/objects/KEY?exp=&sig=`) and signed uploads (`POST /uploads`, uploads.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from chalice.config import Config
 from chalice.local import LocalGateway, LocalGatewayException
 
 from ..chalicelib.errors import RelayError
+from ..chalicelib.media.uploads import LocalUploadSigner
 from ..chalicelib.storage.local_objects import LocalObjectStore
 from .management import Receive, Scope, Send, read_body, respond
+from .uploads import accept_upload
 
 PEER_HEADER = "x-skycam-peer"
 MAX_BODY = 1024 * 1024
@@ -35,13 +37,25 @@ class PeerAwareGateway(LocalGateway):
 
 
 class RestApp:
-    def __init__(self, app: Chalice, executor: Executor, objects: LocalObjectStore) -> None:
+    def __init__(
+        self,
+        app: Chalice,
+        executor: Executor,
+        objects: LocalObjectStore,
+        uploads: LocalUploadSigner,
+        max_upload: int,
+    ) -> None:
         self._gateway = PeerAwareGateway(app, Config(chalice_stage="local"))
         self._executor = executor
         self._objects = objects
+        self._uploads = uploads
+        self._max_upload = max_upload
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            return
+        if scope["path"] == "/uploads" and scope["method"] == "POST":
+            await self._upload(scope, receive, send)
             return
         body = await read_body(receive, MAX_BODY)
         if body is None:
@@ -96,3 +110,23 @@ class RestApp:
             await respond(send, exc.status, f'{{"error":"{exc.code}"}}'.encode(), [])
             return
         await respond(send, 200, data, [(b"content-type", b"application/octet-stream")])
+
+    async def _upload(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = await read_body(receive, self._max_upload)
+        if body is None:
+            await respond(send, 413, b'{"error":"bad_request","reason":"upload too large"}', [])
+            return
+        content_type = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"content-type"), ""
+        )
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(
+                self._executor, accept_upload, self._uploads, self._objects, content_type, body
+            )
+        except RelayError as exc:
+            reason = exc.reason.replace('"', "'")
+            answer = f'{{"error":"{exc.code}","reason":"{reason}"}}'.encode()
+            await respond(send, exc.status, answer, [(b"content-type", b"application/json")])
+            return
+        await respond(send, 204, b"", [])

@@ -35,6 +35,8 @@ KINDS = frozenset(
         "session_opened",
         "session_refused",
         "session_closed",
+        "media_opened",
+        "media_ended",
     }
 )
 

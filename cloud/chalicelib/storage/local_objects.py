@@ -3,14 +3,17 @@ HMAC-signed (key, expiry) and checked by the host's `/objects/` route."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
 from ..clock import Clock
 from ..errors import Forbidden, NotFound, StorageError
+from ..media.expiry import ExpiryRule, StoredObject, plan_expiry
 from .objects import check_key
 
 
@@ -50,6 +53,23 @@ class LocalObjectStore:
             self._path(key).unlink(missing_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot delete object: {exc}") from exc
+
+    def list_objects(self) -> list[StoredObject]:
+        """Every object with its modification time (for the expiry sweep)."""
+        found = []
+        for path in self._root.rglob("*"):
+            if path.is_file() and not path.name.endswith(".part"):
+                with contextlib.suppress(FileNotFoundError):
+                    key = path.relative_to(self._root).as_posix()
+                    found.append(StoredObject(key, path.stat().st_mtime))
+        return found
+
+    def expire(self, rules: Sequence[ExpiryRule]) -> int:
+        """Delete the objects past their prefix's age; returns how many."""
+        doomed = plan_expiry(self.list_objects(), rules, self._clock.now())
+        for key in doomed:
+            self.delete(key)
+        return len(doomed)
 
     def _signature(self, key: str, expires: int) -> str:
         return hmac.new(self._key, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()

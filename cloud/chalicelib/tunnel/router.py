@@ -20,6 +20,7 @@ from ..errors import BadRequest, Forbidden, NoGrant, Offline, RelayError, Unknow
 from ..grants.grants import GrantStore
 from ..ids import recorder_id, session_id, token_id
 from ..invitations.registry import InvitationRegistry
+from ..media.service import MediaService
 from ..recorders.registry import RecorderRegistry
 from ..tickets.tickets import TicketOffice
 from .connections import DEVICE, RECORDER, Connection, ConnectionTable
@@ -57,6 +58,7 @@ class Router:
         limiter: AccountRateLimiter,
         audit: AuditLog,
         sender: Sender,
+        media: MediaService,
     ) -> None:
         self._config = config
         self._conns = connections
@@ -69,6 +71,7 @@ class Router:
         self._limiter = limiter
         self._audit = audit
         self._sender = sender
+        self._media = media
 
     # -- $connect / $disconnect ----------------------------------------------------------
 
@@ -158,6 +161,10 @@ class Router:
             "grant",
             "revoke",
             "hello",
+            "media_open",
+            "media_renew",
+            "media_end",
+            "thumbs_open",
         ):
             self._control(conn, message)
         else:
@@ -262,7 +269,16 @@ class Router:
     def _control(self, conn: Connection, message: dict[str, Any]) -> None:
         assert conn.rid is not None
         rid, kind = conn.rid, message["t"]
-        if kind == "hello":
+        ack: dict[str, Any] = {"t": "ok"}
+        if kind == "media_open":
+            ack |= self._media.open(rid, message.get("acct"), message.get("kind"))
+        elif kind == "media_renew":
+            ack |= self._media.renew(rid, message.get("msid"))
+        elif kind == "media_end":
+            self._media.end(rid, message.get("msid"))
+        elif kind == "thumbs_open":
+            ack |= self._media.thumbnail_rights(rid)
+        elif kind == "hello":
             version = message.get("version")
             if not isinstance(version, str) or not 0 < len(version) <= 64:
                 raise BadRequest("version must be a short string")
@@ -285,7 +301,6 @@ class Router:
             acct = token_id(message.get("acct"), "acct")
             self.revoke(rid, acct, by="recorder")
         ref = message.get("ref")
-        ack: dict[str, Any] = {"t": "ok"}
         if isinstance(ref, (str, int)) and not isinstance(ref, bool) and len(str(ref)) <= 64:
             ack["ref"] = ref
         self._send(conn.id, ack)
@@ -295,6 +310,7 @@ class Router:
     def revoke(self, rid: str, acct: str, by: str) -> int:
         """Delete a grant and close that account's sessions to the recorder at once."""
         existed = self._grants.revoke(rid, acct)
+        self._media.revoke(rid, acct)
         closed = 0
         for sid in self._sessions.of_account(acct):
             session = self._sessions.get(sid)
@@ -306,6 +322,7 @@ class Router:
 
     def account_disabled(self, acct: str) -> None:
         """Close every session and device connection of a disabled account."""
+        self._media.account_disabled(acct)
         for sid in self._sessions.of_account(acct):
             self._end(sid, "revoked")
         for conn_id in self._conns.of_account(acct):
