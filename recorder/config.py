@@ -203,6 +203,17 @@ class RelayConfig(_Model):
     max_call_bytes: ByteSize = ByteSize(64 * 1024**2)
     """Largest request or response body carried through the tunnel (default "64 MiB")."""
 
+    media_part_s: Annotated[float, Field(ge=0.2, le=10)] = 1.0
+    """Remote live: length of each uploaded part, whatever the camera's GOP (default 1 s)."""
+
+    media_ahead_s: Annotated[float, Field(ge=1, le=3600)] = 60
+    """Remote playback: how far ahead of the device's playhead segments are uploaded
+    (default 60 s)."""
+
+    media_lease_s: Annotated[float, Field(ge=5, le=600)] = 20
+    """A remote media session ends when its device has not renewed it for this long (default
+    20 s); each renewal re-checks the user's right on the camera."""
+
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:

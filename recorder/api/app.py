@@ -45,6 +45,7 @@ from recorder.errors import (
     TooManyAttempts,
 )
 from recorder.motion.model import EventNotice
+from recorder.remote import routes as remote
 from recorder.storage.state import StorageAlert
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def create_app(ctx: ApiContext, web_dir: Path | None = WEB_DIST) -> FastAPI:
     app.state.ctx = ctx
     for module in (
         auth, users, cameras, onboarding, live, live_ws, recordings, events, clips, ptz, system,
-        ws, groups, hooks, relay, push,
+        ws, groups, hooks, relay, push, remote,
     ):  # fmt: skip
         app.include_router(module.router, prefix=PREFIX)
 

@@ -36,6 +36,7 @@ from recorder.push.sender import DirectSender
 from recorder.push.service import PushService
 from recorder.push.store import PushStore
 from recorder.push.vapid import VapidKey
+from recorder.remote.service import RemoteMediaService
 from recorder.storage.capacity import CapacityProbe
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
@@ -60,6 +61,8 @@ class ApiParts:
     storage_audit: StorageAudit | None = None
 
     async def close(self) -> None:
+        if self.context.remote is not None:
+            await self.context.remote.close()
         await self.tunnel.close()
         await self.context.clips.close()
         if self.storage_audit is not None:
@@ -142,6 +145,10 @@ async def assemble_api(
     # The tunnel runs calls through this same app, in process (recorder/tunnel/dispatch.py).
     tunnel = TunnelService(config.relay, data_dir / SECRETS, ctx, app, site, relay_dialer)
     ctx.tunnel = tunnel
+    if config.relay.url:
+        ctx.remote = RemoteMediaService(
+            tunnel, data_dir / SECRETS, clock, motion, lease_s=config.relay.media_lease_s
+        )
     return ApiParts(ctx, server, site, password, tunnel, storage_audit)
 
 

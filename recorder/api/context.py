@@ -35,6 +35,7 @@ from recorder.storage.layout import SegmentLayout
 from recorder.storage.state import StorageState
 
 if TYPE_CHECKING:
+    from recorder.remote.service import RemoteMediaService
     from recorder.tunnel.service import TunnelService
 
 
@@ -66,6 +67,7 @@ class ApiContext:
     tunnel: TunnelService | None = None  # remote access (set once the app exists)
     groups: CameraGroupStore | None = None  # None: saved camera groups are not available
     push: PushService | None = None  # Web Push; None when [push] enabled = false
+    remote: RemoteMediaService | None = None  # remote media through the relay (with a relay)
 
     def camera(self, camera_id: str) -> CameraConfig:
         return self.cameras.get(camera_id)

@@ -45,7 +45,7 @@ class RelaySender(Protocol):
     async def send(self, message: Json) -> None:
         """Send on the current relay connection (RelayUnavailable if there is none)."""
 
-    async def control(self, message: Json) -> None:
+    async def control(self, message: Json) -> Json:
         """Send a control message and wait for the relay's "ok" (RelayRefused on an error)."""
 
 

@@ -81,7 +81,9 @@ class TunnelClient:
         connection.sent_at = self.clock.monotonic()
         await connection.link.send(message)
 
-    async def control(self, message: Json) -> None:
+    async def control(self, message: Json) -> Json:
+        """Send a control message; the relay's "ok" (which may carry an answer, e.g. media
+        upload rights), or RelayRefused with its error."""
         ref = f"r{next(self._refs)}"
         ack: asyncio.Future[Json] = asyncio.get_running_loop().create_future()
         self._acks[ref] = ack
@@ -94,6 +96,7 @@ class TunnelClient:
             self._acks.pop(ref, None)
         if answer.get("t") == "error":
             raise RelayRefused(str(answer.get("code")), str(answer.get("reason")))
+        return answer
 
     # -- running -----------------------------------------------------------------------------
 

@@ -257,11 +257,11 @@ async def cloud_signup(
         raise RelayRefused(str(reply.status_code), reply.text[:200])
 
 
-async def cloud_link(
-    relay_url: str, email: str, password: str, *, ws_url: str | None = None, timeout_s: float = 10
-) -> tuple[RelayLink, str]:
-    """Log in to the relay's cloud account, get a one-time ticket, open the device WebSocket.
-    Returns the link and the account id."""
+async def cloud_login(
+    relay_url: str, email: str, password: str, *, timeout_s: float = 10
+) -> tuple[str, str]:
+    """Log in to the relay's cloud account: (access token, account id). The token is what a
+    device presents for tickets and media download links."""
     base = relay_url.rstrip("/")
     try:
         async with httpx.AsyncClient(timeout=timeout_s) as http:
@@ -271,15 +271,35 @@ async def cloud_link(
             if login.status_code != 200:
                 raise RelayRefused(str(login.status_code), login.text[:200])
             tokens = login.json()
-            bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+            return str(tokens["access_token"]), str(tokens["account"]["id"])
+    except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
+        raise RelayUnavailable(f"cloud login failed: {exc}") from exc
+
+
+async def cloud_ticket_link(
+    relay_url: str, access_token: str, *, ws_url: str | None = None, timeout_s: float = 10
+) -> RelayLink:
+    """A one-time ticket for the access token, then the device WebSocket."""
+    base = relay_url.rstrip("/")
+    try:
+        async with httpx.AsyncClient(timeout=timeout_s) as http:
+            bearer = {"Authorization": f"Bearer {access_token}"}
             ticket = await http.post(f"{base}/v1/tickets", headers=bearer)
             if ticket.status_code != 200:
                 raise RelayRefused(str(ticket.status_code), ticket.text[:200])
             value = ticket.json()["ticket"]
-            account = str(tokens["account"]["id"])
     except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
-        raise RelayUnavailable(f"cloud login failed: {exc}") from exc
-    link = await open_websocket(
+        raise RelayUnavailable(f"cloud ticket failed: {exc}") from exc
+    return await open_websocket(
         f"{ws_url or websocket_url(base)}?role=device&ticket={value}", timeout_s
     )
+
+
+async def cloud_link(
+    relay_url: str, email: str, password: str, *, ws_url: str | None = None, timeout_s: float = 10
+) -> tuple[RelayLink, str]:
+    """Log in to the relay's cloud account, get a one-time ticket, open the device WebSocket.
+    Returns the link and the account id."""
+    token, account = await cloud_login(relay_url, email, password, timeout_s=timeout_s)
+    link = await cloud_ticket_link(relay_url, token, ws_url=ws_url, timeout_s=timeout_s)
     return link, account

@@ -36,7 +36,7 @@ class _Offline:
     async def send(self, message: Json) -> None:
         raise RelayUnavailable("no relay configured")
 
-    async def control(self, message: Json) -> None:
+    async def control(self, message: Json) -> Json:
         raise RelayUnavailable("no relay configured")
 
 

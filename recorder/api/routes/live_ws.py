@@ -21,6 +21,7 @@ import json
 import struct
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.requests import HTTPConnection
 
 from recorder.accounts.model import Principal, Right
 from recorder.accounts.revocation import AccessChange
@@ -38,7 +39,8 @@ STREAMS = ("main", "sub")
 _HEADER = struct.Struct(">BB6xdd")
 
 
-def feeds_of(websocket: WebSocket) -> LiveFeeds:
+def feeds_of(websocket: HTTPConnection) -> LiveFeeds:
+    """The app's live feeds (shared by the LAN WebSocket and remote live uploads)."""
     feeds: LiveFeeds | None = getattr(websocket.app.state, "live_feeds", None)
     if feeds is None:
         ctx: ApiContext = websocket.app.state.ctx

@@ -1,0 +1,158 @@
+"""`RemoteMedia`: the recorder's media sessions for remote devices.
+
+A device asks through the sealed channel (a brokered /api/v1/remote call, so the recorder
+user's per-camera rights apply as on the LAN). The recorder makes a random session key, asks
+the relay for upload rights for the account of the device's tunnel session (the relay checks
+that account's grant), starts the upload work and answers with the session id, the prefix and
+the key: the key leaves the recorder only in that sealed answer.
+
+Each session is held by a lease the device renews (`lease_s`); it ends when the lease lapses,
+when the device stops it, when the tunnel session it was asked from ends (revocation, the
+device leaving), or when the relay refuses to renew the upload rights (grant revoked).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from recorder.clock import Clock
+from recorder.remote.errors import RightsRefused
+from recorder.remote.sealed_uploads import SessionUploads
+from recorder.remote.sealing import b64url, new_key
+from recorder.remote.uploads import ObjectUploader, RelayRights
+
+log = logging.getLogger(__name__)
+LEASE_S = 20.0
+MAX_SESSIONS_PER_TUNNEL = 8
+
+
+@dataclass(eq=False)
+class MediaSession:
+    msid: str
+    kind: str
+    owner: str  # the tunnel session (sid) it was asked from
+    user_id: int
+    uploads: SessionUploads
+    key: bytes
+    lease_until: float  # monotonic
+    work: Any = None  # LiveUpload / PlaybackUpload / None (a clip)
+    task: asyncio.Task[None] | None = None
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    end_reason: str = ""
+    camera_id: str = ""  # the camera and right the device must keep holding to renew
+    right: str = ""
+
+
+class RemoteMedia:
+    def __init__(
+        self,
+        rid: str,
+        relay: RelayRights,
+        uploader: ObjectUploader,
+        clock: Clock,
+        tunnel_alive: Callable[[str], bool],
+        lease_s: float = LEASE_S,
+    ) -> None:
+        self.rid = rid
+        self._relay = relay
+        self._uploader = uploader
+        self._clock = clock
+        self._tunnel_alive = tunnel_alive
+        self.lease_s = lease_s
+        self.sessions: dict[str, MediaSession] = {}
+
+    async def open(self, kind: str, account: str, owner: str, user_id: int) -> MediaSession:
+        if sum(1 for s in self.sessions.values() if s.owner == owner) >= MAX_SESSIONS_PER_TUNNEL:
+            raise RightsRefused(f"at most {MAX_SESSIONS_PER_TUNNEL} media sessions per device")
+        grant = await self._relay.open(account, kind)
+        key = new_key()
+        uploads = SessionUploads(
+            grant.msid, key, grant.rights, self._relay, self._uploader, self._clock
+        )
+        session = MediaSession(
+            grant.msid, kind, owner, user_id, uploads, key, self._clock.monotonic() + self.lease_s
+        )
+        self.sessions[session.msid] = session
+        return session
+
+    def start(
+        self, session: MediaSession, work: Any, run: Callable[[], Coroutine[Any, Any, None]]
+    ) -> None:
+        session.work = work
+        session.task = asyncio.create_task(self._hold(session, run), name=f"media-{session.msid}")
+
+    async def _hold(
+        self, session: MediaSession, run: Callable[[], Coroutine[Any, Any, None]]
+    ) -> None:
+        worker: asyncio.Task[Any] = asyncio.create_task(run())
+        reason = "lease lapsed"
+        try:
+            while True:
+                left = session.lease_until - self._clock.monotonic()
+                if left <= 0:
+                    break
+                if not self._tunnel_alive(session.owner):
+                    reason = "the device's tunnel session ended"
+                    break
+                done, _ = await asyncio.wait([worker], timeout=min(left, 1.0))
+                if done:
+                    exc = worker.exception()
+                    reason = f"upload stopped: {exc}" if exc else "finished"
+                    if exc is None:  # a finished upload (playback) still holds its lease
+                        worker = asyncio.create_task(session.ended.wait())
+                        continue
+                    break
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await worker
+            await self._finish(session, reason)
+
+    def lease(self, msid: str, owner: str) -> MediaSession | None:
+        """Renew a session's lease; None if there is no such session for this device."""
+        session = self.sessions.get(msid)
+        if session is None or session.owner != owner or session.ended.is_set():
+            return None
+        session.lease_until = self._clock.monotonic() + self.lease_s
+        return session
+
+    async def stop(self, msid: str, owner: str) -> bool:
+        session = self.sessions.get(msid)
+        if session is None or session.owner != owner:
+            return False
+        if session.task is not None:
+            session.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await session.task
+        await self._finish(session, "stopped by the device")
+        return True
+
+    async def _finish(self, session: MediaSession, reason: str) -> None:
+        if session.ended.is_set():
+            return
+        session.ended.set()
+        session.end_reason = reason
+        self.sessions.pop(session.msid, None)
+        log.info("remote media session %s ended: %s", session.msid, reason)
+        with contextlib.suppress(RightsRefused):
+            await self._relay.end(session.msid)
+
+    async def close(self) -> None:
+        for session in list(self.sessions.values()):
+            await self.stop(session.msid, session.owner)
+
+    def answer(self, session: MediaSession) -> dict[str, Any]:
+        """What the device needs (only ever sent inside the sealed channel)."""
+        return {
+            "msid": session.msid,
+            "rid": self.rid,
+            "kind": session.kind,
+            "prefix": session.uploads.prefix,
+            "key": b64url(session.key),
+            "lease_s": self.lease_s,
+        }

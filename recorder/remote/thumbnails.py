@@ -1,0 +1,102 @@
+"""`ThumbnailPublisher`: each event's thumbnail, sealed and stored by the relay, for remote
+event lists (and, later, Web Push payloads) to reference.
+
+Object key: `thumbnails/RID/CAMKEY/e<event id>`: CAMKEY is the recorder's opaque name for the
+camera (`MediaSecret.camera_key`), never its id. The key that opens a thumbnail is derived
+from the media secret and the object key, so `reference()` can hand it to an allowed device
+without a table of keys. Thumbnails are uploaded when an event's thumbnail appears or improves
+(bus notices) and, for a listed event not uploaded by this process (a restart, an expired
+object), on demand before the list is answered. The relay's lifecycle rule expires them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+
+from recorder.clock import Clock
+from recorder.motion.model import EventNotice, MotionEvent
+from recorder.motion.service import MotionService
+from recorder.remote.errors import RemoteMediaError
+from recorder.remote.sealing import MediaSecret, b64url, seal, thumbnail_aad
+from recorder.remote.uploads import ObjectUploader, RelayRights, UploadRights
+
+log = logging.getLogger(__name__)
+REUPLOAD_S = 7 * 86400  # well inside the relay's expiry (30 days by default)
+
+
+class ThumbnailPublisher:
+    def __init__(
+        self,
+        rid: str,
+        secret: MediaSecret,
+        relay: RelayRights,
+        uploader: ObjectUploader,
+        motion: MotionService,
+        clock: Clock,
+        connected: Callable[[], bool],
+    ) -> None:
+        self._rid = rid
+        self._secret = secret
+        self._relay = relay
+        self._uploader = uploader
+        self._motion = motion
+        self._clock = clock
+        self._connected = connected
+        self._rights: UploadRights | None = None
+        self._lock = asyncio.Lock()
+        self._uploaded: dict[int, tuple[str, float]] = {}  # event id -> (thumbnail, when)
+        self.uploads = 0
+
+    def object_key(self, event: MotionEvent) -> str:
+        return f"thumbnails/{self._rid}/{self._secret.camera_key(event.camera_id)}/e{event.id}"
+
+    def reference(self, event: MotionEvent) -> dict[str, str] | None:
+        """What a device needs to fetch and open the thumbnail: the object key (for a relay
+        link) and its key (base64url). Send it only inside the sealed channel."""
+        if event.thumbnail is None:
+            return None
+        key = self.object_key(event)
+        return {"key": key, "k": b64url(self._secret.thumbnail_key(key))}
+
+    async def on_notice(self, notice: EventNotice) -> None:
+        if not self._connected():
+            return
+        try:
+            await self.publish(notice.event)
+        except RemoteMediaError as exc:
+            log.warning("event %d thumbnail not uploaded: %s", notice.event.id, exc)
+
+    async def ensure(self, events: Iterable[MotionEvent]) -> None:
+        for event in events:
+            await self.publish(event)
+
+    async def publish(self, event: MotionEvent) -> bool:
+        """Upload the event's thumbnail unless this one was uploaded recently."""
+        if event.thumbnail is None:
+            return False
+        done = self._uploaded.get(event.id)
+        now = self._clock.now()
+        if done is not None and done[0] == event.thumbnail and now - done[1] < REUPLOAD_S:
+            return False
+        path = await self._motion.thumbnail_path(event.id)
+        if path is None:
+            return False
+        try:
+            jpeg = await asyncio.to_thread(path.read_bytes)
+        except OSError:
+            return False  # deleted with its event meanwhile
+        key = self.object_key(event)
+        sealed = seal(self._secret.thumbnail_key(key), thumbnail_aad(key), jpeg)
+        rights = await self._current_rights()
+        await self._uploader.upload(rights, key.removeprefix(rights.prefix), sealed)
+        self._uploaded[event.id] = (event.thumbnail, now)
+        self.uploads += 1
+        return True
+
+    async def _current_rights(self) -> UploadRights:
+        async with self._lock:
+            if self._rights is None or not self._rights.fresh(self._clock.now()):
+                self._rights = await self._relay.thumbnails()
+            return self._rights
