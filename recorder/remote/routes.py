@@ -173,7 +173,9 @@ async def _held() -> None:
 
 
 @router.post("/media/{msid}/lease")
-async def renew_lease(msid: str, body: LeaseIn, principal: Caller, ctx: Ctx) -> dict[str, Any]:
+async def renew_lease(
+    msid: str, principal: Caller, ctx: Ctx, body: LeaseIn | None = None
+) -> dict[str, Any]:
     """Keep a media session going (every `lease_s / 2`); playback: where the playhead is."""
     remote = _remote(ctx)
     owner = _owner(remote, principal)
@@ -183,7 +185,11 @@ async def renew_lease(msid: str, body: LeaseIn, principal: Caller, ctx: Ctx) -> 
     if not principal.can(session.camera_id, Right(session.right)):
         await remote.sessions.stop(msid, owner.sid)
         raise Forbidden(f"no {session.right} right on this camera any more")
-    if body.position_s is not None and isinstance(session.work, PlaybackUpload):
+    if (
+        body is not None
+        and body.position_s is not None
+        and isinstance(session.work, PlaybackUpload)
+    ):
         session.work.seek(body.position_s)
     return {"lease_s": remote.sessions.lease_s, "uploaded": sorted(session.uploads.uploaded)}
 

@@ -5,13 +5,15 @@ Object key: `thumbnails/RID/CAMKEY/e<event id>`: CAMKEY is the recorder's opaque
 camera (`MediaSecret.camera_key`), never its id. The key that opens a thumbnail is derived
 from the media secret and the object key, so `reference()` can hand it to an allowed device
 without a table of keys. Thumbnails are uploaded when an event's thumbnail appears or improves
-(bus notices) and, for a listed event not uploaded by this process (a restart, an expired
-object), on demand before the list is answered. The relay's lifecycle rule expires them.
+(bus notices) and, for a listed event whose JPEG this process has not uploaded (a restart,
+a better frame, an object near expiry), on demand before the list is answered. The relay's
+lifecycle rule expires them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable, Iterable
 
@@ -46,7 +48,7 @@ class ThumbnailPublisher:
         self._connected = connected
         self._rights: UploadRights | None = None
         self._lock = asyncio.Lock()
-        self._uploaded: dict[int, tuple[str, float]] = {}  # event id -> (thumbnail, when)
+        self._uploaded: dict[int, tuple[bytes, float]] = {}  # event id -> (JPEG digest, when)
         self.uploads = 0
 
     def object_key(self, event: MotionEvent) -> str:
@@ -73,12 +75,9 @@ class ThumbnailPublisher:
             await self.publish(event)
 
     async def publish(self, event: MotionEvent) -> bool:
-        """Upload the event's thumbnail unless this one was uploaded recently."""
+        """Upload the event's thumbnail unless this very JPEG was uploaded recently (a better
+        frame replaces the file under the same name)."""
         if event.thumbnail is None:
-            return False
-        done = self._uploaded.get(event.id)
-        now = self._clock.now()
-        if done is not None and done[0] == event.thumbnail and now - done[1] < REUPLOAD_S:
             return False
         path = await self._motion.thumbnail_path(event.id)
         if path is None:
@@ -87,11 +86,16 @@ class ThumbnailPublisher:
             jpeg = await asyncio.to_thread(path.read_bytes)
         except OSError:
             return False  # deleted with its event meanwhile
+        digest = hashlib.sha256(jpeg).digest()
+        done = self._uploaded.get(event.id)
+        now = self._clock.now()
+        if done is not None and done[0] == digest and now - done[1] < REUPLOAD_S:
+            return False
         key = self.object_key(event)
         sealed = seal(self._secret.thumbnail_key(key), thumbnail_aad(key), jpeg)
         rights = await self._current_rights()
         await self._uploader.upload(rights, key.removeprefix(rights.prefix), sealed)
-        self._uploaded[event.id] = (event.thumbnail, now)
+        self._uploaded[event.id] = (digest, now)
         self.uploads += 1
         return True
 

@@ -18,7 +18,7 @@ import pytest_asyncio
 
 from recorder.remote.parts import PLAYLIST
 from recorder.remote.viewer import RemoteView, StreamDecoder, parse_playlist
-from tests.remote.site import CANARY, SLOW_GOP, Phone, Site, remote_site
+from tests.remote.site import CANARY, PASSWORD, SLOW_GOP, Phone, Site, remote_site
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
@@ -120,3 +120,139 @@ async def test_a_lapsed_lease_stops_the_uploads(site: Site, owner: Phone) -> Non
     stopped_at = stored_parts(site, view)
     await asyncio.sleep(3)  # three parts' worth: none more may appear
     assert stored_parts(site, view) == stopped_at > 0
+
+
+async def recorded_range(site: Site, camera: str, segments: int) -> tuple[int, int]:
+    """Wait until `segments` segments are recorded; their range."""
+    with site.lan() as lan:
+        deadline = time.monotonic() + 90
+        while True:
+            now = int(time.time() * 1000)
+            timeline = lan.get(
+                f"/api/v1/cameras/{camera}/timeline", params={"start": now - 600_000, "end": now}
+            ).json()
+            runs = timeline["runs"]
+            if runs and runs[-1]["end_ms"] - runs[0]["start_ms"] >= segments * 2000:
+                return runs[0]["start_ms"], runs[-1]["end_ms"]
+            assert time.monotonic() < deadline, "not enough recordings"
+            await asyncio.sleep(1)
+
+
+async def test_a_recorded_range_plays_with_its_duration_and_seeks(site: Site, owner: Phone) -> None:
+    start, end = await recorded_range(site, CANARY, 8)
+    view = await RemoteView.start(
+        owner.session, owner.links, "/api/v1/remote/playback",
+        {"camera_id": CANARY, "start": str(start), "end": str(end)},
+    )  # fmt: skip
+    entries = parse_playlist((await view.fetch_when_ready(PLAYLIST)).decode())
+    assert len(entries) >= 4
+    assert sum(e.duration_s for e in entries) == pytest.approx(view.answer["duration_s"], abs=0.01)
+    assert view.answer["duration_s"] == pytest.approx((end - start) / 1000, abs=4.5)
+    first = entries[0]
+    media = await view.fetch_when_ready(first.name)
+    site.plaintexts.append(media)
+    frames = StreamDecoder().decode(await view.fetch_when_ready(first.init), media)
+    assert frames == pytest.approx(first.duration_s * 15, abs=3)  # 15 fps, whole segment
+    # Ahead of the playhead by 3 s only: the end of the range is not uploaded yet...
+    last = entries[-1]
+    uploaded = set((await view.renew())["uploaded"])
+    assert first.name in uploaded and last.name not in uploaded
+    # ...until the device seeks there.
+    await view.seek(sum(e.duration_s for e in entries[:-1]) + 0.5)
+    media = await view.fetch_when_ready(last.name, timeout_s=30)
+    assert StreamDecoder().decode(await view.fetch_when_ready(last.init), media) > 0
+    await view.stop()
+
+
+async def test_a_clip_downloads_as_one_sealed_object(site: Site, owner: Phone) -> None:
+    _, end = await recorded_range(site, CANARY, 3)
+    with site.lan() as lan:
+        made = lan.post(
+            f"/api/v1/cameras/{CANARY}/clips",
+            json={"start": str(end - 4000), "end": str(end), "name": "door"},
+        )
+        assert made.status_code == 202, made.text
+        clip_id = made.json()["id"]
+        deadline = time.monotonic() + 60
+        while lan.get(f"/api/v1/clips/{clip_id}").json()["status"] != "ready":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.5)
+        local = lan.get(f"/api/v1/clips/{clip_id}/download").content
+    view = await RemoteView.start(
+        owner.session, owner.links, f"/api/v1/remote/clips/{clip_id}", None
+    )
+    clip = await view.fetch_when_ready(view.answer["name"])
+    assert clip == local and len(clip) == view.answer["bytes"]
+    await view.stop()
+
+
+async def test_event_thumbnails_are_sealed_on_the_relay(site: Site, owner: Phone) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        reply = await owner.session.call("GET", "/api/v1/remote/events", query=f"camera={CANARY}")
+        assert reply.status == 200, reply.body
+        # An ended event: an ongoing one's thumbnail may still improve between two reads.
+        events = [e for e in reply.json()["events"] if e["thumbnail"] and e["end_ms"]]
+        if events:
+            break
+        assert time.monotonic() < deadline, "no event with a thumbnail"
+        await asyncio.sleep(1)
+    event = events[0]
+    reference = event["thumbnail"]
+    assert CANARY not in reference["key"] and reference["key"].endswith(f"/e{event['id']}")
+    jpeg = await owner.links.thumbnail(reference)
+    assert jpeg is not None and jpeg[:2] == b"\xff\xd8"
+    site.plaintexts.append(jpeg)
+    with site.lan() as lan:
+        assert lan.get(f"/api/v1/events/{event['id']}/thumbnail.jpg").content == jpeg
+
+
+async def test_rights_are_checked_at_both_doors(site: Site, owner: Phone) -> None:
+    with site.lan() as lan:
+        made = lan.post("/api/v1/users", json={"username": "nanny", "password": PASSWORD})
+        assert made.status_code == 201, made.text
+        user_id = made.json()["id"]
+        granted = lan.put(
+            f"/api/v1/users/{user_id}/cameras/{SLOW_GOP}", json={"rights": ["live", "playback"]}
+        )
+        assert granted.status_code == 200, granted.text
+        # A LAN caller (even the admin) never gets a media key.
+        assert lan.post("/api/v1/remote/live", json={"camera_id": CANARY}).status_code == 409
+    nanny = await site.phone("nanny@example.test", "nanny")
+    refused = await nanny.session.call(
+        "POST", "/api/v1/remote/live", json_body={"camera_id": CANARY}
+    )
+    assert refused.status == 403
+    events = await nanny.session.call("GET", "/api/v1/remote/events", query=f"camera={CANARY}")
+    assert events.status == 403
+    allowed = await nanny.session.call(
+        "POST", "/api/v1/remote/live", json_body={"camera_id": SLOW_GOP}
+    )
+    assert allowed.status == 201
+    # Another account may not have links to the owner's session, nor the owner to this one.
+    theirs = RemoteView(nanny.session, nanny.links, allowed.json())
+    owners = await RemoteView.start(
+        owner.session, owner.links, "/api/v1/remote/live", {"camera_id": CANARY}
+    )
+    assert await links_status(site, nanny, owners) == 403
+    assert await links_status(site, owner, theirs) == 403
+    # The right withdrawn on the recorder: the next renewal is refused and the session ends.
+    with site.lan() as lan:
+        lan.put(f"/api/v1/users/{user_id}/cameras/{SLOW_GOP}", json={"rights": []})
+    renewed = await nanny.session.call("POST", f"/api/v1/remote/media/{theirs.msid}/lease")
+    assert renewed.status in (401, 403)
+    await owners.stop()
+    await nanny.close()
+
+
+def test_privacy_canary_nothing_on_the_relay_is_plaintext(site: Site) -> None:
+    """Runs last: everything the relay stored and logged, against the camera's id and every
+    plaintext object the devices decrypted in the tests above."""
+    assert len(site.plaintexts) >= 10
+    logs = site.relay.logs()
+    stored = b"".join(p.read_bytes() for p in site.relay.data_dir.rglob("*") if p.is_file())
+    names = "\n".join(str(p) for p in site.relay.data_dir.rglob("*"))
+    assert CANARY not in logs and CANARY.encode() not in stored and CANARY not in names
+    for plaintext in site.plaintexts:
+        middle = len(plaintext) // 2
+        assert plaintext[middle : middle + 48] not in stored
