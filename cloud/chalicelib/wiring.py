@@ -72,11 +72,13 @@ def media_storage_for(config: RelayConfig, clock: Clock) -> tuple[ObjectStore, U
     if config.storage == "local":
         return local_media_storage(Path(config.data_dir), "", clock)
     import boto3
+    from botocore.config import Config
 
     from .media.s3_uploads import S3UploadSigner
     from .storage.s3_objects import S3ObjectStore
 
-    client = boto3.session.Session().client("s3")
+    # SigV4 presigning: every region takes it (some only it), and its URLs carry the expiry.
+    client = boto3.session.Session().client("s3", config=Config(signature_version="s3v4"))
     return S3ObjectStore(client, config.bucket), S3UploadSigner(client, config.bucket, clock)
 
 
