@@ -21,10 +21,13 @@ import av
 import httpx
 
 from recorder.remote.errors import RemoteMediaError
+from recorder.remote.parts import part_name
 from recorder.remote.sealing import media_aad, open_sealed, thumbnail_aad, unb64url
 from recorder.tunnel.device import DeviceSession
 
 LINK_MARGIN_S = 10.0
+PREFETCH = 10
+_PART = re.compile(r"^p(\d{8})\.m4s$")
 
 
 class RelayLinks:
@@ -39,9 +42,16 @@ class RelayLinks:
         self.gets = 0
         self.bytes = 0
 
-    async def links(self, keys: list[str]) -> dict[str, str]:
+    async def links(self, keys: list[str], ahead: list[str] | None = None) -> dict[str, str]:
+        """Links for `keys`; when some must be asked for, those for `ahead` come along."""
         now = time.time()
-        missing = [k for k in keys if self._cache.get(k, ("", 0.0))[1] - LINK_MARGIN_S <= now]
+
+        def stale(key: str) -> bool:
+            return self._cache.get(key, ("", 0.0))[1] - LINK_MARGIN_S <= now
+
+        missing = [k for k in keys if stale(k)]
+        if missing:
+            missing += [k for k in ahead or () if stale(k) and k not in missing]
         for i in range(0, len(missing), 64):
             reply = await self._http.post(
                 f"{self._base}/v1/media/links", json={"keys": missing[i : i + 64]},
@@ -104,6 +114,11 @@ class RemoteView:
         return str(self.answer["prefix"]) + name
 
     async def fetch(self, name: str) -> bytes | None:
+        found = _PART.match(name)
+        if found is not None:  # live parts are named in order: one links request for ten
+            n = int(found.group(1))
+            ahead = [self.key_of(part_name(n + i)) for i in range(1, PREFETCH)]
+            await self.relay.links([self.key_of(name)], ahead)
         sealed = await self.relay.get(self.key_of(name))
         if sealed is None:
             return None
