@@ -62,20 +62,22 @@ class LiveUpload:
         viewer = LiveViewer(self._clock)
         feed = self._feeds.watch(self._camera_id, self._stream, self._url, viewer)
         sender = asyncio.create_task(self._send(), name=f"remote-live-{self._uploads.msid}")
+        getter: asyncio.Future[LiveMessage] | None = None
         try:
             while not sender.done():
                 getter = asyncio.ensure_future(viewer.next())
                 await asyncio.wait([getter, sender], return_when=asyncio.FIRST_COMPLETED)
                 if not getter.done():
-                    getter.cancel()
                     break
                 self._take(getter.result())
             sender.result()  # the sender's failure (rights refused) ends the session
         finally:
             feed.remove(viewer)
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await sender
+            for task in (getter, sender):
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
 
     def _take(self, message: LiveMessage) -> None:
         if message.kind is Kind.INIT:
