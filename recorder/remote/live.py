@@ -17,6 +17,7 @@ from collections import deque
 
 from recorder.clock import Clock
 from recorder.media.live_feed import Kind, LiveFeeds, LiveMessage, LiveViewer
+from recorder.remote.errors import UploadFailed
 from recorder.remote.parts import (
     PLAYLIST,
     LivePart,
@@ -30,6 +31,8 @@ from recorder.remote.sealed_uploads import SessionUploads
 log = logging.getLogger(__name__)
 WINDOW = 10  # parts listed in the playlist
 MAX_BACKLOG = 4  # parts waiting for upload before the oldest is dropped
+MAX_FAILURES = 5  # uploads failing in a row before the session ends
+RETRY_S = 0.5
 
 
 class LiveUpload:
@@ -56,6 +59,7 @@ class LiveUpload:
         self._listed: deque[LivePart] = deque(maxlen=WINDOW)
         self.parts_uploaded = 0
         self.parts_dropped = 0
+        self.failures = 0
 
     async def run(self) -> None:
         """Until cancelled (the session ends) or the relay refuses the rights (raises)."""
@@ -103,12 +107,27 @@ class LiveUpload:
             while not self._pending:
                 self._ready.clear()
                 await self._ready.wait()
-            item = self._pending.popleft()
-            if isinstance(item, tuple):
-                version, data = item
-                await self._uploads.put(init_name(version), data)
+            item = self._pending[0]
+            try:
+                if isinstance(item, tuple):
+                    version, data = item
+                    await self._uploads.put(init_name(version), data)
+                else:
+                    await self._uploads.put(part_name(item.sequence), item.data)
+                    if not self._listed or self._listed[-1] is not item:  # not on a retry
+                        self._listed.append(item)
+                    playlist = live_playlist(self._listed, self._part_s).encode()
+                    await self._uploads.put(PLAYLIST, playlist)
+                    self.parts_uploaded += 1
+            except UploadFailed as exc:
+                # A hiccup of the store or the uplink: try again (a part that waits too long
+                # is dropped by the backlog bound); many in a row end the session.
+                self.failures += 1
+                if self.failures >= MAX_FAILURES:
+                    raise
+                log.warning("remote live upload failed (%d): %s", self.failures, exc)
+                await asyncio.sleep(RETRY_S)
                 continue
-            await self._uploads.put(part_name(item.sequence), item.data)
-            self._listed.append(item)
-            await self._uploads.put(PLAYLIST, live_playlist(self._listed, self._part_s).encode())
-            self.parts_uploaded += 1
+            self.failures = 0
+            if self._pending and self._pending[0] is item:
+                self._pending.popleft()

@@ -81,13 +81,13 @@ class RemoteMedia:
         return session
 
     def start(
-        self, session: MediaSession, work: Any, run: Callable[[], Coroutine[Any, Any, None]]
+        self, session: MediaSession, work: Any, run: Callable[[], Coroutine[Any, Any, Any]]
     ) -> None:
         session.work = work
         session.task = asyncio.create_task(self._hold(session, run), name=f"media-{session.msid}")
 
     async def _hold(
-        self, session: MediaSession, run: Callable[[], Coroutine[Any, Any, None]]
+        self, session: MediaSession, run: Callable[[], Coroutine[Any, Any, Any]]
     ) -> None:
         worker: asyncio.Task[Any] = asyncio.create_task(run())
         reason = "lease lapsed"

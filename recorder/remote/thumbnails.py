@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from recorder.clock import Clock
 from recorder.motion.model import EventNotice, MotionEvent
 from recorder.motion.service import MotionService
-from recorder.remote.errors import RemoteMediaError
+from recorder.remote.errors import RemoteMediaError, RightsRefused
 from recorder.remote.sealing import MediaSecret, b64url, seal, thumbnail_aad
 from recorder.remote.uploads import ObjectUploader, RelayRights, UploadRights
 
@@ -67,6 +67,10 @@ class ThumbnailPublisher:
             return
         try:
             await self.publish(notice.event)
+        except RightsRefused as exc:
+            # No account holds a grant yet (nobody to show it to): expected, not a fault.
+            level = logging.DEBUG if exc.code == "no_grant" else logging.WARNING
+            log.log(level, "event %d thumbnail not uploaded: %s", notice.event.id, exc)
         except RemoteMediaError as exc:
             log.warning("event %d thumbnail not uploaded: %s", notice.event.id, exc)
 

@@ -161,9 +161,11 @@ class MediaService:
         for rid in {r.rid for r in refs}:
             if not self._grants.has(rid, acct):
                 raise NoGrant("no grant on this recorder")
-        for msid in {r.msid for r in refs if r.msid is not None}:
-            session = self._session(msid)
-            if session is None or session.acct != acct:
+        for ref in refs:
+            if ref.msid is None:
+                continue
+            session = self._session(ref.msid)
+            if session is None or session.acct != acct or session.rid != ref.rid:
                 raise Forbidden("no such media session for this account")
         expires = int(self._clock.now()) + self.limits.link_s
         return {
