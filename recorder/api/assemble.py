@@ -149,6 +149,7 @@ async def assemble_api(
         ctx.remote = RemoteMediaService(
             tunnel, data_dir / SECRETS, clock, motion, lease_s=config.relay.media_lease_s
         )
+        ctx.remote.watch(ctx)
     return ApiParts(ctx, server, site, password, tunnel, storage_audit)
 
 

@@ -121,7 +121,7 @@ class RemoteMedia:
         session.lease_until = self._clock.monotonic() + self.lease_s
         return session
 
-    async def stop(self, msid: str, owner: str) -> bool:
+    async def stop(self, msid: str, owner: str, reason: str = "stopped by the device") -> bool:
         session = self.sessions.get(msid)
         if session is None or session.owner != owner:
             return False
@@ -129,7 +129,7 @@ class RemoteMedia:
             session.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await session.task
-        await self._finish(session, "stopped by the device")
+        await self._finish(session, reason)
         return True
 
     async def _finish(self, session: MediaSession, reason: str) -> None:
