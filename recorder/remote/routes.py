@@ -70,6 +70,8 @@ def _owner(remote: RemoteMediaService, principal: Principal) -> Any:
 def _refused(exc: RemoteMediaError) -> Exception:
     if isinstance(exc, RightsRefused) and exc.code in ("no_grant", "revoked", "forbidden"):
         return Forbidden(f"the relay refused: {exc}")
+    if isinstance(exc, RightsRefused) and exc.code == "busy":
+        return Conflict(str(exc))
     return Unavailable(f"remote media unavailable: {exc}")
 
 

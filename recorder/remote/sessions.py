@@ -68,7 +68,9 @@ class RemoteMedia:
 
     async def open(self, kind: str, account: str, owner: str, user_id: int) -> MediaSession:
         if sum(1 for s in self.sessions.values() if s.owner == owner) >= MAX_SESSIONS_PER_TUNNEL:
-            raise RightsRefused(f"at most {MAX_SESSIONS_PER_TUNNEL} media sessions per device")
+            raise RightsRefused(
+                f"at most {MAX_SESSIONS_PER_TUNNEL} media sessions per device", code="busy"
+            )
         grant = await self._relay.open(account, kind)
         key = new_key()
         uploads = SessionUploads(
