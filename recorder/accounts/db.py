@@ -208,6 +208,18 @@ SITE_MIGRATIONS = (
             "CREATE INDEX push_outbox_next ON push_outbox (next_ms)",
         ),
     ),
+    Migration(
+        8,
+        "webhook signatures accepted within their window (replays refused across restarts)",
+        (
+            # key: SHA-256 of the integration and the signature; forget_at: Unix seconds.
+            """CREATE TABLE webhook_signatures (
+                key TEXT PRIMARY KEY,
+                forget_at REAL NOT NULL
+            )""",
+            "CREATE INDEX webhook_signatures_forget ON webhook_signatures (forget_at)",
+        ),
+    ),
 )
 
 

@@ -15,7 +15,7 @@ from recorder.accounts.db import SiteDatabase
 from recorder.accounts.revocation import AccessSignal
 from recorder.accounts.secrets import load_or_create_secret, write_secret_file
 from recorder.accounts.store import AccountStore
-from recorder.accounts.throttle import LoginThrottle
+from recorder.accounts.throttle import LoginThrottle, webhook_throttle
 from recorder.accounts.tokens import TokenService
 from recorder.api.app import create_app
 from recorder.api.context import ApiContext
@@ -119,6 +119,7 @@ async def assemble_api(
             signal,
         ),
         throttle=LoginThrottle(clock),
+        hook_throttle=webhook_throttle(clock),
         audit=AuditLog(site, clock),
         hub=RealtimeHub(),
         latest_keyframe=latest_keyframe,
