@@ -38,9 +38,9 @@ class RelayStatus:
     configured: bool
     rid: str
     connected: bool = False
-    since: float | None = None  # when the current connection opened (epoch seconds)
+    since_ms: int | None = None  # when the current connection opened (ms since 1970)
     last_error: str | None = None
-    last_error_at: float | None = None
+    last_error_at_ms: int | None = None
     connects: int = 0
     rollovers: int = 0
 
@@ -116,7 +116,7 @@ class TunnelClient:
 
     def _failed(self, exc: BaseException) -> None:
         self.status.last_error = str(exc) or type(exc).__name__
-        self.status.last_error_at = self.clock.now()
+        self.status.last_error_at_ms = int(self.clock.now() * 1000)
         log.warning("relay: %s (retrying)", self.status.last_error)
 
     async def _open(self) -> _Connection:
@@ -175,7 +175,7 @@ class TunnelClient:
             old.opened = self.clock.monotonic() - self.config.connection_max_s + 1
             return old
         self.status.rollovers += 1
-        self.status.since = self.clock.now()
+        self.status.since_ms = int(self.clock.now() * 1000)
         log.info("relay: rolled over to a new connection")
         task = asyncio.create_task(self._retire(old))
         self._handlers.add(task)
@@ -216,7 +216,7 @@ class TunnelClient:
 
     def _up(self) -> None:
         self.status.connected = True
-        self.status.since = self.clock.now()
+        self.status.since_ms = int(self.clock.now() * 1000)
         self.connected.set()
         log.info("relay: connected as %s", self.identity.rid)
 
