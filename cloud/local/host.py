@@ -105,6 +105,7 @@ class LocalRelayHost:
         self.relay: Relay | None = None
         self.admin_password: str | None = None
         self._executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="relay-handler")
+        self._push_pool: ThreadPoolExecutor | None = None
         self._servers: list[_Uvicorn] = []
         self._ws: WebSocketHost | None = None
 
@@ -130,7 +131,15 @@ class LocalRelayHost:
         # Handlers configure the endpoint from their first event; sends before any (the
         # restart clean-up below) need it now. The session maps it to the loopback URL.
         chalice_app.app.websocket_api.configure_from_api_id("local", STAGE)
-        self.relay = build_relay(config, ChaliceSender(chalice_app.app.websocket_api))
+        # Web Push deliveries run on a pool of their own: a slow push service (or its backoff)
+        # never holds up a tunnel message (what SQS and a worker would do in AWS).
+        pool = ThreadPoolExecutor(config.push_workers, thread_name_prefix="relay-push")
+        self._push_pool = pool
+        self.relay = build_relay(
+            config,
+            ChaliceSender(chalice_app.app.websocket_api),
+            push_runner=pool.submit,
+        )
         chalice_app.install_relay(self.relay)
         self.admin_password = self.relay.accounts.ensure_admin(s.admin_email)
 
@@ -169,6 +178,8 @@ class LocalRelayHost:
         for server in reversed(self._servers):
             await server.stop()
         self._servers.clear()
+        if self._push_pool is not None:
+            self._push_pool.shutdown(wait=True, cancel_futures=True)
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     async def run(self, shutdown: asyncio.Event, announce: Any = None) -> None:

@@ -20,6 +20,7 @@ from ..errors import BadRequest, Forbidden, NoGrant, Offline, RelayError, Unknow
 from ..grants.grants import GrantStore
 from ..ids import recorder_id, session_id, token_id
 from ..invitations.registry import InvitationRegistry
+from ..push.relay import PushRelay
 from ..recorders.registry import RecorderRegistry
 from ..tickets.tickets import TicketOffice
 from .connections import DEVICE, RECORDER, Connection, ConnectionTable
@@ -57,6 +58,7 @@ class Router:
         limiter: AccountRateLimiter,
         audit: AuditLog,
         sender: Sender,
+        push: PushRelay | None = None,
     ) -> None:
         self._config = config
         self._conns = connections
@@ -69,6 +71,7 @@ class Router:
         self._limiter = limiter
         self._audit = audit
         self._sender = sender
+        self._push = push
 
     # -- $connect / $disconnect ----------------------------------------------------------
 
@@ -152,6 +155,9 @@ class Router:
             self._accept(conn, message)
         elif kind == "close":
             self._close(conn, message)
+        elif kind == "push" and conn.role == RECORDER and self._push is not None:
+            assert conn.rid is not None
+            self._push.accept(conn.rid, conn.id, message)
         elif conn.role == RECORDER and kind in (
             "invite",
             "invite_used",
@@ -286,6 +292,9 @@ class Router:
             self.revoke(rid, acct, by="recorder")
         ref = message.get("ref")
         ack: dict[str, Any] = {"t": "ok"}
+        if kind == "hello" and self._push is not None:
+            # The key browsers of this recorder subscribe with (the relay signs their pushes).
+            ack["push_key"] = self._push.public_key
         if isinstance(ref, (str, int)) and not isinstance(ref, bool) and len(str(ref)) <= 64:
             ack["ref"] = ref
         self._send(conn.id, ack)
