@@ -11,12 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from moto import mock_aws
 
 from cloud.chalicelib.clock import FakeClock
 from cloud.chalicelib.config import ConfigError, RelayConfig, load_config
+from cloud.chalicelib.errors import StorageError
 from cloud.chalicelib.push.endpoints import RefusedEndpoint, check_endpoint
 from cloud.chalicelib.signing_keys import FileSecret
 from cloud.chalicelib.storage.sqlite_items import SqliteItemStore
@@ -166,3 +169,43 @@ def test_a_device_cannot_push_and_lambda_budget_is_checked(
     assert json.loads(sender.sent["dev-1"][-1])["code"] == "bad_request"
     with pytest.raises(ConfigError):
         load_config({"SKYCAM_RELAY_PUSH_TIMEOUT_S": "20"})  # 3 x 20 s: over the Lambda's time
+
+
+def test_an_offline_recorder_is_shown_with_when_it_was_last_seen(
+    world: tuple[Relay, FakeClock, RecordingSender, RecorderKey],
+) -> None:
+    relay, clock, sender, key = world
+    relay.items.put("inv#invite-0003", "meta", {"rid": key.rid, "exp": 4_000_000_000})
+    acct = relay.accounts.signup("o@example.test", "correct horse battery", "invite-0003", "x").id
+    relay.grants.add(key.rid, acct)
+    seen = int(clock.now())
+    relay.router.disconnect(CONN)
+    clock.advance(500)
+    ticket, _ = relay.tickets.issue(acct)
+    relay.router.connect("dev-2", {"role": "device", "ticket": ticket}, "192.0.2.3")
+    sid = base64.urlsafe_b64encode(b"s" * 16).rstrip(b"=").decode()
+    relay.router.message("dev-2", json.dumps({"t": "open", "sid": sid, "rid": key.rid, "hs": "AA"}))
+    error = json.loads(sender.sent["dev-2"][-1])
+    assert error["code"] == "offline" and error["last_seen"] == seen
+
+
+@mock_aws
+def test_in_aws_the_key_is_the_deploy_time_secret() -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from cloud.chalicelib.push.vapid import SecretsManagerVapid, VapidSigner
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    client = boto3.client("secretsmanager", region_name="eu-west-1")
+    arn = client.create_secret(Name="vapid", SecretString=json.dumps({"private_key_pem": pem}))
+    signer = VapidSigner(SecretsManagerVapid(client, arn["ARN"]), "mailto:a@b.example")
+    raw = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    assert signer.public_key == base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    assert "PRIVATE" not in repr(signer)
+    with pytest.raises(StorageError):
+        _ = VapidSigner(SecretsManagerVapid(client, "missing"), "mailto:a@b.example").public_key

@@ -28,7 +28,7 @@ from sim import CameraSpec, MotionPass, MotionScene, SimCluster
 from sim.push_service import Browser, LocalPushService
 from tests.cloud.relay_host import RelayProcess
 from tests.e2e.harness import camera_entry
-from tests.e2e.test_tunnel_relay import Site, enrol, until
+from tests.e2e.test_tunnel_relay import PASSWORD, Site, enrol, until
 from tests.recorder_thread import RecorderThread
 
 pytestmark = pytest.mark.slow
@@ -223,6 +223,14 @@ async def test_a_remote_subscription_belongs_to_the_device(push_site: PushSite) 
     ps = push_site
     await until(lambda: ps.site.status()["connected"], 30, "connected")
     device, session, _ = await enrol(ps.site, "phone-owner@example.test")
+    with httpx.Client(base_url=ps.site.relay.rest, timeout=10) as cloud:
+        login = cloud.post("/v1/auth/login", json={"email": "phone-owner@example.test",
+                                                   "password": PASSWORD})  # fmt: skip
+        me = cloud.get(
+            "/v1/me", headers={"Authorization": f"Bearer {login.json()['access_token']}"}
+        )
+    (status,) = me.json()["recorder_status"]
+    assert status["online"] is True and status["last_seen"] > time.time() - 3600
     key = (await session.call("GET", "/api/v1/push/public-key")).json()["public_key"]
     remote = Browser()
     answer = await session.call(

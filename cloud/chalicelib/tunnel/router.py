@@ -139,7 +139,10 @@ class Router:
                 raise BadRequest("unknown connection")
             self._dispatch(conn, message)
         except RelayError as exc:
-            self._send(conn_id, {"t": "error", "sid": sid, "code": exc.code, "reason": exc.reason})
+            error = {"t": "error", "sid": sid, "code": exc.code, "reason": exc.reason}
+            if isinstance(exc, Offline) and exc.last_seen is not None:
+                error["last_seen"] = exc.last_seen  # a device shows "offline, last seen ..."
+            self._send(conn_id, error)
 
     def _dispatch(self, conn: Connection, message: dict[str, Any]) -> None:
         kind = message.get("t")
@@ -184,7 +187,8 @@ class Router:
                 raise NoGrant("no grant on this recorder")
             target = self._recorders.route(rid)
             if target is None:
-                raise Offline("recorder offline")
+                known = self._recorders.get(rid)
+                raise Offline("recorder offline", None if known is None else known.last_seen)
             if self._sessions.open(sid, conn.acct, rid, conn.id) is None:
                 raise BadRequest("session id in use")
         except RelayError as exc:
@@ -294,7 +298,10 @@ class Router:
         ack: dict[str, Any] = {"t": "ok"}
         if kind == "hello" and self._push is not None:
             # The key browsers of this recorder subscribe with (the relay signs their pushes).
-            ack["push_key"] = self._push.public_key
+            try:
+                ack["push_key"] = self._push.public_key
+            except RelayError as exc:  # no push through this relay; the tunnel still works
+                log.warning("no VAPID key for Web Push: %s", exc.reason)
         if isinstance(ref, (str, int)) and not isinstance(ref, bool) and len(str(ref)) <= 64:
             ack["ref"] = ref
         self._send(conn.id, ack)
