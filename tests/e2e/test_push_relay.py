@@ -223,12 +223,10 @@ async def test_a_remote_subscription_belongs_to_the_device(push_site: PushSite) 
     ps = push_site
     await until(lambda: ps.site.status()["connected"], 30, "connected")
     device, session, _ = await enrol(ps.site, "phone-owner@example.test")
-    with httpx.Client(base_url=ps.site.relay.rest, timeout=10) as cloud:
-        login = cloud.post("/v1/auth/login", json={"email": "phone-owner@example.test",
-                                                   "password": PASSWORD})  # fmt: skip
-        me = cloud.get(
-            "/v1/me", headers={"Authorization": f"Bearer {login.json()['access_token']}"}
-        )
+    async with httpx.AsyncClient(base_url=ps.site.relay.rest, timeout=10) as cloud:
+        owner = {"email": "phone-owner@example.test", "password": PASSWORD}
+        token = (await cloud.post("/v1/auth/login", json=owner)).json()["access_token"]
+        me = await cloud.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
     (status,) = me.json()["recorder_status"]
     assert status["online"] is True and status["last_seen"] > time.time() - 3600
     key = (await session.call("GET", "/api/v1/push/public-key")).json()["public_key"]
