@@ -239,6 +239,11 @@ class TunnelClient:
             log.warning("relay: disconnected")
         self.status.connected = False
         self.connected.clear()
+        # Nothing will answer what was asked on the lost connection: say so now rather than
+        # at each request's timeout (a push then goes to the outbox at once).
+        for ack in self._acks.values():
+            if not ack.done():
+                ack.set_exception(RelayUnavailable("the relay connection was lost"))
 
 
 def _reason(reader: asyncio.Task[None]) -> str:

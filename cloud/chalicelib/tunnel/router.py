@@ -139,7 +139,8 @@ class Router:
                 raise BadRequest("unknown connection")
             self._dispatch(conn, message)
         except RelayError as exc:
-            error = {"t": "error", "sid": sid, "code": exc.code, "reason": exc.reason}
+            error: dict[str, Any] = {"t": "error", "sid": sid, "code": exc.code}
+            error["reason"] = exc.reason
             if isinstance(exc, Offline) and exc.last_seen is not None:
                 error["last_seen"] = exc.last_seen  # a device shows "offline, last seen ..."
             self._send(conn_id, error)
