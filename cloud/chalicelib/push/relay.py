@@ -131,7 +131,11 @@ class PushRelay:
             self._answer(rid, conn_id, ref, Outcome.REJECTED, 0, reason=exc.reason)
             return
         key = hashlib.sha256(f"{rid}\0{event}\0{request.endpoint}".encode()).hexdigest()[:40]
-        claimed, done = self._claim(rid, key)
+        try:
+            claimed, done = self._claim(rid, key)
+        except RelayError as exc:  # the store failed: the recorder keeps it for later
+            self._answer(rid, conn_id, ref, Outcome.RETRY_LATER, 0, reason=exc.reason)
+            return
         if not claimed:
             self.stats["duplicates"] += 1
             outcome = done or Outcome.RETRY_LATER  # None: another delivery is in flight
