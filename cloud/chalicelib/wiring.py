@@ -3,7 +3,6 @@ files on the local host. app.py calls `build_relay` once per Lambda instance (la
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from .console.views import ConsoleViews
 from .grants.grants import GrantStore
 from .invitations.registry import InvitationRegistry
 from .push.delivery import DeliveryPolicy, PushDelivery
-from .push.relay import PushRelay, Runner
+from .push.relay import PushRelay, Runner, run_inline
 from .push.vapid import FileVapid, SecretsManagerVapid, VapidSigner, VapidSource
 from .recorders.registry import RecorderRegistry
 from .signing_keys import FileSecret, SecretsManagerSecret, SecretSource
@@ -74,10 +73,6 @@ def vapid_for(config: RelayConfig) -> VapidSource:
     )
 
 
-def _inline(job: Callable[[], None]) -> None:
-    job()
-
-
 def build_relay(
     config: RelayConfig,
     sender: Sender,
@@ -88,8 +83,8 @@ def build_relay(
     vapid: VapidSource | None = None,
     push_runner: Runner | None = None,
 ) -> Relay:
-    """`push_runner` runs each Web Push delivery (default: inline, in the message's own
-    invocation, as in AWS where every message is a Lambda invocation of its own)."""
+    """`push_runner` runs a push message's deliveries (default: in the message's own
+    invocation, waited for, as in AWS where every message is a Lambda invocation)."""
     clock = clock or SystemClock()
     if items is None or secret is None:
         default_items, default_secret = storage_for(config, clock)
@@ -134,7 +129,7 @@ def build_relay(
         limiter,
         sender,
         delivery,
-        push_runner or _inline,
+        push_runner or run_inline,
         per_minute=config.push_per_minute,
         dedupe_s=config.push_dedupe_s,
     )

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +101,11 @@ class _Uvicorn:
         await self._server.shutdown(sockets=[self._sock])
 
 
+def _submit_all(pool: ThreadPoolExecutor, jobs: Sequence[Callable[[], None]]) -> None:
+    for job in jobs:
+        pool.submit(job)
+
+
 class LocalRelayHost:
     def __init__(self, settings: HostSettings) -> None:
         self.settings = settings
@@ -138,7 +145,7 @@ class LocalRelayHost:
         self.relay = build_relay(
             config,
             ChaliceSender(chalice_app.app.websocket_api),
-            push_runner=pool.submit,
+            push_runner=functools.partial(_submit_all, pool),
         )
         chalice_app.install_relay(self.relay)
         self.admin_password = self.relay.accounts.ensure_admin(s.admin_email)

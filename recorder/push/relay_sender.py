@@ -13,7 +13,9 @@ deduplicates by (event, endpoint).
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
 import logging
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +26,9 @@ from recorder.tunnel.errors import TunnelError
 
 log = logging.getLogger(__name__)
 ANSWER_S = 60.0  # the relay tries a push service up to ~25 s (its Lambda budget) before answering
+GATHER_S = 0.005  # how long a notification waits for others to share its message
+FRAME_BUDGET = 28_000  # bytes of items per message: the relay's frame is 32 KB
+MAX_ITEMS = 16  # the relay's limit per message
 
 
 class RelayLink(Protocol):
@@ -46,15 +51,31 @@ def _b64url(data: bytes) -> str:
 
 
 class RelaySender:
-    def __init__(self, link: RelayLink, answer_s: float = ANSWER_S) -> None:
+    """Hands notifications to the relay, a few per message: what a fan-out produces within
+    `gather_s` is packed into messages of at most `frame_budget` bytes and `MAX_ITEMS` items
+    (a relay message is one 32 KB frame), so 1,000 subscribers are some 200 messages, not
+    1,000; each caller still gets its own outcome."""
+
+    def __init__(
+        self,
+        link: RelayLink,
+        answer_s: float = ANSWER_S,
+        gather_s: float = GATHER_S,
+        frame_budget: int = FRAME_BUDGET,
+    ) -> None:
         self._link = link
         self._answer_s = answer_s
+        self._gather_s = gather_s
+        self._budget = frame_budget
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[Outcome]]] = []
+        self._waiting_bytes = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._sending: set[asyncio.Task[None]] = set()
 
     async def deliver(self, message: PushMessage) -> Outcome:
         if not self._link.is_connected:
             return Outcome.RETRY_LATER
-        request = {
-            "t": "push",
+        item = {
             "ev": str(message.event_id),
             "ep": message.endpoint,
             "body": _b64url(message.body),
@@ -62,23 +83,65 @@ class RelaySender:
             "urg": message.urgency,
             "topic": message.topic,
         }
+        size = len(json.dumps(item)) + 1
+        loop = asyncio.get_running_loop()
+        if self._waiting and (
+            self._waiting_bytes + size > self._budget or len(self._waiting) >= MAX_ITEMS
+        ):
+            self._flush()  # this one would not fit: send what waits, start a new message
+        outcome: asyncio.Future[Outcome] = loop.create_future()
+        self._waiting.append((item, outcome))
+        self._waiting_bytes += size
+        if self._timer is None:
+            self._timer = loop.call_later(self._gather_s, self._flush)
+        return await outcome
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._waiting, self._waiting_bytes = self._waiting, [], 0
+        if batch:
+            task = asyncio.create_task(self._send(batch))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[tuple[dict[str, Any], asyncio.Future[Outcome]]]) -> None:
+        outcomes = await self._ask([item for item, _ in batch])
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if not future.done():
+                future.set_result(outcome)
+
+    async def _ask(self, items: list[dict[str, Any]]) -> list[Outcome]:
         try:
-            answer = await self._link.request(request, self._answer_s)
+            answer = await self._link.request({"t": "push", "items": items}, self._answer_s)
         except TunnelError as exc:
             log.info("push through the relay: %s (queued for later)", exc)
-            return Outcome.RETRY_LATER
+            return [Outcome.RETRY_LATER] * len(items)
         if answer.get("t") == "error":
             code = answer.get("code")
             log.warning("relay refused a push: %s %s", code, answer.get("reason"))
-            return Outcome.RETRY_LATER if code == "rate_limited" else Outcome.REJECTED
-        try:
-            return Outcome(str(answer.get("outcome")))
-        except ValueError:
-            log.warning("relay answered a push with %r", answer.get("outcome"))
-            return Outcome.REJECTED
+            outcome = Outcome.RETRY_LATER if code == "rate_limited" else Outcome.REJECTED
+            return [outcome] * len(items)
+        results = answer.get("results")
+        if not isinstance(results, list) or len(results) != len(items):
+            log.warning("relay answered a push without a result per notification")
+            return [Outcome.REJECTED] * len(items)
+        return [_outcome(r) for r in results]
 
     async def close(self) -> None:
-        return None
+        self._flush()
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
+
+
+def _outcome(result: object) -> Outcome:
+    value = result.get("outcome") if isinstance(result, dict) else None
+    try:
+        return Outcome(str(value))
+    except ValueError:
+        log.warning("relay answered a push with %r", value)
+        return Outcome.REJECTED
 
 
 class RoutedSender:

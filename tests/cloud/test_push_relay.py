@@ -56,9 +56,15 @@ def world(tmp_path: Path) -> Iterator[tuple[Relay, FakeClock, RecordingSender, R
 
 
 def push(relay: Relay, sender: RecordingSender, ref: str, **fields: Any) -> dict[str, Any]:
-    message = {"t": "push", "ref": ref, "ev": "41", "ttl": 60, "urg": "high", "topic": "cam1"}
-    message |= fields
-    relay.router.message(CONN, json.dumps(message))
+    """One notification in its own message: its result (with the message's ref)."""
+    item = {"ev": "41", "ttl": 60, "urg": "high", "topic": "cam1"} | fields
+    answer = push_items(relay, sender, ref, [item])
+    (result,) = answer["results"]
+    return {"t": answer["t"], "ref": answer["ref"], **result}
+
+
+def push_items(relay: Relay, sender: RecordingSender, ref: str, items: list[Any]) -> dict[str, Any]:
+    relay.router.message(CONN, json.dumps({"t": "push", "ref": ref, "items": items}))
     answers = [json.loads(m) for m in sender.sent[CONN]]
     return next(a for a in reversed(answers) if a.get("ref") == ref or a["t"] == "error")
 
@@ -148,12 +154,34 @@ def test_the_relay_calls_no_private_address_and_refuses_bad_messages(
     assert check_endpoint("https://fcm.googleapis.com/fcm/send/abc").port == 443
     bad = push(relay, sender, "q", ep="http://127.0.0.1:9/x", body="!!", ev="x" * 65)
     assert bad["outcome"] == "rejected" and "ev" in bad["reason"]
-    relay.router.message(CONN, json.dumps({"t": "push", "ev": "1"}))  # no ref: an error
+    relay.router.message(CONN, json.dumps({"t": "push", "items": []}))  # no ref: an error
     assert json.loads(sender.sent[CONN][-1])["code"] == "bad_request"
+    assert push_items(relay, sender, "none", [])["code"] == "bad_request"
+    assert push_items(relay, sender, "many", [{}] * 17)["code"] == "bad_request"
     # The per-recorder rate: beyond it, retry_later (the recorder's outbox keeps it).
     answers = [push(relay, sender, f"n{i}", ep="https://10.1.1.1/", body="AAAA")["outcome"]
                for i in range(52)]  # fmt: skip
     assert answers.count("retry_later") >= 1
+
+
+def test_a_message_carries_several_each_answered_in_order(
+    world: tuple[Relay, FakeClock, RecordingSender, RecorderKey], pusher: LocalPushService
+) -> None:
+    relay, _, sender, _ = world
+    pusher.answer("b", 410)
+    items: list[Any] = [
+        {"ev": "7", "ep": pusher.endpoint(name), "body": "AAAA", "ttl": 5, "topic": "t"}
+        for name in ("a", "b", "c")
+    ]
+    items.insert(1, {"ev": "7", "ep": "https://10.0.0.2/", "body": "AAAA", "ttl": 5, "topic": "t"})
+    items.append("not an object")
+    answer = push_items(relay, sender, "m", items)
+    assert [r["outcome"] for r in answer["results"]] == [
+        "delivered", "rejected", "gone", "delivered", "rejected"
+    ]  # fmt: skip
+    again = push_items(relay, sender, "m2", items[:1])
+    assert again["results"] == [{"outcome": "delivered", "status": 0, "dup": True}]
+    assert len(pusher.to("a")) == 1
 
 
 def test_a_device_cannot_push_and_lambda_budget_is_checked(
@@ -165,7 +193,7 @@ def test_a_device_cannot_push_and_lambda_budget_is_checked(
     acct = relay.accounts.signup("d@example.test", "correct horse battery", "invite-0002", "x").id
     ticket, _ = relay.tickets.issue(acct)
     relay.router.connect("dev-1", {"role": "device", "ticket": ticket}, "192.0.2.3")
-    relay.router.message("dev-1", json.dumps({"t": "push", "ref": "z", "ev": "1"}))
+    relay.router.message("dev-1", json.dumps({"t": "push", "ref": "z", "items": [{"ev": "1"}]}))
     assert json.loads(sender.sent["dev-1"][-1])["code"] == "bad_request"
     with pytest.raises(ConfigError):
         load_config({"SKYCAM_RELAY_PUSH_TIMEOUT_S": "20"})  # 3 x 20 s: over the Lambda's time

@@ -1,10 +1,12 @@
-"""The relay's side of Web Push: a recorder hands over one encrypted notification per message;
-the relay checks it, makes sure each (event, endpoint) is sent once, signs and delivers it and
-tells the recorder the outcome (docs/ref/tunnel.md, "Web Push through the relay").
+"""The relay's side of Web Push: a recorder hands over encrypted notifications, a few per
+message; the relay checks each, makes sure each (event, endpoint) is sent once, signs and
+delivers them side by side and tells the recorder the outcomes (docs/ref/tunnel.md, "Web Push
+through the relay").
 
-Recorder -> relay: `{"t":"push","ref":R,"ev":EVENT,"ep":ENDPOINT,"body":B64,"ttl":N,
-"urg":URGENCY,"topic":TOPIC}`; relay -> recorder (its newest connection, when the delivery is
-over): `{"t":"pushed","ref":R,"outcome":O,"status":HTTP[,"dup":true]}`.
+Recorder -> relay: `{"t":"push","ref":R,"items":[{"ev":EVENT,"ep":ENDPOINT,"body":B64,"ttl":N,
+"urg":URGENCY,"topic":TOPIC}, ...]}`; relay -> recorder (its newest connection, once every
+delivery of the message is over): `{"t":"pushed","ref":R,"results":[{"outcome":O,"status":HTTP
+[,"dup":true][,"reason":STR]}, ...]}`, in the items' order.
 
 Once: the (recorder, event, endpoint) triple is claimed in the item store before sending,
 under a hash (no endpoint or event id stored); a resend after a reconnect (the recorder's
@@ -25,7 +27,8 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..clock import Clock
@@ -38,12 +41,15 @@ from .delivery import Outcome, PushDelivery, PushRequest
 
 log = logging.getLogger(__name__)
 
-Runner = Callable[[Callable[[], None]], object]
-"""Runs a delivery: inline (AWS: each message is its own Lambda invocation) or on the local
-host's delivery pool."""
+Job = Callable[[], None]
+Runner = Callable[[Sequence[Job]], None]
+"""Runs a message's deliveries side by side: in AWS within the message's own Lambda invocation
+(threads, waited for: Lambda freezes a returned handler), on the local host on its delivery
+pool (not waited for: the handler's thread goes back to routing)."""
 
 IN_FLIGHT_S = 120  # a claim without an outcome for this long is taken to be lost
 MAX_BODY = 4096  # RFC 8030 push services accept at least 4 KB
+MAX_ITEMS = 16  # per message (a 32 KB frame holds about five 4 KB notifications)
 URGENCIES = frozenset({"very-low", "low", "normal", "high"})
 _EVENT = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -55,7 +61,8 @@ def _dump(message: dict[str, Any]) -> str:
 
 
 def parse(message: dict[str, Any]) -> tuple[str, PushRequest]:
-    """The event key and the request of a "push" message (BadRequest with the reason)."""
+    """The event key and the request of one item of a "push" message (BadRequest with the
+    reason)."""
     event = message.get("ev")
     if not isinstance(event, str) or not _EVENT.match(event):
         raise BadRequest("ev must be 1-64 characters of [A-Za-z0-9_.:-]")
@@ -121,36 +128,68 @@ class PushRelay:
         ref = message.get("ref")
         if not isinstance(ref, str) or not 0 < len(ref) <= 64:
             raise BadRequest("push needs a ref (a string of at most 64 characters)")
+        items = message.get("items")
+        if not isinstance(items, list) or not 0 < len(items) <= MAX_ITEMS:
+            raise BadRequest(f"items must be a list of 1-{MAX_ITEMS} notifications")
+        results: list[dict[str, Any]] = [{} for _ in items]
         try:
-            event, request = parse(message)
-            self._limiter.hit(f"rec_{rid}", "pushes", self._per_minute)
+            self._limiter.hit(f"rec_{rid}", "pushes", self._per_minute, len(items))
         except RateLimited as exc:
-            self._answer(rid, conn_id, ref, Outcome.RETRY_LATER, 429, reason=exc.reason)
+            results = [_result(Outcome.RETRY_LATER, 429, reason=exc.reason) for _ in items]
+            self._answer(rid, conn_id, ref, results)
             return
+        jobs = [
+            job
+            for index, item in enumerate(items)
+            if (job := self._prepare(rid, item, results, index)) is not None
+        ]
+        if not jobs:
+            self._answer(rid, conn_id, ref, results)
+            return
+        left = [len(jobs)]
+
+        def finished() -> None:  # the last delivery of the message answers for all
+            with self._lock:
+                left[0] -= 1
+                last = left[0] == 0
+            if last:
+                self._answer(rid, conn_id, ref, results)
+
+        self._run([_then(job, finished) for job in jobs])
+
+    def _prepare(
+        self, rid: str, item: object, results: list[dict[str, Any]], index: int
+    ) -> Job | None:
+        """Check and claim one notification: the job that delivers it (its result written
+        into `results[index]`), or None with the result already there."""
+        try:
+            if not isinstance(item, dict):
+                raise BadRequest("each item is a JSON object")
+            event, request = parse(item)
         except RelayError as exc:
-            self._answer(rid, conn_id, ref, Outcome.REJECTED, 0, reason=exc.reason)
-            return
+            results[index] = _result(Outcome.REJECTED, 0, reason=exc.reason)
+            return None
         key = hashlib.sha256(f"{rid}\0{event}\0{request.endpoint}".encode()).hexdigest()[:40]
         try:
             claimed, done = self._claim(rid, key)
         except RelayError as exc:  # the store failed: the recorder keeps it for later
-            self._answer(rid, conn_id, ref, Outcome.RETRY_LATER, 0, reason=exc.reason)
-            return
+            results[index] = _result(Outcome.RETRY_LATER, 0, reason=exc.reason)
+            return None
         if not claimed:
             self.stats["duplicates"] += 1
-            outcome = done or Outcome.RETRY_LATER  # None: another delivery is in flight
-            self._answer(rid, conn_id, ref, outcome, 0, dup=True)
-            return
+            # None: another delivery of it is in flight.
+            results[index] = _result(done or Outcome.RETRY_LATER, 0, dup=True)
+            return None
         with self._lock:
             busy = self._pending >= self._max_pending
             if not busy:
                 self._pending += 1
         if busy:
             self._settle(rid, key, Outcome.RETRY_LATER)
-            self._answer(rid, conn_id, ref, Outcome.RETRY_LATER, 0, reason="relay busy")
-            return
+            results[index] = _result(Outcome.RETRY_LATER, 0, reason="relay busy")
+            return None
 
-        def job() -> None:
+        def deliver() -> None:
             try:
                 outcome, status = self._delivery.deliver(request)
             except Exception:  # never lose the answer: the recorder would wait in vain
@@ -161,9 +200,9 @@ class PushRelay:
                     self._pending -= 1
             self.stats[outcome.value] += 1
             self._settle(rid, key, outcome)
-            self._answer(rid, conn_id, ref, outcome, status)
+            results[index] = _result(outcome, status)
 
-        self._run(job)
+        return deliver
 
     def _claim(self, rid: str, key: str) -> tuple[bool, Outcome | None]:
         """(True, None) if this delivery is ours to make; else (False, the final outcome
@@ -190,24 +229,40 @@ class PushRelay:
         except RelayError:
             log.warning("push outcome not recorded (a resend may be delivered again)")
 
-    def _answer(
-        self,
-        rid: str,
-        conn_id: str,
-        ref: str,
-        outcome: Outcome,
-        status: int,
-        *,
-        dup: bool = False,
-        reason: str | None = None,
-    ) -> None:
-        message: dict[str, Any] = {"t": "pushed", "ref": ref, "outcome": outcome.value}
-        message["status"] = status
-        if dup:
-            message["dup"] = True
-        if reason is not None:
-            message["reason"] = reason
+    def _answer(self, rid: str, conn_id: str, ref: str, results: list[dict[str, Any]]) -> None:
+        message = _dump({"t": "pushed", "ref": ref, "results": results})
         # The newest connection: the one the message came on may have rolled over meanwhile.
         target = self._recorders.route(rid) or conn_id
-        if not self._sender.send(target, _dump(message)) and target != conn_id:
-            self._sender.send(conn_id, _dump(message))
+        if not self._sender.send(target, message) and target != conn_id:
+            self._sender.send(conn_id, message)
+
+
+def _result(
+    outcome: Outcome, status: int, *, dup: bool = False, reason: str | None = None
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"outcome": outcome.value, "status": status}
+    if dup:
+        result["dup"] = True
+    if reason is not None:
+        result["reason"] = reason
+    return result
+
+
+def _then(job: Job, after: Callable[[], None]) -> Job:
+    def both() -> None:
+        try:
+            job()
+        finally:
+            after()
+
+    return both
+
+
+def run_inline(jobs: Sequence[Job]) -> None:
+    """AWS: the message's deliveries in threads of this invocation, waited for."""
+    if len(jobs) == 1:
+        jobs[0]()
+        return
+    with ThreadPoolExecutor(len(jobs), thread_name_prefix="push") as pool:
+        for done in [pool.submit(job) for job in jobs]:
+            done.result()
