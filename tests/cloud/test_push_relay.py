@@ -156,7 +156,8 @@ def test_the_relay_calls_no_private_address_and_refuses_bad_messages(
     assert bad["outcome"] == "rejected" and "ev" in bad["reason"]
     relay.router.message(CONN, json.dumps({"t": "push", "items": []}))  # no ref: an error
     assert json.loads(sender.sent[CONN][-1])["code"] == "bad_request"
-    assert push_items(relay, sender, "none", [])["code"] == "bad_request"
+    none = push_items(relay, sender, "none", [])
+    assert none["code"] == "bad_request" and none["ref"] == "none"  # the recorder hears now
     assert push_items(relay, sender, "many", [{}] * 17)["code"] == "bad_request"
     # The per-recorder rate: beyond it, retry_later (the recorder's outbox keeps it).
     answers = [push(relay, sender, f"n{i}", ep="https://10.1.1.1/", body="AAAA")["outcome"]

@@ -134,8 +134,9 @@ class PushRelay:
         results: list[dict[str, Any]] = [{} for _ in items]
         try:
             self._limiter.hit(f"rec_{rid}", "pushes", self._per_minute, len(items))
-        except RateLimited as exc:
-            results = [_result(Outcome.RETRY_LATER, 429, reason=exc.reason) for _ in items]
+        except RelayError as exc:  # too many, or the store failing: the recorder keeps them
+            status = 429 if isinstance(exc, RateLimited) else 0
+            results = [_result(Outcome.RETRY_LATER, status, reason=exc.reason) for _ in items]
             self._answer(rid, conn_id, ref, results)
             return
         jobs = [

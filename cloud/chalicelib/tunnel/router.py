@@ -122,6 +122,7 @@ class Router:
 
     def message(self, conn_id: str, body: str | None) -> None:
         sid: str | None = None
+        ref: object = None
         try:
             if body is None or len(body.encode()) > self._config.max_message_bytes:
                 limit = self._config.max_message_bytes
@@ -134,6 +135,7 @@ class Router:
                 raise BadRequest("a message is a JSON object")
             raw_sid = message.get("sid")
             sid = raw_sid if isinstance(raw_sid, str) and len(raw_sid) <= 64 else None
+            ref = message.get("ref")
             conn = self._conns.get(conn_id)
             if conn is None:
                 raise BadRequest("unknown connection")
@@ -143,6 +145,8 @@ class Router:
             error["reason"] = exc.reason
             if isinstance(exc, Offline) and exc.last_seen is not None:
                 error["last_seen"] = exc.last_seen  # a device shows "offline, last seen ..."
+            if isinstance(ref, str | int) and not isinstance(ref, bool) and len(str(ref)) <= 64:
+                error["ref"] = ref  # the sender waiting on its ref hears now, not at its timeout
             self._send(conn_id, error)
 
     def _dispatch(self, conn: Connection, message: dict[str, Any]) -> None:
