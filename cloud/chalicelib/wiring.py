@@ -16,6 +16,9 @@ from .config import RelayConfig
 from .console.views import ConsoleViews
 from .grants.grants import GrantStore
 from .invitations.registry import InvitationRegistry
+from .push.delivery import DeliveryPolicy, PushDelivery
+from .push.relay import PushRelay, Runner, run_inline
+from .push.vapid import FileVapid, SecretsManagerVapid, VapidSigner, VapidSource
 from .recorders.registry import RecorderRegistry
 from .signing_keys import FileSecret, SecretsManagerSecret, SecretSource
 from .storage.items import ItemStore
@@ -28,6 +31,7 @@ from .tunnel.sessions import SessionTable
 
 LOCAL_DB = "relay.db"
 LOCAL_KEY = "signing.key"
+LOCAL_VAPID = "vapid.pem"
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class Relay:
     audit: AuditLog
     console: ConsoleViews
     router: Router
+    push: PushRelay
 
 
 def storage_for(config: RelayConfig, clock: Clock) -> tuple[ItemStore, SecretSource]:
@@ -58,6 +63,16 @@ def storage_for(config: RelayConfig, clock: Clock) -> tuple[ItemStore, SecretSou
     return items, SecretsManagerSecret(session.client("secretsmanager"), config.signing_secret)
 
 
+def vapid_for(config: RelayConfig) -> VapidSource:
+    if config.storage == "local":
+        return FileVapid(Path(config.data_dir) / LOCAL_VAPID)
+    import boto3
+
+    return SecretsManagerVapid(
+        boto3.session.Session().client("secretsmanager"), config.vapid_secret
+    )
+
+
 def build_relay(
     config: RelayConfig,
     sender: Sender,
@@ -65,7 +80,11 @@ def build_relay(
     clock: Clock | None = None,
     items: ItemStore | None = None,
     secret: SecretSource | None = None,
+    vapid: VapidSource | None = None,
+    push_runner: Runner | None = None,
 ) -> Relay:
+    """`push_runner` runs a push message's deliveries (default: in the message's own
+    invocation, waited for, as in AWS where every message is a Lambda invocation)."""
     clock = clock or SystemClock()
     if items is None or secret is None:
         default_items, default_secret = storage_for(config, clock)
@@ -92,6 +111,28 @@ def build_relay(
     recorders = RecorderRegistry(items, clock, audit, config.challenge_s)
     grants = GrantStore(items, clock)
     tickets = TicketOffice(items, clock, config.ticket_s)
+    limiter = AccountRateLimiter(items, clock)
+    delivery = PushDelivery(
+        VapidSigner(vapid or vapid_for(config), config.push_subject),
+        DeliveryPolicy(
+            attempts=config.push_attempts,
+            timeout_s=config.push_timeout_s,
+            backoff_cap_s=config.push_backoff_cap_s,
+            allow_loopback=config.push_allow_loopback,
+            pool_size=config.push_workers,
+        ),
+    )
+    push = PushRelay(
+        items,
+        clock,
+        recorders,
+        limiter,
+        sender,
+        delivery,
+        push_runner or run_inline,
+        per_minute=config.push_per_minute,
+        dedupe_s=config.push_dedupe_s,
+    )
     router = Router(
         config,
         ConnectionTable(items, clock, config.session_s),
@@ -101,9 +142,10 @@ def build_relay(
         invitations,
         tickets,
         accounts,
-        AccountRateLimiter(items, clock),
+        limiter,
         audit,
         sender,
+        push,
     )
     console = ConsoleViews(recorders, accounts, grants, audit)
-    return Relay(config, items, accounts, recorders, grants, tickets, audit, console, router)
+    return Relay(config, items, accounts, recorders, grants, tickets, audit, console, router, push)

@@ -220,6 +220,20 @@ SITE_MIGRATIONS = (
             "CREATE INDEX webhook_signatures_forget ON webhook_signatures (forget_at)",
         ),
     ),
+    Migration(
+        9,
+        "web push: subscriptions bound to a tunnel device, and the VAPID key they were made for",
+        (
+            # Made through the tunnel: bound to the enrolled device (revoking it ends them),
+            # not to the tunnel session's login, which ends whenever the app closes.
+            "ALTER TABLE push_subscriptions ADD COLUMN device_id INTEGER "
+            "REFERENCES tunnel_devices (id) ON DELETE CASCADE",
+            # The applicationServerKey the browser subscribed with: the recorder's own (sent
+            # directly) or the relay's (sent through the relay). NULL: the recorder's.
+            "ALTER TABLE push_subscriptions ADD COLUMN server_key TEXT",
+            "CREATE INDEX push_subscriptions_device ON push_subscriptions (device_id)",
+        ),
+    ),
 )
 
 

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 SITE_DB = "site.sqlite3"
 SECRETS = "secrets"
 FIRST_PASSWORD_FILE = "first-admin-password"
+RELAY_PUSH_KEY = "relay-vapid.pub"  # the relay's public VAPID key, as last heard
 
 
 @dataclass
@@ -143,6 +144,9 @@ async def assemble_api(
     # The tunnel runs calls through this same app, in process (recorder/tunnel/dispatch.py).
     tunnel = TunnelService(config.relay, data_dir / SECRETS, ctx, app, site, relay_dialer)
     ctx.tunnel = tunnel
+    if ctx.push is not None and tunnel.client is not None:
+        # With a relay, browsers subscribe with the relay's VAPID key and the relay delivers.
+        ctx.push.use_relay(tunnel.client, data_dir / SECRETS / RELAY_PUSH_KEY)
     return ApiParts(ctx, server, site, password, tunnel, storage_audit)
 
 
@@ -154,7 +158,7 @@ def _push_service(
     clock: Clock,
     motion: MotionService | None,
 ) -> PushService | None:
-    """Web Push, sent by the recorder itself (DirectSender) until the relay adapter exists."""
+    """Web Push, sent by the recorder itself (DirectSender); `use_relay` adds the relay."""
     settings = config.push
     if not settings.enabled:
         return None

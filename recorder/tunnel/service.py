@@ -62,6 +62,7 @@ class TunnelService:
         clock: Clock | None = None,
     ) -> None:
         self.config = config
+        self._ctx = ctx
         self.identity = RecorderIdentity.load_or_create(secrets_dir)
         self.clock = clock or ctx.clock
         self.invitations = InvitationStore(site, ctx.clock)
@@ -79,7 +80,7 @@ class TunnelService:
                 config,
                 self.clock,
                 self.broker.handle,
-                on_connected=self.sync,
+                on_connected=self._connected,
             )
             self.broker.attach(self.client)
         else:
@@ -115,6 +116,15 @@ class TunnelService:
             if self.client is not None and self.client.status.connected:
                 await self.sync()
             await self.broker.end_idle(self.config.session_idle_s)
+
+    async def _connected(self) -> None:
+        push = getattr(self._ctx, "push", None)
+        if push is not None:
+            push.relay_connected()  # notifications that waited for the link go now
+        await self.sync()
+
+    def device_of_login(self, login_session_id: str) -> int | None:
+        return self.broker.device_of_login(login_session_id)
 
     async def sync(self) -> None:
         """Tell the relay what it may have missed: pending invitations, accounts to revoke.
