@@ -54,11 +54,11 @@ async def _fresh_admin_password(data_dir: Path) -> str:
     from recorder.accounts.model import Role
     from recorder.accounts.passwords import generate_password
     from recorder.accounts.store import AccountStore
-    from recorder.api.assemble import SITE_DB
     from recorder.clock import SystemClock
+    from recorder.site import Site
 
     password = generate_password()
-    async with SiteDatabase(data_dir / SITE_DB) as db:
+    async with SiteDatabase(Site(data_dir).site_db) as db:
         accounts = AccountStore(db, SystemClock())
         admin = await accounts.find("admin")
         if admin is None:
@@ -174,6 +174,8 @@ async def _pair_demo(recorder, relay) -> None:  # type: ignore[no-untyped-def]
 
 
 def _announce(specs, entries, recorder, config_path, data_dir, password) -> None:  # type: ignore[no-untyped-def]
+    from recorder.site import Site
+
     server = recorder.api.server
     host = socket.gethostname()
     print("\nSkyCam is running. Press Ctrl-C to stop.\n")
@@ -189,4 +191,4 @@ def _announce(specs, entries, recorder, config_path, data_dir, password) -> None
     for spec, entry in zip(specs, entries, strict=True):
         print(f"  camera {spec.name:<6} {spec.scene_spec.kind:<8} {entry[1]}")
     print(f"\n  recorder config      {config_path}")
-    print(f"  recordings           {data_dir / 'recordings'}\n", flush=True)
+    print(f"  recordings           {Site(data_dir).recordings}\n", flush=True)

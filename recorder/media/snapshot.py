@@ -13,9 +13,9 @@ import av
 import av.error
 import cv2
 
-from recorder.capture.session import Keyframe
+from recorder.capture.keyframe import decode_keyframe
+from recorder.capture.tap import Keyframe
 from recorder.errors import NotFound
-from recorder.media.keyframe import decode_keyframe
 from recorder.storage.model import Segment
 
 JPEG_QUALITY = 85

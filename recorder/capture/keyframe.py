@@ -1,6 +1,7 @@
 """Decoding one keyframe on its own: an IDR picture with its SPS/PPS needs no other frame.
 
-Snapshots encode the picture; capture reads its size when the stream's probe found none.
+Capture reads the picture's size when the stream's probe found none; snapshots
+(recorder/media/snapshot.py) encode the picture.
 """
 
 from __future__ import annotations
