@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import av
-import av.error
 
+from recorder.av_errors import CAUGHT
 from recorder.capture.tap import LivePacket as LivePacket  # what capture hands over
 from recorder.clock import Clock
 
@@ -135,7 +135,7 @@ class LiveStream:
         """Mux a complete GOP into a segment (caller holds the lock)."""
         try:
             init, fragment = mux_gop(gop, self._base)
-        except (av.error.FFmpegError, ValueError, OSError):
+        except CAUGHT:  # recorder/av_errors.py: what PyAV raises on data it cannot mux
             self.errors += 1  # one bad GOP costs one segment, not the stream
             return
         self._inits.setdefault(self._init_id, init)
