@@ -34,9 +34,9 @@ def _is_sleep(call: ast.Call) -> bool:
     return isinstance(func, ast.Name) and func.id == "sleep"
 
 
-def fixed_sleeps(source: str) -> list[tuple[int, str]]:
-    """(line, argument) of each sleep in `source` that is not a poll's step nor `sleep(0)`
-    (which only yields to the event loop)."""
+def fixed_sleeps(source: str, *, polls_too: bool = False) -> list[tuple[int, str]]:
+    """(line, argument) of each sleep in `source` that is not a poll's step (unless
+    `polls_too`) nor `sleep(0)` (which only yields to the event loop)."""
     tree = ast.parse(source)
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     found = []
@@ -47,7 +47,7 @@ def fixed_sleeps(source: str) -> list[tuple[int, str]]:
         if argument in ("0", "0.0"):
             continue
         ancestor: ast.AST = node
-        while ancestor in parents:
+        while ancestor in parents and not polls_too:
             ancestor = parents[ancestor]
             if isinstance(ancestor, ast.While | ast.For | ast.AsyncFor):
                 break  # a poll's step
