@@ -17,6 +17,7 @@ them to it.
   index.sqlite3                                        the segment index (rebuildable)
   site.sqlite3                                         users, rights, clips, camera overrides...
   events.sqlite3                                       motion events
+  recorder.toml, relay/                                `skycam up` only: its config, its relay
 ```
 """
 
@@ -38,6 +39,9 @@ SECRETS_DIR = "secrets"
 INDEX_DB = "index.sqlite3"
 SITE_DB = "site.sqlite3"
 EVENTS_DB = "events.sqlite3"
+# What `skycam up` (a demo on one machine) keeps beside the recorder's own state.
+DEMO_CONFIG = "recorder.toml"
+DEMO_RELAY_DIR = "relay"
 
 # Files under secrets/ (each 0600, generated on first use, never logged).
 API_SIGNING_KEY = "api-signing.key"
@@ -86,6 +90,14 @@ class Site:
     @property
     def events_db(self) -> Path:
         return self.data_dir / EVENTS_DB
+
+    @property
+    def demo_config(self) -> Path:
+        return self.data_dir / DEMO_CONFIG
+
+    @property
+    def demo_relay(self) -> Path:
+        return self.data_dir / DEMO_RELAY_DIR
 
     def secret(self, name: str) -> Path:
         """A file under secrets/, named by one of this module's constants."""

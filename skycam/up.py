@@ -71,6 +71,7 @@ async def _fresh_admin_password(data_dir: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     import secrets
 
+    from recorder.site import Site
     from sim import CameraSpec
 
     data_dir = args.data_dir.resolve()
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         from cloud.local.process import RelayChild
 
         port = args.relay_port
-        relay = RelayChild(data_dir / "relay", (port, port + 1, port + 2)).start()
+        relay = RelayChild(Site(data_dir).demo_relay, (port, port + 1, port + 2)).start()
     print("Preparing simulated cameras (scenes are encoded once, then cached)...", flush=True)
     try:
         _run_site(args, data_dir, specs, relay)
@@ -106,6 +107,7 @@ def _run_site(args, data_dir, specs, relay) -> None:  # type: ignore[no-untyped-
 
     from recorder.config import load_config
     from recorder.service import Recorder
+    from recorder.site import Site
     from sim import SimCluster
 
     with SimCluster(specs) as cluster:
@@ -115,7 +117,7 @@ def _run_site(args, data_dir, specs, relay) -> None:  # type: ignore[no-untyped-
             main_url = camera.url("main", credentials=False)
             sub_url = camera.url("sub", credentials=False)
             entries.append((spec.name, main_url, sub_url, spec.user or "", spec.password or ""))
-        config_path = data_dir / "recorder.toml"
+        config_path = Site(data_dir).demo_config
         api = f"[api]\nhttp_port = {args.http_port}\nhttps_port = {args.https_port}\n"
         if relay is not None:
             api += f'\n[relay]\nurl = "{relay.rest}"\nws_url = "{relay.ws}"\n'
