@@ -42,10 +42,11 @@ from recorder.storage.reconcile_plan import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ReconcileSummary", "Reconciler"]
-
 
 class Reconciler:
+    """Makes the index agree with the disk again after a crash: the tail before capture, the
+    full walk beside it (module docstring)."""
+
     def __init__(
         self,
         index: SegmentIndex,
