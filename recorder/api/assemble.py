@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from recorder.accounts.audit import AuditLog
 from recorder.accounts.bootstrap import FIRST_ADMIN, ensure_first_admin
@@ -36,6 +35,7 @@ from recorder.push.sender import DirectSender
 from recorder.push.service import PushService
 from recorder.push.store import PushStore
 from recorder.push.vapid import VapidKey
+from recorder.site import API_SIGNING_KEY, FIRST_ADMIN_PASSWORD, RELAY_PUSH_KEY, VAPID_KEY, Site
 from recorder.storage.capacity import CapacityProbe
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
@@ -44,11 +44,6 @@ from recorder.tunnel.links import RecorderDialer
 from recorder.tunnel.service import TunnelService
 
 log = logging.getLogger(__name__)
-
-SITE_DB = "site.sqlite3"
-SECRETS = "secrets"
-FIRST_PASSWORD_FILE = "first-admin-password"
-RELAY_PUSH_KEY = "relay-vapid.pub"  # the relay's public VAPID key, as last heard
 
 
 @dataclass
@@ -89,17 +84,17 @@ async def assemble_api(
     motion: MotionService | None = None,
     relay_dialer: RecorderDialer | None = None,
 ) -> ApiParts:
-    data_dir: Path = config.data_dir
+    files = Site(config.data_dir)
     signal = AccessSignal()
     accounts = AccountStore(site, clock, signal)
     password = await ensure_first_admin(accounts)
     if password:
         # A secret never goes to a log line (logs are shipped and kept): it goes to a 0600 file
         # for the owner to read. `skycam user reset-password admin` makes a new one.
-        password_file = data_dir / SECRETS / FIRST_PASSWORD_FILE
+        password_file = files.secret(FIRST_ADMIN_PASSWORD)
         write_secret_file(password_file, password)
         log.warning("first start: log in as %r, password in %s (0600)", FIRST_ADMIN, password_file)
-    key = load_or_create_secret(data_dir / SECRETS / "api-signing.key")
+    key = load_or_create_secret(files.secret(API_SIGNING_KEY))
     ctx = ApiContext(
         config=config,
         cameras=cameras,
@@ -140,13 +135,13 @@ async def assemble_api(
     storage_audit = StorageAudit(ctx.audit)
     storage_audit.attach(storage)
     app = create_app(ctx)
-    server = ApiServer(app, config.api, data_dir / SECRETS)
+    server = ApiServer(app, config.api, files.secrets)
     # The tunnel runs calls through this same app, in process (recorder/tunnel/dispatch.py).
-    tunnel = TunnelService(config.relay, data_dir / SECRETS, ctx, app, site, relay_dialer)
+    tunnel = TunnelService(config.relay, files.secrets, ctx, app, site, relay_dialer)
     ctx.tunnel = tunnel
     if ctx.push is not None and tunnel.client is not None:
         # With a relay, browsers subscribe with the relay's VAPID key and the relay delivers.
-        ctx.push.use_relay(tunnel.client, data_dir / SECRETS / RELAY_PUSH_KEY)
+        ctx.push.use_relay(tunnel.client, files.secret(RELAY_PUSH_KEY))
     return ApiParts(ctx, server, site, password, tunnel, storage_audit)
 
 
@@ -162,7 +157,7 @@ def _push_service(
     settings = config.push
     if not settings.enabled:
         return None
-    vapid = VapidKey.load_or_create(config.data_dir / SECRETS / "vapid.pem", settings.subject)
+    vapid = VapidKey.load_or_create(Site(config.data_dir).secret(VAPID_KEY), settings.subject)
     push = PushService(
         settings,
         PushStore(site, clock),

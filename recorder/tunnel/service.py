@@ -14,10 +14,9 @@ from typing import Any
 
 from recorder.accounts.db import SiteDatabase
 from recorder.api.context import ApiContext
-from recorder.clock import Clock
+from recorder.clock import Clock, pause
 from recorder.config import RelayConfig
 from recorder.errors import Conflict
-from recorder.reconnect import _wait
 from recorder.tunnel.broker import SessionBroker
 from recorder.tunnel.client import RelayStatus, TunnelClient
 from recorder.tunnel.devices import Device, DeviceStore
@@ -112,7 +111,7 @@ class TunnelService:
         """Invitations made by `skycam invite` (another process) reach the relay this way;
         sessions left idle are ended."""
         while not shutdown.is_set():
-            await _wait(shutdown, self.config.invitation_sync_s)
+            await pause(self.clock, self.config.invitation_sync_s, shutdown)
             if self.client is not None and self.client.status.connected:
                 await self.sync()
             await self.broker.end_idle(self.config.session_idle_s)
