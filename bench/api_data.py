@@ -35,7 +35,7 @@ from recorder.capture.replay import ReplayOpener
 from recorder.capture.session import CaptureSession, SessionSettings
 from recorder.clock import FakeClock
 from recorder.errors import StreamError
-from recorder.service import INDEX_FILE
+from recorder.site import INDEX_DB as INDEX_FILE
 from recorder.storage.keyframe_codec import pack_keyframes
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.model import NewSegment

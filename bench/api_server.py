@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recorder.api.assemble import SITE_DB
 from recorder.config import RecorderConfig, parse_config
 from recorder.service import Recorder
+from recorder.site import SITE_DB
 
 REPO = Path(__file__).resolve().parent.parent
 STOP_TIMEOUT_S = 30.0

@@ -40,7 +40,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable from t
 
 from bench.api_data import StoreFacts, ensure_store
 from bench.output import emit_figures
-from recorder.service import INDEX_FILE
+from recorder.site import INDEX_DB as INDEX_FILE
 from recorder.storage.layout import SegmentLayout
 from sim import CameraSpec, SimCluster
 from skycam.up import write_config

@@ -12,6 +12,11 @@ sim/push_service.py. Events are created deterministically through the signed web
 2. `fanout_s`: `--subscribers` subscriptions (1,000 by default), one event: posting the webhook
    to the last of them received. Target <= 10 s for 1,000. Every notification is decrypted
    afterwards to check it is the event's.
+
+`--relay`: the same through the local relay (`skycam relay` as a child process, on loopback):
+the recorder encrypts, hands each notification over its tunnel, and the relay signs with its
+own VAPID key and delivers (docs/design/push.md, "Through the relay"). Every notification
+received is checked to carry the relay's signature.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable from t
 
 import httpx
 
+from cloud.local.process import RelayChild
 from recorder.config import parse_config
 from recorder.integrations.signature import sign
 from recorder.service import Recorder
@@ -76,13 +82,19 @@ class Bench:
         return int(answer.json()["id"]), sent
 
 
-async def run(events: int, subscribers: int, data_dir: Path) -> dict[str, Any]:
+async def run(
+    events: int, subscribers: int, data_dir: Path, relay: RelayChild | None = None
+) -> dict[str, Any]:
+    sections: dict[str, Any] = {}
+    if relay is not None:
+        sections["relay"] = {"url": relay.rest, "ws_url": relay.ws, "backoff_cap_s": 1}
     config = parse_config(
         {
-            "data_dir": str(data_dir),
+            "data_dir": str(data_dir / "site"),
             "api": {"http_port": 0, "https": False},
             "push": {"allow_loopback": True, "cooldown_s": 0, "concurrency": 64},
             "cameras": [{"id": "bench", "main_url": "rtsp://127.0.0.1:9/unreachable"}],
+            **sections,
         }
     )
     recorder = Recorder(config)
@@ -94,6 +106,9 @@ async def run(events: int, subscribers: int, data_dir: Path) -> dict[str, Any]:
             api = recorder.api
             assert api is not None and api.context.push is not None and api.first_password
             api.context.push.store.max_per_user = subscribers + 1  # one user, many browsers
+            push = api.context.push
+            if relay is not None:  # browsers subscribe with the relay's key once it is known
+                await _until(lambda: bool(push.public_key) and api.tunnel.status()["connected"], 60)
             url = f"http://127.0.0.1:{api.server.http_port}"
             async with httpx.AsyncClient(base_url=url, timeout=30) as client:
                 login = await client.post(
@@ -105,10 +120,19 @@ async def run(events: int, subscribers: int, data_dir: Path) -> dict[str, Any]:
                     "/api/v1/integrations", json={"name": "bench", "cameras": ["bench"]}
                 )
                 bench = Bench(client, pusher, made.json()["secret"])
-                return await _measure(bench, client, events, subscribers)
+                results = await _measure(bench, client, events, subscribers)
+                signer = {_vapid_key(r.headers) for r in pusher.received}
+                assert signer == {push.public_key}, "not all signed with the expected key"
+                results["through"] = "relay" if relay is not None else "direct"
+                return results
         finally:
             shutdown.set()
             await task
+
+
+def _vapid_key(headers: dict[str, str]) -> str:
+    fields = dict(p.strip().split("=", 1) for p in headers["Authorization"][6:].split(","))
+    return fields["k"]
 
 
 async def _subscribe(client: httpx.AsyncClient, name: str, browser: Browser, endpoint: str) -> None:
@@ -172,12 +196,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the results here")
     parser.add_argument("--smoke", action="store_true", help="5 events, 50 subscribers")
+    parser.add_argument("--relay", action="store_true", help="through the local relay")
     parser.add_argument("--events", type=int, default=40)
     parser.add_argument("--subscribers", type=int, default=1000)
     args = parser.parse_args(argv)
     events, subscribers = (5, 50) if args.smoke else (args.events, args.subscribers)
     with tempfile.TemporaryDirectory(prefix="skycam-push-bench-") as tmp:
-        results = asyncio.run(run(events, subscribers, Path(tmp)))
+        relay = None
+        if args.relay:
+            relay = RelayChild(
+                Path(tmp) / "relay", ports=(0, 0, 0), echo_log=False,
+                env={"SKYCAM_RELAY_PUSH_ALLOW_LOOPBACK": "true"},
+            ).start()  # fmt: skip
+        try:
+            results = asyncio.run(run(events, subscribers, Path(tmp), relay))
+        finally:
+            if relay is not None:
+                relay.stop()
     results["smoke"] = args.smoke
     print(f"event_to_push_s  p50 {results['event_to_push_p50_s']:.3f}  "
           f"p95 {results['event_to_push_p95_s']:.3f}  (target p95 <= 1.5)")  # fmt: skip

@@ -18,7 +18,7 @@ import av
 
 from bench.errors import BenchError
 
-INDEX_FILE = "index.sqlite3"  # recorder.service.INDEX_FILE, read here without the recorder
+INDEX_FILE = "index.sqlite3"  # recorder.site.INDEX_DB, read here without the recorder
 
 
 @dataclass(frozen=True)

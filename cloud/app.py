@@ -154,7 +154,16 @@ def logout() -> Response:
 def me() -> dict[str, Any]:
     account = _account()
     grants = relay().grants.of_account(account.id)
-    return {**_account_view(account), "recorders": [g.rid for g in grants]}
+    status = []
+    for grant in grants:  # online or not, and when last heard from: shown by the devices
+        known = relay().recorders.get(grant.rid)
+        online = known is not None and known.online and not known.disabled
+        status.append({"rid": grant.rid, "online": online, "last_seen": known and known.last_seen})
+    return {
+        **_account_view(account),
+        "recorders": [g.rid for g in grants],
+        "recorder_status": status,
+    }
 
 
 @app.route("/v1/tickets", methods=["POST"])

@@ -77,6 +77,7 @@ class RelayStack(cdk.Stack):
             table=self.data.table.table_name,
             bucket=self.media.bucket.bucket_name,
             signing_secret=self.secrets.signing_secret.secret_arn,
+            vapid_secret=self.secrets.vapid_secret.secret_arn,
             open_signup=stage.open_signup,
         )
         self.relay = RelayApi(

@@ -87,3 +87,22 @@ class SteppedClock:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._sleeping.append((self._mono + seconds, future))
         await future  # cancelling the sleep cancels the future: it stops counting
+
+
+async def pause(clock: Clock, seconds: float | None, *until: asyncio.Event) -> bool:
+    """Wait `seconds` of `clock`'s time (None: no limit), ending early once any of `until` is
+    set (a shutdown, a wake-up); True if one was. Domain code waits this way rather than with
+    `asyncio.sleep` or `wait_for`, so a test steps its waits with the clock (`SteppedClock`)
+    and a shutdown never waits out a backoff."""
+    if any(event.is_set() for event in until):
+        return True
+    waits: list[asyncio.Future[object]] = [asyncio.ensure_future(e.wait()) for e in until]
+    if seconds is not None:
+        waits.append(asyncio.ensure_future(clock.sleep(seconds)))
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waits:
+            waiter.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+    return any(event.is_set() for event in until)

@@ -29,7 +29,7 @@ from recorder.errors import ConfigError
 from recorder.motion.config import EventsConfig, MotionConfig
 from recorder.onvif.config import OnboardingConfig, OnvifConfig
 from recorder.push.config import PushConfig
-from recorder.storage.layout import CAMERA_ID_RE
+from recorder.site import CAMERA_ID_RE
 
 
 class _Model(BaseModel):

@@ -12,7 +12,6 @@ thread until shutdown or failure.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -20,7 +19,7 @@ from typing import Any, Protocol
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 from tenacity.wait import wait_random_exponential
 
-from recorder.clock import Clock
+from recorder.clock import Clock, pause
 
 HEALTHY_SESSION_S = 10.0
 
@@ -67,7 +66,7 @@ class Reconnector:
             retrying = AsyncRetrying(
                 retry=retry_if_exception(retryable),
                 wait=wait_random_exponential(multiplier=self._multiplier, max=self._backoff_cap_s),
-                sleep=lambda seconds: _wait(shutdown, seconds),
+                sleep=lambda seconds: self._backoff(seconds, shutdown),
                 before_sleep=self._before_sleep,
                 reraise=True,
             )
@@ -90,6 +89,10 @@ class Reconnector:
                 raise
             self.failures_in_a_row = 0
             self._failed(exc)  # it was up a while: report, then reconnect at once
+
+    async def _backoff(self, seconds: float, shutdown: asyncio.Event) -> None:
+        """The backoff's sleep: on the clock (a test steps it), cut short by shutdown."""
+        await pause(self._clock, seconds, shutdown)
 
     def _before_sleep(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -133,9 +136,3 @@ def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
         future.set_result(None)
     else:
         future.set_exception(exc)
-
-
-async def _wait(shutdown: asyncio.Event, seconds: float) -> None:
-    """The backoff's sleep, cut short by shutdown."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(shutdown.wait(), timeout=seconds)

@@ -24,16 +24,17 @@ from typing import TYPE_CHECKING, Any
 
 from recorder.accounts.db import SiteDatabase
 from recorder.cameras.fleet import CameraFleet, default_opener
+from recorder.cameras.pipeline import InFlight, RecordingPipeline
 from recorder.cameras.registry import CameraRegistry
 from recorder.capture.health import HealthBoard
 from recorder.capture.opener import StreamOpener
 from recorder.clock import Clock, SystemClock
 from recorder.config import CameraConfig, RecorderConfig
 from recorder.motion.service import MotionService, motion_only_retention
+from recorder.site import Site
 from recorder.storage.capacity import CapacityProbe, StatvfsProbe
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
-from recorder.storage.model import NewSegment
 from recorder.storage.reconcile import Reconciler
 from recorder.storage.retention import RetentionPolicy, Watermarks
 from recorder.storage.retention_worker import RetentionWorker
@@ -45,11 +46,6 @@ if TYPE_CHECKING:
     from recorder.api.assemble import ApiParts
 
 log = logging.getLogger(__name__)
-
-INDEX_FILE = "index.sqlite3"
-# recorder.api.assemble.SITE_DB (a test holds them equal): the API package (FastAPI and the
-# routes, most of the recorder's import time) is imported only once the cameras record.
-SITE_DB = "site.sqlite3"
 
 
 def retention_policy(config: RecorderConfig, cameras: list[CameraConfig]) -> RetentionPolicy:
@@ -85,17 +81,17 @@ class Recorder:
     fleet: CameraFleet | None = None
     motion: MotionService | None = None
     relay_dialer: RecorderDialer | None = None  # None: the real relay at [relay] url
-    _in_flight: dict[str, int] = field(default_factory=dict)  # camera -> bytes being written
+    pipeline: RecordingPipeline | None = None
 
     async def run(self, shutdown: asyncio.Event) -> None:
         config = self.config
-        config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        files = Site(config.data_dir)
+        files.create()
         layout = SegmentLayout(config.data_dir)
-        layout.root.mkdir(exist_ok=True)
         self.health.bind(asyncio.get_running_loop())
-        index = self.index or SqliteSegmentIndex(config.data_dir / INDEX_FILE, clock=self.clock)
+        index = self.index or SqliteSegmentIndex(files.index_db, clock=self.clock)
         self.index = index
-        site = SiteDatabase(config.data_dir / SITE_DB)
+        site = SiteDatabase(files.site_db)
         await index.open()
         try:
             await site.open()
@@ -126,11 +122,12 @@ class Recorder:
         self.cameras = cameras
         for problem in await cameras.load():
             log.warning("%s", problem)
+        in_flight = InFlight(config.storage.segment_seconds)
         for camera in cameras.all():
             await index.ensure_camera(camera.id, camera.name)
             latest = await index.latest_segment(camera.id)
             if latest is not None and camera.enabled:
-                self._note_in_flight(latest)
+                in_flight.note(latest)
         probe = self.probe or StatvfsProbe(layout.root)
         retention = RetentionWorker(
             index=index,
@@ -142,7 +139,7 @@ class Recorder:
             interval_s=config.storage.retention_interval_s,
             watch_interval_s=config.storage.watch_interval_s,
             # Each camera is writing about what it wrote last: keep room for that.
-            reserve=lambda: sum(self._in_flight.values()),
+            reserve=in_flight.total,
         )
         await retention.run_once()  # make room before the first segment is written
 
@@ -154,10 +151,8 @@ class Recorder:
             failures.append(exc)
             stop.set()
 
-        def segment_indexed(segment: NewSegment) -> None:
-            self._note_in_flight(segment)
-            retention.poke(segment.bytes)
-
+        pipeline = RecordingPipeline(index, in_flight, retention)
+        self.pipeline = pipeline
         opener = self.opener or default_opener(config)
         fleet = CameraFleet(
             config,
@@ -167,7 +162,7 @@ class Recorder:
             storage=self.storage,
             clock=self.clock,
             opener=opener,
-            on_segment=segment_indexed,
+            sink=pipeline,
             on_failure=fail,
         )
         self.fleet = fleet
@@ -183,13 +178,15 @@ class Recorder:
             async with _motion_running(motion, cameras.all()) as motion_task:
 
                 async def camera_changed(camera_id: str, camera: CameraConfig | None) -> None:
-                    self._in_flight.pop(camera_id, None)
+                    in_flight.forget(camera_id)
                     await fleet.apply(camera_id, camera)
                     await motion.apply(camera_id, camera)
                     retention.set_policy(retention_policy(config, cameras.all()))
 
                 cameras.subscribe(camera_changed)
-                from recorder.api.assemble import assemble_api  # late: see SITE_DB
+                # Late: the API package (FastAPI and the routes) is most of the recorder's
+                # import time, and the cameras record before it is needed.
+                from recorder.api.assemble import assemble_api
 
                 self.api = await assemble_api(
                     config,
@@ -247,13 +244,6 @@ class Recorder:
         if server.http_port is not None:
             host = self.config.api.http_host
             log.info("local API: http://%s:%d/api/v1", host, server.http_port)
-
-    def _note_in_flight(self, last: NewSegment) -> None:
-        """Estimate what the camera is writing now: its last segment's byte rate over a whole
-        segment (a segment cut short by a reconnect or the breaker must not shrink it)."""
-        seconds = max(last.duration_ms, 1000) / 1000
-        full = self.config.storage.segment_seconds + 1  # cut at the keyframe after the length
-        self._in_flight[last.camera_id] = round(last.bytes / seconds * full)
 
 
 async def _reconcile_beside_capture(

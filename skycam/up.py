@@ -54,11 +54,11 @@ async def _fresh_admin_password(data_dir: Path) -> str:
     from recorder.accounts.model import Role
     from recorder.accounts.passwords import generate_password
     from recorder.accounts.store import AccountStore
-    from recorder.api.assemble import SITE_DB
     from recorder.clock import SystemClock
+    from recorder.site import Site
 
     password = generate_password()
-    async with SiteDatabase(data_dir / SITE_DB) as db:
+    async with SiteDatabase(Site(data_dir).site_db) as db:
         accounts = AccountStore(db, SystemClock())
         admin = await accounts.find("admin")
         if admin is None:
@@ -71,6 +71,7 @@ async def _fresh_admin_password(data_dir: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     import secrets
 
+    from recorder.site import Site
     from sim import CameraSpec
 
     data_dir = args.data_dir.resolve()
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         from cloud.local.process import RelayChild
 
         port = args.relay_port
-        relay = RelayChild(data_dir / "relay", (port, port + 1, port + 2)).start()
+        relay = RelayChild(Site(data_dir).demo_relay, (port, port + 1, port + 2)).start()
     print("Preparing simulated cameras (scenes are encoded once, then cached)...", flush=True)
     try:
         _run_site(args, data_dir, specs, relay)
@@ -106,6 +107,7 @@ def _run_site(args, data_dir, specs, relay) -> None:  # type: ignore[no-untyped-
 
     from recorder.config import load_config
     from recorder.service import Recorder
+    from recorder.site import Site
     from sim import SimCluster
 
     with SimCluster(specs) as cluster:
@@ -115,7 +117,7 @@ def _run_site(args, data_dir, specs, relay) -> None:  # type: ignore[no-untyped-
             main_url = camera.url("main", credentials=False)
             sub_url = camera.url("sub", credentials=False)
             entries.append((spec.name, main_url, sub_url, spec.user or "", spec.password or ""))
-        config_path = data_dir / "recorder.toml"
+        config_path = Site(data_dir).demo_config
         api = f"[api]\nhttp_port = {args.http_port}\nhttps_port = {args.https_port}\n"
         if relay is not None:
             api += f'\n[relay]\nurl = "{relay.rest}"\nws_url = "{relay.ws}"\n'
@@ -174,6 +176,8 @@ async def _pair_demo(recorder, relay) -> None:  # type: ignore[no-untyped-def]
 
 
 def _announce(specs, entries, recorder, config_path, data_dir, password) -> None:  # type: ignore[no-untyped-def]
+    from recorder.site import Site
+
     server = recorder.api.server
     host = socket.gethostname()
     print("\nSkyCam is running. Press Ctrl-C to stop.\n")
@@ -189,4 +193,4 @@ def _announce(specs, entries, recorder, config_path, data_dir, password) -> None
     for spec, entry in zip(specs, entries, strict=True):
         print(f"  camera {spec.name:<6} {spec.scene_spec.kind:<8} {entry[1]}")
     print(f"\n  recorder config      {config_path}")
-    print(f"  recordings           {data_dir / 'recordings'}\n", flush=True)
+    print(f"  recordings           {Site(data_dir).recordings}\n", flush=True)

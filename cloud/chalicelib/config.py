@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from .errors import RelayError
 
 PREFIX = "SKYCAM_RELAY_"
+LAMBDA_BUDGET_S = 26  # of the handler's 29 s timeout, the rest for the store and the answer
 
 
 class ConfigError(RelayError):
@@ -29,6 +30,27 @@ class RelayConfig:
     signing_secret: str = ""
     """Secrets Manager secret id (AWS) holding the token-signing key; locally the key lives in
     `data_dir`/signing.key (generated, 0600)."""
+    vapid_secret: str = ""
+    """Secrets Manager secret id (AWS) holding the relay's VAPID key pair (JSON, made at deploy
+    by infra/); locally the key lives in `data_dir`/vapid.pem (generated, 0600)."""
+    push_subject: str = "mailto:relay@skycam.invalid"
+    """VAPID `sub` claim: a contact for push services (mailto: or https:)."""
+    push_per_minute: int = 12_000
+    """Notifications a recorder may hand over per minute (beyond: answered retry_later)."""
+    push_attempts: int = 3
+    """Tries for a 429 or 5xx answer before the recorder is told retry_later."""
+    push_timeout_s: int = 5
+    """Per request to a push service."""
+    push_backoff_cap_s: int = 4
+    """Longest wait between tries (a push service's Retry-After included). In AWS a delivery
+    runs in the message's own Lambda invocation (29 s): attempts x timeout + (attempts - 1) x
+    cap must stay under it (checked at start)."""
+    push_dedupe_s: int = 7 * 86400
+    """How long an (event, endpoint) delivery is remembered, so a resend is not pushed twice."""
+    push_workers: int = 32
+    """Local host only: deliveries in flight at once (AWS: one Lambda invocation each)."""
+    push_allow_loopback: bool = False
+    """Tests and the bench only: deliver to http:// endpoints on 127.0.0.0/8 and ::1."""
     open_signup: bool = False
     """False: a cloud account is created only with a live invitation id registered by a recorder."""
     access_token_s: int = 900
@@ -94,4 +116,10 @@ def load_config(env: Mapping[str, str]) -> RelayConfig:
         raise ConfigError(f"{PREFIX}STORAGE must be dynamodb or local, not {config.storage!r}")
     if config.storage == "local" and not config.data_dir:
         raise ConfigError(f"{PREFIX}DATA_DIR is needed with local storage")
+    worst = config.push_attempts * config.push_timeout_s
+    worst += (config.push_attempts - 1) * config.push_backoff_cap_s
+    if config.storage == "dynamodb" and worst > LAMBDA_BUDGET_S:
+        raise ConfigError(f"push tries could take {worst} s, over the Lambda's {LAMBDA_BUDGET_S} s")
+    if not config.push_subject.startswith(("mailto:", "https://")):
+        raise ConfigError(f"{PREFIX}PUSH_SUBJECT must be a mailto: or https: URL")
     return config

@@ -48,6 +48,10 @@ class UnknownSession(NotFound):
 class Offline(NotFound):
     code = "offline"
 
+    def __init__(self, reason: str, last_seen: int | None = None) -> None:
+        super().__init__(reason)
+        self.last_seen = last_seen  # epoch seconds the recorder was last heard from
+
 
 class Conflict(RelayError):
     status = 409

@@ -18,6 +18,9 @@ from .grants.grants import GrantStore
 from .invitations.registry import InvitationRegistry
 from .media.service import MediaLimits, MediaService
 from .media.uploads import LocalUploadSigner, UploadSigner
+from .push.delivery import DeliveryPolicy, PushDelivery
+from .push.relay import PushRelay, Runner, run_inline
+from .push.vapid import FileVapid, SecretsManagerVapid, VapidSigner, VapidSource
 from .recorders.registry import RecorderRegistry
 from .signing_keys import FileSecret, SecretsManagerSecret, SecretSource
 from .storage.items import ItemStore
@@ -35,6 +38,7 @@ LOCAL_KEY = "signing.key"
 LOCAL_OBJECTS = "objects"
 LOCAL_OBJECTS_KEY = "objects.key"  # signs download URLs
 LOCAL_UPLOADS_KEY = "uploads.key"  # signs upload policies
+LOCAL_VAPID = "vapid.pem"
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class Relay:
     console: ConsoleViews
     router: Router
     media: MediaService
+    push: PushRelay
 
 
 def storage_for(config: RelayConfig, clock: Clock) -> tuple[ItemStore, SecretSource]:
@@ -102,6 +107,16 @@ def media_limits(config: RelayConfig) -> MediaLimits:
     )
 
 
+def vapid_for(config: RelayConfig) -> VapidSource:
+    if config.storage == "local":
+        return FileVapid(Path(config.data_dir) / LOCAL_VAPID)
+    import boto3
+
+    return SecretsManagerVapid(
+        boto3.session.Session().client("secretsmanager"), config.vapid_secret
+    )
+
+
 def build_relay(
     config: RelayConfig,
     sender: Sender,
@@ -111,7 +126,11 @@ def build_relay(
     secret: SecretSource | None = None,
     objects: ObjectStore | None = None,
     uploads: UploadSigner | None = None,
+    vapid: VapidSource | None = None,
+    push_runner: Runner | None = None,
 ) -> Relay:
+    """`push_runner` runs a push message's deliveries (default: in the message's own
+    invocation, waited for, as in AWS where every message is a Lambda invocation)."""
     clock = clock or SystemClock()
     if items is None or secret is None:
         default_items, default_secret = storage_for(config, clock)
@@ -144,6 +163,28 @@ def build_relay(
         items, clock, grants, accounts, objects, uploads, audit, media_limits(config)
     )
     tickets = TicketOffice(items, clock, config.ticket_s)
+    limiter = AccountRateLimiter(items, clock)
+    delivery = PushDelivery(
+        VapidSigner(vapid or vapid_for(config), config.push_subject),
+        DeliveryPolicy(
+            attempts=config.push_attempts,
+            timeout_s=config.push_timeout_s,
+            backoff_cap_s=config.push_backoff_cap_s,
+            allow_loopback=config.push_allow_loopback,
+            pool_size=config.push_workers,
+        ),
+    )
+    push = PushRelay(
+        items,
+        clock,
+        recorders,
+        limiter,
+        sender,
+        delivery,
+        push_runner or run_inline,
+        per_minute=config.push_per_minute,
+        dedupe_s=config.push_dedupe_s,
+    )
     router = Router(
         config,
         ConnectionTable(items, clock, config.session_s),
@@ -153,10 +194,13 @@ def build_relay(
         invitations,
         tickets,
         accounts,
-        AccountRateLimiter(items, clock),
+        limiter,
         audit,
         sender,
         media,
+        push,
     )
     console = ConsoleViews(recorders, accounts, grants, audit)
-    return Relay(config, items, accounts, recorders, grants, tickets, audit, console, router, media)
+    return Relay(
+        config, items, accounts, recorders, grants, tickets, audit, console, router, media, push
+    )

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,12 +108,18 @@ class _Uvicorn:
         await self._server.shutdown(sockets=[self._sock])
 
 
+def _submit_all(pool: ThreadPoolExecutor, jobs: Sequence[Callable[[], None]]) -> None:
+    for job in jobs:
+        pool.submit(job)
+
+
 class LocalRelayHost:
     def __init__(self, settings: HostSettings) -> None:
         self.settings = settings
         self.relay: Relay | None = None
         self.admin_password: str | None = None
         self._executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="relay-handler")
+        self._push_pool: ThreadPoolExecutor | None = None
         self._servers: list[_Uvicorn] = []
         self._ws: WebSocketHost | None = None
         self._objects: LocalObjectStore | None = None
@@ -142,11 +150,16 @@ class LocalRelayHost:
         # host's REST port, or the public URL of a reverse proxy in front of it.
         objects, uploads = local_media_storage(data, s.public_url or rest_url, SystemClock())
         self._objects = objects
+        # Web Push deliveries run on a pool of their own: a slow push service (or its backoff)
+        # never holds up a tunnel message (what SQS and a worker would do in AWS).
+        pool = ThreadPoolExecutor(config.push_workers, thread_name_prefix="relay-push")
+        self._push_pool = pool
         self.relay = build_relay(
             config,
             ChaliceSender(chalice_app.app.websocket_api),
             objects=objects,
             uploads=uploads,
+            push_runner=functools.partial(_submit_all, pool),
         )
         chalice_app.install_relay(self.relay)
         self.admin_password = self.relay.accounts.ensure_admin(s.admin_email)
@@ -190,6 +203,8 @@ class LocalRelayHost:
         for server in reversed(self._servers):
             await server.stop()
         self._servers.clear()
+        if self._push_pool is not None:
+            self._push_pool.shutdown(wait=True, cancel_futures=True)
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     async def run(self, shutdown: asyncio.Event, announce: Any = None) -> None:

@@ -40,11 +40,11 @@ async def _run(data_dir: Path, args: argparse.Namespace) -> str:
     from recorder.accounts.passwords import generate_password
     from recorder.accounts.store import AccountStore
     from recorder.accounts.tokens import end_sessions_of
-    from recorder.api.assemble import SITE_DB
     from recorder.clock import SystemClock
     from recorder.errors import NotFound
+    from recorder.site import Site
 
-    async with SiteDatabase(data_dir / SITE_DB) as db:
+    async with SiteDatabase(Site(data_dir).site_db) as db:
         accounts = AccountStore(db, SystemClock())
         if args.action == "list":
             users = await accounts.all()

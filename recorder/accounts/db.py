@@ -208,6 +208,32 @@ SITE_MIGRATIONS = (
             "CREATE INDEX push_outbox_next ON push_outbox (next_ms)",
         ),
     ),
+    Migration(
+        8,
+        "webhook signatures accepted within their window (replays refused across restarts)",
+        (
+            # key: SHA-256 of the integration and the signature; forget_at: Unix seconds.
+            """CREATE TABLE webhook_signatures (
+                key TEXT PRIMARY KEY,
+                forget_at REAL NOT NULL
+            )""",
+            "CREATE INDEX webhook_signatures_forget ON webhook_signatures (forget_at)",
+        ),
+    ),
+    Migration(
+        9,
+        "web push: subscriptions bound to a tunnel device, and the VAPID key they were made for",
+        (
+            # Made through the tunnel: bound to the enrolled device (revoking it ends them),
+            # not to the tunnel session's login, which ends whenever the app closes.
+            "ALTER TABLE push_subscriptions ADD COLUMN device_id INTEGER "
+            "REFERENCES tunnel_devices (id) ON DELETE CASCADE",
+            # The applicationServerKey the browser subscribed with: the recorder's own (sent
+            # directly) or the relay's (sent through the relay). NULL: the recorder's.
+            "ALTER TABLE push_subscriptions ADD COLUMN server_key TEXT",
+            "CREATE INDEX push_subscriptions_device ON push_subscriptions (device_id)",
+        ),
+    ),
 )
 
 

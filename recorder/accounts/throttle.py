@@ -73,3 +73,10 @@ class LoginThrottle:
 
     def succeeded(self, username: str) -> None:
         self._records.pop("user:" + username.lower(), None)
+
+
+def webhook_throttle(clock: Clock) -> LoginThrottle:
+    """Failed webhook signatures, limited per client address only (callers pass a name made of
+    the address): a limit per integration would let anyone lock a real device out by sending bad
+    signatures in its name."""
+    return LoginThrottle(clock, free_failures=30, per_client_failures=30)

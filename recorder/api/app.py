@@ -30,6 +30,7 @@ from recorder.api.routes import (
     push,
     recordings,
     relay,
+    remote,
     system,
     users,
     ws,
@@ -45,7 +46,6 @@ from recorder.errors import (
     TooManyAttempts,
 )
 from recorder.motion.model import EventNotice
-from recorder.remote import routes as remote
 from recorder.storage.state import StorageAlert
 
 log = logging.getLogger(__name__)

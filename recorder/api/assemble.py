@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from recorder.accounts.audit import AuditLog
 from recorder.accounts.bootstrap import FIRST_ADMIN, ensure_first_admin
@@ -15,11 +14,12 @@ from recorder.accounts.db import SiteDatabase
 from recorder.accounts.revocation import AccessSignal
 from recorder.accounts.secrets import load_or_create_secret, write_secret_file
 from recorder.accounts.store import AccountStore
-from recorder.accounts.throttle import LoginThrottle
+from recorder.accounts.throttle import LoginThrottle, webhook_throttle
 from recorder.accounts.tokens import TokenService
 from recorder.api.app import create_app
 from recorder.api.context import ApiContext
 from recorder.api.realtime import RealtimeHub
+from recorder.api.routes.remote import watch_access
 from recorder.api.server import ApiServer
 from recorder.api.storage_audit import StorageAudit
 from recorder.cameras.registry import CameraRegistry
@@ -37,6 +37,14 @@ from recorder.push.service import PushService
 from recorder.push.store import PushStore
 from recorder.push.vapid import VapidKey
 from recorder.remote.service import RemoteMediaService
+from recorder.site import (
+    API_SIGNING_KEY,
+    FIRST_ADMIN_PASSWORD,
+    MEDIA_KEY,
+    RELAY_PUSH_KEY,
+    VAPID_KEY,
+    Site,
+)
 from recorder.storage.capacity import CapacityProbe
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
@@ -45,10 +53,6 @@ from recorder.tunnel.links import RecorderDialer
 from recorder.tunnel.service import TunnelService
 
 log = logging.getLogger(__name__)
-
-SITE_DB = "site.sqlite3"
-SECRETS = "secrets"
-FIRST_PASSWORD_FILE = "first-admin-password"
 
 
 @dataclass
@@ -91,17 +95,17 @@ async def assemble_api(
     motion: MotionService | None = None,
     relay_dialer: RecorderDialer | None = None,
 ) -> ApiParts:
-    data_dir: Path = config.data_dir
+    files = Site(config.data_dir)
     signal = AccessSignal()
     accounts = AccountStore(site, clock, signal)
     password = await ensure_first_admin(accounts)
     if password:
         # A secret never goes to a log line (logs are shipped and kept): it goes to a 0600 file
         # for the owner to read. `skycam user reset-password admin` makes a new one.
-        password_file = data_dir / SECRETS / FIRST_PASSWORD_FILE
+        password_file = files.secret(FIRST_ADMIN_PASSWORD)
         write_secret_file(password_file, password)
         log.warning("first start: log in as %r, password in %s (0600)", FIRST_ADMIN, password_file)
-    key = load_or_create_secret(data_dir / SECRETS / "api-signing.key")
+    key = load_or_create_secret(files.secret(API_SIGNING_KEY))
     ctx = ApiContext(
         config=config,
         cameras=cameras,
@@ -122,6 +126,7 @@ async def assemble_api(
             signal,
         ),
         throttle=LoginThrottle(clock),
+        hook_throttle=webhook_throttle(clock),
         audit=AuditLog(site, clock),
         hub=RealtimeHub(),
         latest_keyframe=latest_keyframe,
@@ -141,15 +146,18 @@ async def assemble_api(
     storage_audit = StorageAudit(ctx.audit)
     storage_audit.attach(storage)
     app = create_app(ctx)
-    server = ApiServer(app, config.api, data_dir / SECRETS)
+    server = ApiServer(app, config.api, files.secrets)
     # The tunnel runs calls through this same app, in process (recorder/tunnel/dispatch.py).
-    tunnel = TunnelService(config.relay, data_dir / SECRETS, ctx, app, site, relay_dialer)
+    tunnel = TunnelService(config.relay, files.secrets, ctx, app, site, relay_dialer)
     ctx.tunnel = tunnel
+    if ctx.push is not None and tunnel.client is not None:
+        # With a relay, browsers subscribe with the relay's VAPID key and the relay delivers.
+        ctx.push.use_relay(tunnel.client, files.secret(RELAY_PUSH_KEY))
     if config.relay.url:
         ctx.remote = RemoteMediaService(
-            tunnel, data_dir / SECRETS, clock, motion, lease_s=config.relay.media_lease_s
+            tunnel, files.secret(MEDIA_KEY), clock, motion, lease_s=config.relay.media_lease_s
         )
-        ctx.remote.watch(ctx)
+        watch_access(ctx, ctx.remote)
     return ApiParts(ctx, server, site, password, tunnel, storage_audit)
 
 
@@ -161,11 +169,11 @@ def _push_service(
     clock: Clock,
     motion: MotionService | None,
 ) -> PushService | None:
-    """Web Push, sent by the recorder itself (DirectSender) until the relay adapter exists."""
+    """Web Push, sent by the recorder itself (DirectSender); `use_relay` adds the relay."""
     settings = config.push
     if not settings.enabled:
         return None
-    vapid = VapidKey.load_or_create(config.data_dir / SECRETS / "vapid.pem", settings.subject)
+    vapid = VapidKey.load_or_create(Site(config.data_dir).secret(VAPID_KEY), settings.subject)
     push = PushService(
         settings,
         PushStore(site, clock),

@@ -20,7 +20,6 @@ from recorder.capture.session import Keyframe
 from recorder.clock import Clock
 from recorder.config import CameraConfig, RecorderConfig
 from recorder.errors import Unavailable
-from recorder.integrations.signature import ReplayCache
 from recorder.integrations.store import IntegrationStore
 from recorder.media.clips import ClipService
 from recorder.media.live import LiveStream
@@ -53,6 +52,7 @@ class ApiContext:
     accounts: AccountStore
     tokens: TokenService
     throttle: LoginThrottle
+    hook_throttle: LoginThrottle  # failed webhook signatures, per client address only
     audit: AuditLog
     hub: RealtimeHub
     latest_keyframe: Callable[[str], Keyframe | None]
@@ -63,7 +63,6 @@ class ApiContext:
     onvif_device: Callable[[OnvifEndpoint], OnvifDevice] = ZeepOnvifDevice
     # Sessions ended, users and rights changed: long-lived connections (/ws, the tunnel) listen.
     signal: AccessSignal = field(default_factory=AccessSignal)
-    replays: ReplayCache = field(default_factory=ReplayCache)  # accepted webhook signatures
     tunnel: TunnelService | None = None  # remote access (set once the app exists)
     groups: CameraGroupStore | None = None  # None: saved camera groups are not available
     push: PushService | None = None  # Web Push; None when [push] enabled = false

@@ -18,12 +18,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from recorder.site import LAN_CERT, LAN_KEY
+
 VALID_DAYS = 3650
 
 
 def ensure_certificate(folder: Path) -> tuple[Path, Path]:
     """(certificate, key) paths in `folder`, created if missing."""
-    cert_path, key_path = folder / "lan-cert.pem", folder / "lan-key.pem"
+    cert_path, key_path = folder / LAN_CERT, folder / LAN_KEY
     if cert_path.exists() and key_path.exists():
         return cert_path, key_path
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -1,7 +1,8 @@
 """The running capture workers, one per recording camera, started and stopped one at a time.
 
 A camera added, changed or removed through the API restarts only its own worker: the segment it
-was writing is closed and indexed, the others keep recording.
+was writing is closed and indexed, the others keep recording. Every worker hands its segments
+to the same `SegmentSink` (the service's `RecordingPipeline`).
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from recorder.capture.affinity import choose_cpu
 from recorder.capture.health import CameraState, HealthBoard
 from recorder.capture.opener import PyAVOptions, PyAVStreamOpener, StreamOpener
 from recorder.capture.session import CaptureSession, Keyframe, SessionSettings
+from recorder.capture.sink import SegmentSink
 from recorder.capture.worker import CameraWorker
-from recorder.clock import Clock
+from recorder.clock import Clock, pause
 from recorder.config import CameraConfig, RecorderConfig, RecordMode
 from recorder.media.live import LiveStream
 from recorder.storage.index import SegmentIndex
@@ -69,7 +70,7 @@ class CameraFleet:
         storage: StorageState,
         clock: Clock,
         opener: StreamOpener,
-        on_segment: Callable[[NewSegment], None],
+        sink: SegmentSink,
         on_failure: Callable[[BaseException], None],
     ) -> None:
         self._config = config
@@ -81,7 +82,7 @@ class CameraFleet:
         self._storage = storage
         self._clock = clock
         self._opener = opener
-        self._on_segment = on_segment  # after indexing: retention bookkeeping
+        self._sink = sink
         self._on_failure = on_failure
         self._running: dict[str, _Running] = {}
         self.live: dict[str, LiveStream] = {}
@@ -131,18 +132,11 @@ class CameraFleet:
                 if live.stop_if_idle():
                     log.info("%s: live view stopped (no viewers)", live.camera_id)
             self.live_sweeps += 1
-            wake: asyncio.Task[Any]
             if any(live.active for live in self.live.values()):
-                wake = asyncio.create_task(self._clock.sleep(LIVE_IDLE_CHECK_S))
+                await pause(self._clock, LIVE_IDLE_CHECK_S, stop)
             else:
                 self._live_started.clear()
-                wake = asyncio.create_task(self._live_started.wait())
-            stopping = asyncio.create_task(stop.wait())
-            try:
-                await asyncio.wait([wake, stopping], return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                wake.cancel()
-                stopping.cancel()
+                await pause(self._clock, None, stop, self._live_started)
 
     async def stop_all(self) -> None:
         await asyncio.gather(*(self.stop(camera_id) for camera_id in list(self._running)))
@@ -179,14 +173,10 @@ class CameraFleet:
                 tap=live.feed,
             )
 
-        async def index_segment(segment: NewSegment) -> None:
-            await self._index.add_segment(segment)
-            self._on_segment(segment)
-
         return CameraWorker(
             camera.id,
             make_session,
-            index_segment,
+            self._sink,
             self._health,
             self._clock,
             self._config.capture.backoff_cap_s,

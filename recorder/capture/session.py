@@ -37,17 +37,16 @@ from typing import Any
 from recorder.capture.affinity import pin_current_thread
 from recorder.capture.figures import SessionFigures
 from recorder.capture.health import CameraState, HealthBoard
+from recorder.capture.keyframe import picture_size
 from recorder.capture.opener import OpenedStream, StreamOpener
 from recorder.capture.reader import PacketReader as PacketReader  # motion reads with it
 from recorder.capture.reader import SharedStream
 from recorder.capture.segment_writer import SegmentWriter
 from recorder.capture.segmenter import Action, Break, Segmenter, SegmenterSettings, SegmentTimes
 from recorder.capture.tap import Keyframe as Keyframe  # snapshots name it from here
-from recorder.capture.tap import LiveTap
+from recorder.capture.tap import LivePacket, LiveTap
 from recorder.clock import Clock
 from recorder.errors import RecorderError, StreamError, StreamTimeout, StreamUnusable
-from recorder.media.keyframe import picture_size
-from recorder.media.live import LivePacket
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.model import NewSegment
 

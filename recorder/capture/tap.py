@@ -7,11 +7,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-from recorder.media.live import LivePacket
+from fractions import Fraction
+from typing import Any, NamedTuple
 
 log = logging.getLogger(__name__)
+
+
+class LivePacket(NamedTuple):
+    """One demuxed packet as capture hands it to live view (a tuple: built for every packet of
+    every camera, so it must be cheap to make)."""
+
+    source: Any  # the OpenedStream it came from: its streams are the muxer's templates
+    is_video: bool
+    keyframe: bool
+    data: Any  # bytes, or anything exposing them (the demuxed av.Packet: no copy)
+    pts: int
+    dts: int
+    time_base: Fraction
+    wall_ms: int
 
 
 @dataclass(frozen=True)

@@ -5,17 +5,18 @@ backoff capped at `backoff_cap_s` after failures, reset after a session that sta
 recorded video, so a camera that drops now and then reconnects at once while a dead one (even
 one that accepts connections and sends nothing usable) is retried gently.
 `run_once()` runs one session in its own thread and raises its failure. Finished segments are
-indexed on the event loop, in order, after their files are durable.
+handed to the `SegmentSink` on the event loop, in order, after their files are durable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from recorder.capture.health import CameraState, HealthBoard
 from recorder.capture.session import CaptureSession
+from recorder.capture.sink import SegmentSink
 from recorder.clock import Clock
 from recorder.errors import RecorderError, StreamError, StreamUnusable
 from recorder.reconnect import Reconnector, run_in_thread
@@ -24,8 +25,8 @@ from recorder.storage.model import NewSegment
 log = logging.getLogger(__name__)
 
 
+# Makes a session that hands each finished segment to the callable (from its own thread).
 SessionFactory = Callable[[Callable[[NewSegment], None]], CaptureSession]
-SegmentSink = Callable[[NewSegment], Awaitable[None]]
 
 
 class CameraWorker:
@@ -62,12 +63,12 @@ class CameraWorker:
         return self.session is not None and self.session.delivered
 
     async def run(self, shutdown: asyncio.Event) -> None:
-        indexer = asyncio.create_task(self._index_segments(), name=f"index-{self.camera_id}")
+        handing = asyncio.create_task(self._hand_over(), name=f"segments-{self.camera_id}")
         try:
             await self._reconnector.run(shutdown, self.run_once)
         finally:
             await self._pending.join()
-            indexer.cancel()
+            handing.cancel()
 
     async def run_once(self, shutdown: asyncio.Event) -> None:
         """One session in its own thread until shutdown (returns) or failure (raises)."""
@@ -93,11 +94,11 @@ class CameraWorker:
             self.camera_id, state=state, reason=str(exc), reconnects=self.reconnects
         )
 
-    async def _index_segments(self) -> None:
+    async def _hand_over(self) -> None:
         while True:
             segment = await self._pending.get()
             try:
-                await self._sink(segment)
+                await self._sink.segment_finished(segment)
             except RecorderError:
                 # The file is durable; start-up reconciliation will index it.
                 log.exception("%s: cannot index %s", self.camera_id, segment.path)

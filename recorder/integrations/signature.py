@@ -8,19 +8,20 @@ not match (compared in constant time), or when the same signature was already ac
 the tolerance window (a replay). Signing the timestamp with the body is what makes the window
 hold: a captured request cannot be re-sent later with a new timestamp.
 
-Accepted signatures are remembered for the window only, in a bounded cache; when it is full of
-unexpired entries, new requests are refused (429) rather than an entry forgotten early, which
-would reopen a replay. A restart empties it: a request captured less than `TOLERANCE_S` before
-a restart could be replayed once after it, a limit written in docs/design/webhooks.md.
+`verify` is the pure part: it says which signature to remember and until when. The
+integration store remembers accepted signatures in the site database for the window only
+(`IntegrationStore.accept_once`), so a restart does not reopen a replay; when it holds
+`MAX_REMEMBERED` unexpired entries new requests are refused (429) rather than an entry
+forgotten early.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections import OrderedDict
+from dataclasses import dataclass
 
-from recorder.errors import NotAuthenticated, TooManyAttempts
+from recorder.errors import NotAuthenticated
 
 TOLERANCE_S = 300
 MAX_REMEMBERED = 10_000
@@ -33,29 +34,12 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return SCHEME + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-class ReplayCache:
-    """Signatures accepted within the tolerance window, oldest first."""
+@dataclass(frozen=True)
+class Signed:
+    """A request whose signature checked out: what to remember, and until when (Unix s)."""
 
-    def __init__(self, max_entries: int = MAX_REMEMBERED) -> None:
-        self._max = max_entries
-        self._seen: OrderedDict[str, float] = OrderedDict()  # signature -> forget after (s)
-
-    def __len__(self) -> int:
-        return len(self._seen)
-
-    def remember(self, key: str, now: float, forget_at: float) -> bool:
-        """Note `key`; False if it was already there (a replay)."""
-        while self._seen:
-            oldest, until = next(iter(self._seen.items()))
-            if until > now:
-                break
-            del self._seen[oldest]
-        if key in self._seen:
-            return False
-        if len(self._seen) >= self._max:
-            raise TooManyAttempts("too many webhook requests: try again in a minute", 60)
-        self._seen[key] = forget_at
-        return True
+    replay_key: str
+    forget_at: float
 
 
 def verify(
@@ -64,11 +48,11 @@ def verify(
     signature_header: str | None,
     body: bytes,
     now: float,
-    replays: ReplayCache,
     scope: str,
-) -> None:
-    """Raise NotAuthenticated unless the request is signed with `secret`, fresh and new.
-    `scope` (the integration's name) keeps the replay caches of integrations apart."""
+) -> Signed:
+    """Raise NotAuthenticated unless the request is signed with `secret` and fresh; the caller
+    must then accept the returned key once (a second acceptance is a replay). `scope` (the
+    integration's name) keeps the replay keys of integrations apart."""
     if not timestamp_header or not signature_header:
         raise NotAuthenticated("missing X-SkyCam-Timestamp or X-SkyCam-Signature")
     text = timestamp_header.strip()
@@ -82,6 +66,7 @@ def verify(
     expected = sign(secret, timestamp, body)
     if not hmac.compare_digest(expected.encode(), signature_header.strip().encode()):
         raise NotAuthenticated("bad signature")
-    # Entries outlive the window of the timestamp they were signed with, never less.
-    if not replays.remember(f"{scope}:{expected}", now, timestamp + TOLERANCE_S + 1):
-        raise NotAuthenticated("replayed request: this signature was already used")
+    # Entries outlive the window of the timestamp they were signed with, never less. The key is
+    # a digest of the signature: what is stored could not be presented as one.
+    digest = hashlib.sha256(f"{scope}:{expected}".encode()).hexdigest()
+    return Signed(digest, timestamp + TOLERANCE_S + 1)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from recorder.accounts.db import SiteDatabase
 from recorder.clock import Clock
-from recorder.errors import Conflict, InvalidRequest, NotFound
+from recorder.errors import Conflict, InvalidRequest, NotAuthenticated, NotFound, TooManyAttempts
+from recorder.integrations.signature import MAX_REMEMBERED, Signed
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -71,6 +72,28 @@ class IntegrationStore:
         if row is None:
             return None
         return _integration(row[:4]), str(row[4])
+
+    async def accept_once(self, signed: Signed, max_remembered: int = MAX_REMEMBERED) -> None:
+        """Remember a checked signature until its window ends; NotAuthenticated if it was already
+        accepted (a replay). On disk, so a restart does not reopen the window."""
+        now = self._clock.now()
+        conn = self._db.conn
+        await conn.execute("DELETE FROM webhook_signatures WHERE forget_at <= ?", (now,))
+        async with conn.execute(
+            "SELECT count(*), sum(key = ?) FROM webhook_signatures", (signed.replay_key,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is not None and row[1]:
+            raise NotAuthenticated("replayed request: this signature was already used")
+        # Full of live entries: refuse rather than forget one early, which would reopen a replay.
+        if row is not None and int(row[0]) >= max_remembered:
+            raise TooManyAttempts("too many webhook requests: try again in a minute", 60)
+        cursor = await conn.execute(
+            "INSERT OR IGNORE INTO webhook_signatures (key, forget_at) VALUES (?, ?)",
+            (signed.replay_key, signed.forget_at),
+        )
+        if cursor.rowcount != 1:  # accepted by a concurrent request meanwhile
+            raise NotAuthenticated("replayed request: this signature was already used")
 
     async def delete(self, name: str) -> None:
         cursor = await self._db.conn.execute("DELETE FROM integrations WHERE name = ?", (name,))

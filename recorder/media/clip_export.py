@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import av
-import av.error
 
+from recorder.av_errors import CAUGHT, translate
 from recorder.errors import NotFound, SegmentError
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.model import Segment
@@ -73,9 +73,9 @@ def export_clip(
                 with av.open(str(path), "r", options=NO_PROBE) as source:
                     packets += _copy(source, segment, out, tracks, last, window)
                 progress(number / len(segments))
-    except av.error.FFmpegError as exc:
+    except CAUGHT as exc:
         out_path.unlink(missing_ok=True)
-        raise SegmentError(f"cannot export the clip: {exc}") from exc
+        raise translate(exc, "cannot export the clip", SegmentError) from exc
     if packets == 0:
         out_path.unlink(missing_ok=True)
         raise NotFound("no video in that range")

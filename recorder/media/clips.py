@@ -18,6 +18,7 @@ from recorder.accounts.db import SiteDatabase
 from recorder.clock import Clock
 from recorder.errors import Conflict, InvalidRequest, NotFound, RecorderError
 from recorder.media.clip_export import export_clip
+from recorder.site import Site
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.model import Protection
@@ -71,7 +72,7 @@ class ClipService:
         self._layout = layout
         self._clock = clock
         self.max_bytes = max_bytes
-        self.root = layout.data_dir / "clips"
+        self.root = Site(layout.data_dir).clips
         self._progress: dict[int, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 

@@ -20,8 +20,8 @@ from fractions import Fraction
 from typing import Any
 
 import av
-import av.error
 
+from recorder.av_errors import av_errors
 from recorder.errors import StreamError
 
 _INIT_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
@@ -80,17 +80,17 @@ def _parse_init(init: bytes, codec: str) -> InitSection:
 def make_init(video: Any, first_keyframe: bytes, pts: int, time_base: Fraction) -> InitSection:
     """The initialization section for fragments of `video` (a demuxed av.VideoStream)."""
     buffer = io.BytesIO()
-    try:
-        with av.open(buffer, "w", format="mp4", options=_INIT_OPTIONS) as out:
-            stream = out.add_stream_from_template(video)
-            packet = av.Packet(first_keyframe)
-            packet.pts = packet.dts = 0
-            packet.time_base = time_base
-            packet.is_keyframe = True
-            packet.stream = stream
-            out.mux(packet)
-    except (av.error.FFmpegError, ValueError, OSError) as exc:
-        raise StreamError(f"cannot build a live initialization section: {exc}") from exc
+    with (
+        av_errors("cannot build a live initialization section", StreamError),
+        av.open(buffer, "w", format="mp4", options=_INIT_OPTIONS) as out,
+    ):
+        stream = out.add_stream_from_template(video)
+        packet = av.Packet(first_keyframe)
+        packet.pts = packet.dts = 0
+        packet.time_base = time_base
+        packet.is_keyframe = True
+        packet.stream = stream
+        out.mux(packet)
     data = buffer.getvalue()
     moof = data.find(b"moof")
     init = data[: moof - 4] if moof >= 4 else data

@@ -22,12 +22,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from fractions import Fraction
-from typing import Any, NamedTuple
+from typing import Any
 
 import av
-import av.error
 
+from recorder.av_errors import CAUGHT
+from recorder.capture.tap import LivePacket as LivePacket  # what capture hands over
 from recorder.clock import Clock
 
 KEEP_SEGMENTS = 8
@@ -36,20 +36,6 @@ MUXER_OPTIONS = {
     "movflags": "frag_keyframe+empty_moov+default_base_moof+frag_discont",
     "avoid_negative_ts": "disabled",
 }
-
-
-class LivePacket(NamedTuple):
-    """One demuxed packet as capture hands it to live view (a tuple: built for every packet of
-    every camera, so it must be cheap to make)."""
-
-    source: Any  # the OpenedStream it came from: its streams are the muxer's templates
-    is_video: bool
-    keyframe: bool
-    data: Any  # bytes, or anything exposing them (the demuxed av.Packet: no copy)
-    pts: int
-    dts: int
-    time_base: Fraction
-    wall_ms: int
 
 
 @dataclass(frozen=True)
@@ -149,7 +135,7 @@ class LiveStream:
         """Mux a complete GOP into a segment (caller holds the lock)."""
         try:
             init, fragment = mux_gop(gop, self._base)
-        except (av.error.FFmpegError, ValueError, OSError):
+        except CAUGHT:  # recorder/av_errors.py: what PyAV raises on data it cannot mux
             self.errors += 1  # one bad GOP costs one segment, not the stream
             return
         self._inits.setdefault(self._init_id, init)

@@ -10,12 +10,12 @@ import io
 from pathlib import Path
 
 import av
-import av.error
 import cv2
 
-from recorder.capture.session import Keyframe
+from recorder.av_errors import av_errors
+from recorder.capture.keyframe import decode_keyframe
+from recorder.capture.tap import Keyframe
 from recorder.errors import NotFound
-from recorder.media.keyframe import decode_keyframe
 from recorder.storage.model import Segment
 
 JPEG_QUALITY = 85
@@ -33,20 +33,19 @@ def _encode(frame: av.VideoFrame, max_width: int | None) -> bytes:
 
 
 def snapshot_from_keyframe(keyframe: Keyframe, max_width: int | None = None) -> bytes:
-    try:
+    with av_errors("the latest keyframe does not decode", NotFound):
         frame = decode_keyframe(keyframe.codec, keyframe.extradata, keyframe.data)
-    except av.error.FFmpegError as exc:
-        raise NotFound(f"the latest keyframe does not decode: {exc}") from exc
-    if frame is None:
-        raise NotFound("the latest keyframe does not decode")
-    return _encode(frame, max_width)
+        if frame is None:
+            raise NotFound("the latest keyframe does not decode")
+        return _encode(frame, max_width)
 
 
 def snapshot_from_segment(path: Path, segment: Segment, max_width: int | None = None) -> bytes:
     """Decode the last keyframe of a recorded segment, reading only the init section and the
     last fragment (their byte offsets are in the index)."""
     last = segment.keyframes[-1].byte_offset if segment.keyframes else segment.init_bytes
-    try:
+    # A 404 with the reason, whatever is wrong with the file (recorder/av_errors.py).
+    with av_errors("no snapshot: the recording cannot be read", NotFound):
         with path.open("rb") as file:
             head = file.read(segment.init_bytes)
             file.seek(last)
@@ -54,6 +53,4 @@ def snapshot_from_segment(path: Path, segment: Segment, max_width: int | None = 
         with av.open(io.BytesIO(head + tail), "r", format="mp4") as container:
             for frame in container.decode(video=0):
                 return _encode(frame, max_width)
-    except (OSError, av.error.FFmpegError) as exc:
-        raise NotFound(f"no snapshot: the recording cannot be read ({exc})") from exc
     raise NotFound("no snapshot: the recording holds no picture")

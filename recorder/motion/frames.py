@@ -14,11 +14,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import av
-import av.error
 import cv2
 import numpy as np
 
+from recorder.av_errors import CAUGHT, translate
 from recorder.errors import StreamUnusable
 from recorder.motion.analysis import Gray, analysis_size
 
@@ -89,12 +88,12 @@ class FrameDecoder:
             return []
         try:
             frames = packet.decode()
-        except av.error.FFmpegError as exc:
+        except CAUGHT as exc:  # recorder/av_errors.py
             # A damaged packet costs the rest of its GOP; a stream that never decodes is
             # unusable (no SPS/PPS, garbage).
             self._failures += 1
             if self.decoded == 0 and self._failures >= 50:
-                raise StreamUnusable(f"cannot decode the stream: {exc}") from exc
+                raise translate(exc, "cannot decode the stream", StreamUnusable) from exc
             return []
         out = []
         for frame in frames:

@@ -17,26 +17,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from recorder.capture.opener import PyAVOptions, PyAVStreamOpener, StreamOpener
-from recorder.clock import Clock, SystemClock
+from recorder.clock import Clock, SystemClock, pause
 from recorder.config import CameraConfig, RecorderConfig, RecordMode
 from recorder.errors import RecorderError, Unavailable
 from recorder.motion.activity import Signal
 from recorder.motion.bus import EventBus
 from recorder.motion.config import EventsConfig, MotionSource
 from recorder.motion.model import MotionEvent
-from recorder.motion.store import EVENTS_FILE, EventStore, SqliteEventStore
+from recorder.motion.onvif_source import OnvifMotionSource
+from recorder.motion.store import EventStore, SqliteEventStore
 from recorder.motion.thumbnails import ThumbnailStore
 from recorder.motion.worker import MotionSession, MotionStats, MotionWorker
 from recorder.motion.writer import DAY_MS, EventWriter, ExternalReport
 from recorder.onvif.config import endpoint_for
 from recorder.onvif.device import OnvifDevice, ZeepOnvifDevice
-from recorder.onvif.motion_source import OnvifMotionSource
+from recorder.site import Site
 from recorder.storage.index import SegmentIndex
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class MotionService:
             )
         )
         self._onvif_device = onvif_device or (lambda cam: ZeepOnvifDevice(endpoint_for(cam)))
-        self._store: EventStore = store or SqliteEventStore(config.data_dir / EVENTS_FILE)
+        self._store: EventStore = store or SqliteEventStore(Site(config.data_dir).events_db)
         self._thumbnails = ThumbnailStore(config.data_dir)
         self._fast_decode = fast_decode
         self.bus = EventBus()
@@ -299,9 +300,9 @@ class MotionService:
             self._handled.clear()  # before looking: a signal handled from now on wakes us
             if not writer.busy:
                 self.ticker_idles += 1
-                await _first(self._handled.wait(), shutdown.wait())
+                await pause(self._clock, None, self._handled, shutdown)
                 continue
-            await _sleep(self._clock, TICK_S, shutdown)
+            await pause(self._clock, TICK_S, shutdown)
             self._queue.put_nowait(_TICK)
 
     async def _pruner(self, shutdown: asyncio.Event) -> None:
@@ -310,7 +311,7 @@ class MotionService:
                 await self.prune()
             except RecorderError:
                 log.exception("motion: pruning old events failed")
-            await _sleep(self._clock, PRUNE_INTERVAL_S, shutdown)
+            await pause(self._clock, PRUNE_INTERVAL_S, shutdown)
 
     async def prune(self) -> int:
         """Delete events (and thumbnails) that ended more than `events.retention_days` ago."""
@@ -329,20 +330,3 @@ class MotionService:
         if removed:
             log.info("motion: pruned %d event(s) past retention", removed)
         return removed
-
-
-async def _sleep(clock: Clock, seconds: float, shutdown: asyncio.Event) -> None:
-    """Sleep on the clock, cut short by shutdown."""
-    await _first(clock.sleep(seconds), shutdown.wait())
-
-
-async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
-    """Wait until the first of `waits` is done; cancel the others."""
-    futures = [asyncio.ensure_future(wait) for wait in waits]
-    try:
-        await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for future in futures:
-            future.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await future

@@ -31,8 +31,6 @@ from recorder.motion.model import (
 from recorder.storage.migrations import Migration
 from recorder.storage.sqlite import SqliteDatabase
 
-EVENTS_FILE = "events.sqlite3"
-
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,

@@ -18,22 +18,25 @@ import numpy as np
 from cv2.typing import MatLike
 
 from recorder.motion.analysis import Box
+from recorder.site import THUMBNAILS_DIR, Site
 from recorder.storage.layout import CAMERA_ID_RE
 
-_RELATIVE = re.compile(r"^thumbnails/[a-z0-9][a-z0-9_-]{0,62}/\d{4}-\d{2}-\d{2}/\d{1,18}\.jpg$")
+_RELATIVE = re.compile(
+    "^" + re.escape(THUMBNAILS_DIR) + r"/[a-z0-9][a-z0-9_-]{0,62}/\d{4}-\d{2}-\d{2}/\d{1,18}\.jpg$"
+)
 BOX_COLOUR = (0, 200, 255)  # BGR: amber, visible on most scenes
 
 
 class ThumbnailStore:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self.root = data_dir / "thumbnails"
+        self.root = Site(data_dir).thumbnails
 
     def relative_path(self, camera_id: str, event_id: int, start_ms: int) -> str:
         if not CAMERA_ID_RE.match(camera_id):
             raise ValueError(f"invalid camera id {camera_id!r}")
         day = datetime.fromtimestamp(start_ms / 1000, tz=UTC)
-        return f"thumbnails/{camera_id}/{day:%Y-%m-%d}/{int(event_id)}.jpg"
+        return f"{THUMBNAILS_DIR}/{camera_id}/{day:%Y-%m-%d}/{int(event_id)}.jpg"
 
     def absolute(self, relative: str) -> Path:
         """The file of a stored relative path; refuses anything this class would not build."""

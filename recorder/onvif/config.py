@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Protocol
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-if TYPE_CHECKING:
-    from recorder.config import CameraConfig
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
 class OnvifConfig(BaseModel):
@@ -91,7 +88,21 @@ class OnvifEndpoint:
         return f"{self.host}:{self.port}"
 
 
-def endpoint_for(camera: CameraConfig, onvif: OnvifConfig | None = None) -> OnvifEndpoint:
+class CameraAddress(Protocol):
+    """What an endpoint needs of a camera's settings (`recorder.config.CameraConfig`, which
+    imports this module: naming it here would be a cycle)."""
+
+    @property
+    def main_url(self) -> str: ...
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def password(self) -> SecretStr | None: ...
+    @property
+    def onvif(self) -> OnvifConfig: ...
+
+
+def endpoint_for(camera: CameraAddress, onvif: OnvifConfig | None = None) -> OnvifEndpoint:
     """The camera's ONVIF endpoint: `onvif` (default: the camera's `onvif` table if the config
     has one, else defaults) with the host of its main URL and its credentials."""
     settings = onvif or camera.onvif

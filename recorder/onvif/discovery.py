@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree as ET
 
+from recorder.clock import Clock, SystemClock
 from recorder.errors import DiscoveryError
 
 MULTICAST = ("239.255.255.250", 3702)
@@ -161,9 +162,11 @@ async def discover(
     targets: Sequence[tuple[str, int]] = (MULTICAST,),
     bind: tuple[str, int] = ("0.0.0.0", 0),
     repeats: int = 2,
+    clock: Clock | None = None,
 ) -> list[DiscoveredDevice]:
     """Probe and collect answers for `timeout_s`. Raises DiscoveryError if no socket can be
     opened or nothing can be sent."""
+    clock = clock or SystemClock()
     loop = asyncio.get_running_loop()
     message_id = f"urn:uuid:{uuid.uuid4()}"
     try:
@@ -181,7 +184,7 @@ async def discover(
         last_error: OSError | None = None
         for attempt in range(repeats):
             if attempt:
-                await asyncio.sleep(0.1)
+                await clock.sleep(0.1)
             for target in targets:
                 try:
                     transport.sendto(message, target)
@@ -190,7 +193,7 @@ async def discover(
                     last_error = exc
         if not sent:
             raise DiscoveryError(f"cannot send the probe: {last_error}")
-        await asyncio.sleep(timeout_s)
+        await clock.sleep(timeout_s)  # answers arrive meanwhile
     finally:
         transport.close()
     return merge(protocol.devices)

@@ -44,6 +44,9 @@ def notification(event: MotionEvent, camera_name: str) -> dict[str, Any]:
         "body": _cut(what, 120) if event.kind != "motion" or event.label else "Motion detected",
         "url": f"/events?event={event.id}",
         "thumbnail": f"{API}/events/{event.id}/thumbnail.jpg",
+        # Remote: where the relay stores the event's encrypted thumbnail and what the service
+        # worker needs to decrypt it (issue 17, remote media). Null until that exists.
+        "remote_thumbnail": None,
     }
 
 
@@ -75,6 +78,8 @@ class PushMessage:
     ttl_s: int
     urgency: str
     topic: str
+    event_id: int = 0  # the relay delivers each (event, endpoint) once
+    server_key: str | None = None  # the VAPID key the browser subscribed with (routing)
 
     def headers(self) -> dict[str, str]:
         return {

@@ -23,6 +23,7 @@ import contextlib
 import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from recorder.accounts.model import Principal, Right, User
@@ -34,8 +35,9 @@ from recorder.errors import NotFound
 from recorder.motion.model import EventNotice, MotionEvent, NoticeKind
 from recorder.push.config import PushConfig
 from recorder.push.payload import PushMessage, encode, encrypt, notification, topic_for
+from recorder.push.relay_sender import RelayLink, RelayPushKey, RelaySender, RoutedSender
 from recorder.push.sender import Outcome, PushSender
-from recorder.push.store import PushStore, Subscription
+from recorder.push.store import PushStore, Queued, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,8 @@ class PushService:
         public_key: str = "",
     ) -> None:
         self.config = config
-        self.public_key = public_key  # VAPID applicationServerKey, for browsers to subscribe
+        self._own_key = public_key  # the recorder's VAPID applicationServerKey
+        self._relay_key: RelayPushKey | None = None
         self.store = store
         self._accounts = accounts
         self._cameras = cameras
@@ -77,8 +80,31 @@ class PushService:
         self._pending: asyncio.Queue[MotionEvent] = asyncio.Queue(PENDING_EVENTS)
         self._last: dict[str, float] = {}  # camera id -> monotonic time of its last notification
         self._wake_outbox = asyncio.Event()
+        self._all_due = False  # the next outbox round first makes every row due
         self._tasks: set[asyncio.Future[None]] = set()
         self.stats = PushStats()
+
+    @property
+    def public_key(self) -> str:
+        """What browsers subscribe with (`GET /push/public-key`): the relay's key when the
+        recorder has a relay (the relay signs), else the recorder's; "" while a configured
+        relay has never been reached (its key is not known yet)."""
+        if self._relay_key is not None:
+            return self._relay_key.get() or ""
+        return self._own_key
+
+    def use_relay(self, link: RelayLink, key_file: Path) -> None:
+        """Send subscriptions made with the relay's key through the relay (`link`: the tunnel
+        client); the others still go directly."""
+        self._relay_key = RelayPushKey(key_file, link)
+        self._sender = RoutedSender(self._sender, RelaySender(link), self._relay_key)
+
+    def relay_connected(self) -> None:
+        """The tunnel is (back) up: deliver what waited for it, now (the tunnel client calls
+        this on every connect)."""
+        if self._relay_key is not None:
+            self._relay_key.get()  # remember the key the relay just gave
+        self.retry_now(everything=True)
 
     # Listeners: never block, never raise into the motion pipeline or the account store.
 
@@ -151,8 +177,8 @@ class PushService:
         async def one(subscription: Subscription) -> tuple[Subscription, bytes, Outcome]:
             async with gate:
                 body = await asyncio.to_thread(encrypt, subscription.info(), data)
-                outcome = await self._sender.deliver(self._message(subscription.endpoint, body,
-                                                                   camera_id))  # fmt: skip
+                message = self._message(subscription, body, camera_id, event.id)
+                outcome = await self._sender.deliver(message)
                 return subscription, body, outcome
 
         results = await asyncio.gather(*(one(s) for s in targets))
@@ -164,10 +190,13 @@ class PushService:
             self._count_dropped(await self.store.enqueue(later, self.config.queue_max))
         await self.store.forget_sent_before(int(self._clock.now() * 1000) - SENT_KEPT_MS)
 
-    def _message(self, endpoint: str, body: bytes, camera_id: str) -> PushMessage:
+    def _message(
+        self, subscription: Subscription, body: bytes, camera_id: str, event_id: int
+    ) -> PushMessage:
         return PushMessage(
-            endpoint, body, self.config.ttl_s, self.config.urgency, topic_for(camera_id)
-        )
+            subscription.endpoint, body, self.config.ttl_s, self.config.urgency,
+            topic_for(camera_id), event_id, subscription.server_key,
+        )  # fmt: skip
 
     async def _recipients(
         self, camera_id: str, subscriptions: Sequence[Subscription]
@@ -215,8 +244,10 @@ class PushService:
 
     # The outbox: what a dead link left undelivered
 
-    def retry_now(self) -> None:
-        """Retry the outbox at once (the tunnel calls it when it reconnects)."""
+    def retry_now(self, *, everything: bool = False) -> None:
+        """Retry the due part of the outbox at once; `everything`: also what was postponed
+        (backoff), because the link it failed on is back."""
+        self._all_due = self._all_due or everything
         self._wake_outbox.set()
 
     async def _outbox_loop(self) -> None:
@@ -225,6 +256,9 @@ class PushService:
                 await asyncio.wait_for(self._wake_outbox.wait(), self.config.retry_interval_s)
             self._wake_outbox.clear()
             try:
+                if self._all_due:
+                    self._all_due = False
+                    await self.store.make_due()
                 while await self.flush_outbox():
                     pass
             except Exception:  # retried at the next interval
@@ -246,13 +280,14 @@ class PushService:
         done: list[int] = []
         later: list[int] = []
 
-        async def one(queued_id: int, subscription: Subscription, body: bytes, cam: str) -> None:
+        async def one(queued: Queued, subscription: Subscription) -> None:
             async with gate:
-                outcome = await self._sender.deliver(
-                    self._message(subscription.endpoint, body, cam)
+                message = self._message(
+                    subscription, queued.body, queued.camera_id, queued.event_id
                 )
+                outcome = await self._sender.deliver(message)
             await self._settle([(subscription, outcome)])
-            (later if outcome is Outcome.RETRY_LATER else done).append(queued_id)
+            (later if outcome is Outcome.RETRY_LATER else done).append(queued.id)
 
         jobs = []
         for queued in live:
@@ -267,7 +302,7 @@ class PushService:
             if user is None or not _may_see(user, queued.camera_id):
                 done.append(queued.id)  # rights ended while it waited: never sent
                 continue
-            jobs.append(one(queued.id, subscription, queued.body, queued.camera_id))
+            jobs.append(one(queued, subscription))
         await asyncio.gather(*jobs)
         await self.store.dequeue(done)
         if later:

@@ -1,5 +1,5 @@
 """Push subscriptions, the notifications already sent (each event once per subscription) and
-the on-disk queue of undelivered ones, in the site database (migration 5).
+the on-disk queue of undelivered ones, in the site database (migrations 7 and 8).
 
 The site database commits with synchronous=FULL, so writes for a fan-out are batched into one
 statement each rather than one commit per subscriber.
@@ -35,6 +35,8 @@ class Subscription:
     quiet: QuietHours | None
     created_ms: int
     last_ok_ms: int | None
+    device_id: int | None = None  # made through the tunnel by this enrolled device
+    server_key: str | None = None  # the VAPID key it was made with (None: the recorder's)
 
     def info(self) -> dict[str, object]:
         """The browser's PushSubscription shape, as pywebpush takes it."""
@@ -68,10 +70,14 @@ class Queued:
     attempts: int
 
 
-_ALIVE = "(session_id IS NULL OR session_id IN (SELECT id FROM sessions WHERE revoked_ms IS NULL))"
+_ALIVE = (
+    "(session_id IS NULL OR session_id IN (SELECT id FROM sessions WHERE revoked_ms IS NULL)) "
+    "AND (device_id IS NULL OR device_id IN "
+    "(SELECT id FROM tunnel_devices WHERE revoked_ms IS NULL))"
+)
 _COLUMNS = (
     "id, user_id, endpoint, p256dh, auth, device, cameras, quiet_start, quiet_end, time_zone, "
-    "created_ms, last_ok_ms"
+    "created_ms, last_ok_ms, device_id, server_key"
 )
 
 
@@ -87,18 +93,26 @@ class PushStore:
     # Subscriptions
 
     async def subscribe(
-        self, user_id: int, new: NewSubscription, session_id: str | None = None
+        self,
+        user_id: int,
+        new: NewSubscription,
+        session_id: str | None = None,
+        *,
+        device_id: int | None = None,
+        server_key: str | None = None,
     ) -> Subscription:
-        """Store `new` for `user_id`, bound to the login `session_id` (None: to no session, for
-        tests and tools); the same endpoint again replaces its keys, choices and session (a
-        browser re-subscribing, maybe after a new login), unless another user holds it."""
+        """Store `new` for `user_id`, bound to the login `session_id` or, made through the
+        tunnel, to the enrolled device `device_id` (neither: to nothing, for tests and tools);
+        the same endpoint again replaces its keys, choices and binding (a browser
+        re-subscribing, maybe after a new login), unless another user holds it. `server_key`:
+        the VAPID public key the browser subscribed with."""
         conn = self._db.conn
         quiet = new.quiet
         cameras = None if new.cameras is None else json.dumps(sorted(new.cameras))
         values = (
             new.p256dh, new.auth, new.device, cameras,
             None if quiet is None else quiet.start, None if quiet is None else quiet.end,
-            "UTC" if quiet is None else quiet.time_zone, session_id,
+            "UTC" if quiet is None else quiet.time_zone, session_id, device_id, server_key,
         )  # fmt: skip
         async with conn.execute(
             "SELECT id, user_id FROM push_subscriptions WHERE endpoint = ?", (new.endpoint,)
@@ -109,7 +123,8 @@ class PushStore:
                 raise Conflict("this endpoint is subscribed by another user")
             await conn.execute(
                 "UPDATE push_subscriptions SET p256dh = ?, auth = ?, device = ?, cameras = ?, "
-                "quiet_start = ?, quiet_end = ?, time_zone = ?, session_id = ? WHERE id = ?",
+                "quiet_start = ?, quiet_end = ?, time_zone = ?, session_id = ?, device_id = ?, "
+                "server_key = ? WHERE id = ?",
                 (*values, int(row[0])),
             )
             return await self.get(int(row[0]))
@@ -122,8 +137,8 @@ class PushStore:
         try:
             cursor = await conn.execute(
                 "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, device, "
-                "cameras, quiet_start, quiet_end, time_zone, session_id, created_ms) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "cameras, quiet_start, quiet_end, time_zone, session_id, device_id, server_key, "
+                "created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (user_id, new.endpoint, *values, self._now_ms()),
             )
         except sqlite3.IntegrityError:
@@ -162,6 +177,12 @@ class PushStore:
     async def forget_session(self, session_id: str) -> None:
         await self._db.conn.execute(
             "DELETE FROM push_subscriptions WHERE session_id = ?", (session_id,)
+        )
+
+    async def forget_device(self, device_id: int) -> None:
+        """The subscriptions an enrolled device made (it was revoked)."""
+        await self._db.conn.execute(
+            "DELETE FROM push_subscriptions WHERE device_id = ?", (device_id,)
         )
 
     async def forget_sessions_of(self, user_id: int) -> None:
@@ -251,6 +272,12 @@ class PushStore:
             for r in rows
         ]  # fmt: skip
 
+    async def make_due(self) -> None:
+        """Everything in the outbox is due now (the link it waited for is back)."""
+        await self._db.conn.execute(
+            "UPDATE push_outbox SET next_ms = ? WHERE next_ms > ?", (self._now_ms(),) * 2
+        )
+
     async def dequeue(self, ids: Iterable[int]) -> None:
         for chunk in _chunks(list(ids)):
             marks = ",".join("?" * len(chunk))
@@ -272,7 +299,7 @@ def _chunks(items: list[T]) -> list[list[T]]:
 
 def _subscription(row: sqlite3.Row | tuple[object, ...]) -> Subscription:
     (id_, user_id, endpoint, p256dh, auth, device, cameras, q_start, q_end, zone,
-     created_ms, last_ok_ms) = row  # fmt: skip
+     created_ms, last_ok_ms, device_id, server_key) = row  # fmt: skip
     quiet = None
     if q_start is not None and q_end is not None:
         quiet = QuietHours(str(q_start), str(q_end), str(zone))
@@ -287,4 +314,6 @@ def _subscription(row: sqlite3.Row | tuple[object, ...]) -> Subscription:
         quiet=quiet,
         created_ms=int(str(created_ms)),
         last_ok_ms=None if last_ok_ms is None else int(str(last_ok_ms)),
+        device_id=None if device_id is None else int(str(device_id)),
+        server_key=None if server_key is None else str(server_key),
     )

@@ -126,7 +126,7 @@ class LiveUpload:
                 if self.failures >= MAX_FAILURES:
                     raise
                 log.warning("remote live upload failed (%d): %s", self.failures, exc)
-                await asyncio.sleep(RETRY_S)
+                await self._clock.sleep(RETRY_S)
                 continue
             self.failures = 0
             if self._pending and self._pending[0] is item:

@@ -20,6 +20,7 @@ from typing import Any
 import av
 import httpx
 
+from recorder.clock import Clock, SystemClock
 from recorder.remote.errors import RemoteMediaError
 from recorder.remote.parts import part_name
 from recorder.remote.sealing import media_aad, open_sealed, thumbnail_aad, unb64url
@@ -93,6 +94,7 @@ class RemoteView:
     relay: RelayLinks
     answer: dict[str, Any]
     position_s: float | None = None
+    clock: Clock = field(default_factory=SystemClock)
     _keeper: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
@@ -129,7 +131,7 @@ class RemoteView:
         while (data := await self.fetch(name)) is None:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{name} did not appear")
-            await asyncio.sleep(0.1)
+            await self.clock.sleep(0.1)
         return data
 
     async def renew(self) -> dict[str, Any]:
@@ -149,7 +151,7 @@ class RemoteView:
     async def _keep(self) -> None:
         with contextlib.suppress(RemoteMediaError, Exception):
             while True:
-                await asyncio.sleep(float(self.answer["lease_s"]) / 3)
+                await self.clock.sleep(float(self.answer["lease_s"]) / 3)
                 await self.renew()
 
     async def stop(self, *, tell: bool = True) -> None:

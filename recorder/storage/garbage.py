@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
+from recorder.site import RECORDINGS_DIR
 from recorder.storage.durable import fsync_dir
 from recorder.storage.index import GarbageEntry, SegmentIndex
 from recorder.storage.layout import SegmentLayout
@@ -126,7 +127,7 @@ class GarbageCollector:
 
     def _safe_path(self, relative: str) -> Path | None:
         pure = PurePosixPath(relative)
-        if pure.is_absolute() or len(pure.parts) < 3 or pure.parts[0] != "recordings":
+        if pure.is_absolute() or len(pure.parts) < 3 or pure.parts[0] != RECORDINGS_DIR:
             return None
         if ".." in pure.parts:
             return None

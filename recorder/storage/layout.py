@@ -6,11 +6,12 @@ client, so no request can name a file outside the recordings tree.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-CAMERA_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+from recorder.site import CAMERA_ID_RE as CAMERA_ID_RE  # checked before any path is built
+from recorder.site import RECORDINGS_DIR
+
 TEMP_SUFFIX = ".partial"
 SEGMENT_SUFFIX = ".mp4"
 
@@ -18,13 +19,13 @@ SEGMENT_SUFFIX = ".mp4"
 class SegmentLayout:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self.root = data_dir / "recordings"
+        self.root = data_dir / RECORDINGS_DIR
 
     def relative_path(self, camera_id: str, start_ms: int) -> str:
         if not CAMERA_ID_RE.match(camera_id):
             raise ValueError(f"invalid camera id {camera_id!r}")
         when = datetime.fromtimestamp(start_ms / 1000, tz=UTC)
-        return f"recordings/{camera_id}/{when:%Y-%m-%d}/{when:%H}/{start_ms}{SEGMENT_SUFFIX}"
+        return f"{RECORDINGS_DIR}/{camera_id}/{when:%Y-%m-%d}/{when:%H}/{start_ms}{SEGMENT_SUFFIX}"
 
     def absolute(self, relative: str) -> Path:
         return self.data_dir / relative

@@ -10,18 +10,16 @@ every `watch_interval_s`, so a disk filled or freed by another program is acted 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
-from recorder.clock import Clock
+from recorder.clock import Clock, pause
 from recorder.storage.alarms import StatusInputs, plan_status, wants_pass
 from recorder.storage.candidates import oldest_window, unprotected_gaps, unprotected_window
 from recorder.storage.capacity import CapacityProbe
@@ -422,18 +420,7 @@ class RetentionWorker:
         self, seconds: float, shutdown: asyncio.Event, wake: asyncio.Event | None = None
     ) -> None:
         """Sleep on the clock, cut short by shutdown (or `wake`)."""
-        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._clock.sleep(seconds))]
-        waits.append(asyncio.ensure_future(shutdown.wait()))
-        if wake is not None:
-            waits.append(asyncio.ensure_future(wake.wait()))
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waits:
-                waiter.cancel()
-            for waiter in waits:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await waiter
+        await pause(self._clock, seconds, shutdown, *([wake] if wake is not None else []))
 
 
 def _log_failure(state: RetryCallState) -> None:

@@ -360,8 +360,18 @@ class SessionBroker:
         for sid in list(self.sessions):
             await self.end(sid, reason="shutdown")
 
+    def device_of_login(self, login_session_id: str) -> int | None:
+        """The enrolled device whose tunnel session calls with this login session, if any."""
+        for session in self.sessions.values():
+            if session.login is not None and session.login.session_id == login_session_id:
+                return None if session.device is None else session.device.id
+        return None
+
     async def revoke_device(self, device_id: int) -> Device:
         device = await self._devices.revoke(device_id)
+        push = getattr(self._ctx, "push", None)
+        if push is not None:  # its push subscriptions end with it
+            await push.store.forget_device(device_id)
         for session in list(self.sessions.values()):
             if session.device is not None and session.device.id == device_id:
                 await self.end(session.sid, reason="revoked")

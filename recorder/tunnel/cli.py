@@ -41,10 +41,10 @@ async def _invite(config: object, username: str, *, qr: bool) -> str:
 
     from recorder.accounts.db import SiteDatabase
     from recorder.accounts.store import AccountStore
-    from recorder.api.assemble import SECRETS, SITE_DB
     from recorder.clock import SystemClock
     from recorder.config import RecorderConfig
     from recorder.errors import Conflict, NotFound
+    from recorder.site import Site
     from recorder.tunnel.identity import RecorderIdentity
     from recorder.tunnel.invitations import InvitationStore
     from recorder.tunnel.service import make_invitation_link
@@ -52,9 +52,9 @@ async def _invite(config: object, username: str, *, qr: bool) -> str:
     assert isinstance(config, RecorderConfig)
     if not config.relay.url:
         raise Conflict("no relay configured: set [relay] url in the config file first")
-    identity = RecorderIdentity.load_or_create(config.data_dir / SECRETS)
+    identity = RecorderIdentity.load_or_create(Site(config.data_dir).secrets)
     clock = SystemClock()
-    async with SiteDatabase(config.data_dir / SITE_DB) as db:
+    async with SiteDatabase(Site(config.data_dir).site_db) as db:
         user = await AccountStore(db, clock).find(username)
         if user is None:
             raise NotFound(f"no user {username!r} (see `skycam user list`)")

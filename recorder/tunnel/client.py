@@ -38,9 +38,9 @@ class RelayStatus:
     configured: bool
     rid: str
     connected: bool = False
-    since: float | None = None  # when the current connection opened (epoch seconds)
+    since_ms: int | None = None  # when the current connection opened (ms since 1970)
     last_error: str | None = None
-    last_error_at: float | None = None
+    last_error_at_ms: int | None = None
     connects: int = 0
     rollovers: int = 0
 
@@ -68,6 +68,7 @@ class TunnelClient:
     _refs: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _handlers: set[asyncio.Task[None]] = field(default_factory=set)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
+    push_key: str | None = None  # the relay's VAPID public key (from its answer to hello)
 
     def __post_init__(self) -> None:
         self.status = RelayStatus(configured=True, rid=self.identity.rid)
@@ -81,22 +82,29 @@ class TunnelClient:
         connection.sent_at = self.clock.monotonic()
         await connection.link.send(message)
 
-    async def control(self, message: Json) -> Json:
-        """Send a control message; the relay's "ok" (which may carry an answer, e.g. media
-        upload rights), or RelayRefused with its error."""
+    async def request(self, message: Json, timeout_s: float = CONTROL_TIMEOUT_S) -> Json:
+        """Send `message` with a fresh "ref" and return the relay's answer that carries it
+        ("ok", "pushed" or "error"); RelayUnavailable when not connected or not answered."""
         ref = f"r{next(self._refs)}"
         ack: asyncio.Future[Json] = asyncio.get_running_loop().create_future()
         self._acks[ref] = ack
         try:
             await self.send({**message, "ref": ref})
-            answer = await asyncio.wait_for(ack, CONTROL_TIMEOUT_S)
+            return await asyncio.wait_for(ack, timeout_s)
         except TimeoutError as exc:
             raise RelayUnavailable(f"the relay did not answer {message['t']!r}") from exc
         finally:
             self._acks.pop(ref, None)
+
+    async def control(self, message: Json) -> Json:
+        answer = await self.request(message)
         if answer.get("t") == "error":
             raise RelayRefused(str(answer.get("code")), str(answer.get("reason")))
         return answer
+
+    @property
+    def is_connected(self) -> bool:
+        return self.status.connected
 
     # -- running -----------------------------------------------------------------------------
 
@@ -119,7 +127,7 @@ class TunnelClient:
 
     def _failed(self, exc: BaseException) -> None:
         self.status.last_error = str(exc) or type(exc).__name__
-        self.status.last_error_at = self.clock.now()
+        self.status.last_error_at_ms = int(self.clock.now() * 1000)
         log.warning("relay: %s (retrying)", self.status.last_error)
 
     async def _open(self) -> _Connection:
@@ -130,7 +138,10 @@ class TunnelClient:
         connection.reader = asyncio.create_task(self._read(connection), name="relay-reader")
         self._connections.append(connection)
         self.status.connects += 1
-        await self.control({"t": "hello", "version": self.version})
+        welcome = await self.control({"t": "hello", "version": self.version})
+        key = welcome.get("push_key")
+        if isinstance(key, str) and 0 < len(key) <= 128:
+            self.push_key = key  # the relay's VAPID key: browsers subscribe with it
         return connection
 
     async def _serve(self, shutdown: asyncio.Event) -> None:
@@ -178,7 +189,7 @@ class TunnelClient:
             old.opened = self.clock.monotonic() - self.config.connection_max_s + 1
             return old
         self.status.rollovers += 1
-        self.status.since = self.clock.now()
+        self.status.since_ms = int(self.clock.now() * 1000)
         log.info("relay: rolled over to a new connection")
         task = asyncio.create_task(self._retire(old))
         self._handlers.add(task)
@@ -203,7 +214,7 @@ class TunnelClient:
         while True:
             message = await connection.link.receive()  # RelayUnavailable ends the reader
             kind = message.get("t")
-            if kind in ("ok", "error") and message.get("ref") in self._acks:
+            if kind in ("ok", "error", "pushed") and message.get("ref") in self._acks:
                 ack = self._acks[str(message["ref"])]
                 if not ack.done():
                     ack.set_result(message)
@@ -219,7 +230,7 @@ class TunnelClient:
 
     def _up(self) -> None:
         self.status.connected = True
-        self.status.since = self.clock.now()
+        self.status.since_ms = int(self.clock.now() * 1000)
         self.connected.set()
         log.info("relay: connected as %s", self.identity.rid)
 
@@ -228,6 +239,11 @@ class TunnelClient:
             log.warning("relay: disconnected")
         self.status.connected = False
         self.connected.clear()
+        # Nothing will answer what was asked on the lost connection: say so now rather than
+        # at each request's timeout (a push then goes to the outbox at once).
+        for ack in self._acks.values():
+            if not ack.done():
+                ack.set_exception(RelayUnavailable("the relay connection was lost"))
 
 
 def _reason(reader: asyncio.Task[None]) -> str:

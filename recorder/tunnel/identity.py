@@ -20,10 +20,9 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
 from recorder.accounts.secrets import load_or_create_secret
+from recorder.site import RELAY_SIGNING_KEY, TUNNEL_STATIC_KEY
 
 CONNECT_CONTEXT = b"skycam-relay-connect/1\x00"
-SIGNING_KEY_FILE = "relay-ed25519.key"
-STATIC_KEY_FILE = "tunnel-x25519.key"
 
 
 def b64url(data: bytes) -> str:
@@ -57,8 +56,8 @@ class RecorderIdentity:
 
     @classmethod
     def load_or_create(cls, secrets_dir: Path) -> RecorderIdentity:
-        signing_seed = load_or_create_secret(secrets_dir / SIGNING_KEY_FILE)[:32]
-        static = load_or_create_secret(secrets_dir / STATIC_KEY_FILE)[:32]
+        signing_seed = load_or_create_secret(secrets_dir / RELAY_SIGNING_KEY)[:32]
+        static = load_or_create_secret(secrets_dir / TUNNEL_STATIC_KEY)[:32]
         return cls(SigningKey(signing_seed), static)
 
     @property

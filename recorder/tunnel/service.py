@@ -14,10 +14,9 @@ from typing import Any
 
 from recorder.accounts.db import SiteDatabase
 from recorder.api.context import ApiContext
-from recorder.clock import Clock
+from recorder.clock import Clock, pause
 from recorder.config import RelayConfig
 from recorder.errors import Conflict
-from recorder.reconnect import _wait
 from recorder.tunnel.broker import SessionBroker
 from recorder.tunnel.client import RelayStatus, TunnelClient
 from recorder.tunnel.devices import Device, DeviceStore
@@ -62,6 +61,7 @@ class TunnelService:
         clock: Clock | None = None,
     ) -> None:
         self.config = config
+        self._ctx = ctx
         self.identity = RecorderIdentity.load_or_create(secrets_dir)
         self.clock = clock or ctx.clock
         self.invitations = InvitationStore(site, ctx.clock)
@@ -79,7 +79,7 @@ class TunnelService:
                 config,
                 self.clock,
                 self.broker.handle,
-                on_connected=self.sync,
+                on_connected=self._connected,
             )
             self.broker.attach(self.client)
         else:
@@ -111,10 +111,19 @@ class TunnelService:
         """Invitations made by `skycam invite` (another process) reach the relay this way;
         sessions left idle are ended."""
         while not shutdown.is_set():
-            await _wait(shutdown, self.config.invitation_sync_s)
+            await pause(self.clock, self.config.invitation_sync_s, shutdown)
             if self.client is not None and self.client.status.connected:
                 await self.sync()
             await self.broker.end_idle(self.config.session_idle_s)
+
+    async def _connected(self) -> None:
+        push = getattr(self._ctx, "push", None)
+        if push is not None:
+            push.relay_connected()  # notifications that waited for the link go now
+        await self.sync()
+
+    def device_of_login(self, login_session_id: str) -> int | None:
+        return self.broker.device_of_login(login_session_id)
 
     async def sync(self) -> None:
         """Tell the relay what it may have missed: pending invitations, accounts to revoke.

@@ -271,7 +271,9 @@ async def api(recordings: Path, tmp_path: Path, make_clip: ClipFactory) -> Async
             site=site,
             cameras=cameras,
             opener=ClipOpener(make_clip(seconds=3)),
-            clock=clock,
+            # The test's time, but waits really wait: the tunnel's and the live WebSocket's
+            # loops sleep on it, and must not race the clock forward and expire every token.
+            clock=WaitingClock(clock),
             layout=SegmentLayout(data_dir),
             index=index,
             health=health,

@@ -127,3 +127,20 @@ async def test_export_right_is_needed_and_clips_of_other_cameras_are_hidden(api:
         deleted = await api.client.delete(f"/api/v1/clips/{clip_id}", headers=headers)
         assert deleted.status_code == 404
         assert (await api.client.get("/api/v1/clips", headers=headers)).json() == []
+
+
+async def test_a_clip_of_a_damaged_recording_fails_with_the_reason(api: Api) -> None:
+    # A file damaged behind the recorder's back (the write order never leaves one).
+    first = (await api.segments("cam1"))[0]
+    (api.config.data_dir / first.path).write_bytes(b"\x00not an mp4\xff" * 100)
+    admin = await api.headers()
+    created = await api.client.post(
+        f"{BASE}/clips",
+        json={"start": str(first.start_ms), "end": str(first.start_ms + 5_000)},
+        headers=admin,
+    )
+    assert created.status_code == 202, created.text
+    clip = await ready(api, admin, created.json()["id"])
+    assert clip["status"] == "failed" and str(clip["error"]).startswith("cannot export the clip: ")
+    download = await api.client.get(f"/api/v1/clips/{clip['id']}/download", headers=admin)
+    assert 400 <= download.status_code < 500

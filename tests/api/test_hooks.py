@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import httpx
 import numpy as np
 import pytest
 import websockets
@@ -215,3 +216,33 @@ async def test_integrations_are_for_admins_and_their_secret_is_shown_once(api: A
     assert deleted.status_code == 204
     gone = await _post(api, "door", secret, {"camera_id": "cam1", "kind": "doorbell"})
     assert gone.status_code == 401
+
+
+async def test_a_client_that_keeps_failing_waits_and_stops_filling_the_audit_log(api: Api) -> None:
+    secret = await _integration(api, "doorbell")
+    body = json.dumps({"camera_id": "cam1", "kind": "doorbell"}).encode()
+    now = int(api.clock.now())
+    app = api.parts.server.app
+
+    def from_address(host: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(host, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://recorder")
+
+    async with from_address("198.51.100.7") as attacker, from_address("198.51.100.8") as device:
+        answers = [
+            (
+                await attacker.post(
+                    f"{HOOKS}/doorbell", content=body, headers=_signed("guess", body, now + n)
+                )
+            ).status_code
+            for n in range(40)
+        ]
+        assert answers[:30] == [401] * 30 and set(answers[30:]) == {429}
+        # The real device, from its own address, is not locked out.
+        answer = await device.post(
+            f"{HOOKS}/doorbell", content=body, headers=_signed(secret, body, now)
+        )
+        assert answer.status_code == 201, answer.text
+    admin = await api.headers()
+    audit = (await api.client.get("/api/v1/audit?action=hook.denied", headers=admin)).json()
+    assert len(audit) == 30

@@ -217,3 +217,19 @@ async def test_event_footage_given_up_for_space_is_audited(api: Api) -> None:
     assert deleted["actor"] == "system:retention"
     assert deleted["detail"]["segments"] == 3 and deleted["detail"]["camera_ids"] == ["cam1"]
     assert paused["action"] == "storage.recording_paused"
+
+
+@pytest.mark.parametrize("damage", ["garbage", "cut short"])
+async def test_a_damaged_recording_gives_a_reason_not_a_500(api: Api, damage: str) -> None:
+    # Something outside the recorder damaged the newest file (the write order never leaves
+    # one): the snapshot says why there is none.
+    latest = (await api.segments("cam1"))[-1]
+    path = api.config.data_dir / latest.path
+    if damage == "garbage":
+        path.write_bytes(b"\x00not an mp4 at all\xff" * 64)
+    else:
+        path.write_bytes(path.read_bytes()[: latest.init_bytes + 200])
+    admin = await api.headers()
+    response = await api.client.get(f"{BASE}/snapshot.jpg", headers=admin)
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["message"].startswith("no snapshot: the recording")

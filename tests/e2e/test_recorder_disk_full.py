@@ -180,7 +180,14 @@ async def test_another_program_filling_the_disk_leaves_no_truncated_file(
                     return recorder.storage.breaker_open
 
                 assert await wait_for(paused, 30), [a.message for a in alerts]
-                await asyncio.sleep(5)  # full for a while: every camera has hit the wall
+
+                async def every_camera_hit_the_wall() -> bool:
+                    health = recorder.health
+                    return all(health.get(n).state is CameraState.PAUSED for n in CAMERAS[:2])
+
+                assert await wait_for(every_camera_hit_the_wall, 30), [
+                    recorder.health.get(n) for n in CAMERAS[:2]
+                ]
                 percents = [recorder.storage.used_percent]
             finally:
                 stop_filling.set()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-import time
 from pathlib import Path
 
 import av
@@ -106,6 +105,16 @@ def test_finished_segments_leave_nothing_in_the_page_cache(tmp_path: Path, make_
     assert [cached_pages(layout.absolute(s.path)) for s in segments] == [0, 0, 0]
 
 
+def settle_writeback(path: Path) -> None:
+    if not path.exists():
+        return  # the muxer has not created it yet
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+
+
 def test_the_writer_keeps_only_recent_fragments_cached(tmp_path: Path, make_clip: ClipFactory):
     """`write_back` at each keyframe: what an earlier call sent to disk is dropped by the next,
     so a segment in flight holds about two fragments in memory, not all it has written."""
@@ -121,7 +130,9 @@ def test_the_writer_keeps_only_recent_fragments_cached(tmp_path: Path, make_clip
                 continue
             writer.write(packet, writer.video_track, packet.pts, packet.dts)
             if packet.is_keyframe:
-                time.sleep(0.2)  # a GOP's worth of time: the write-back started last time ends
+                # What the last call started writing has reached the disk (a camera's GOP
+                # later it has; here, without waiting for it): only clean pages can be dropped.
+                settle_writeback(writer.partial)
                 writer.write_back()
         total = pagecache.whole_pages(writer.partial.stat().st_size) // pagecache.PAGE
         cached = cached_pages(writer.partial)

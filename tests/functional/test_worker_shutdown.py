@@ -8,11 +8,12 @@ import time
 from recorder.capture.health import CameraState, HealthBoard
 from recorder.capture.opener import OpenedStream
 from recorder.capture.session import CaptureSession, SessionSettings
+from recorder.capture.sink import CollectingSink
 from recorder.capture.worker import CameraWorker
-from recorder.clock import SystemClock
+from recorder.clock import SteppedClock
 from recorder.errors import StreamError
 from recorder.storage.layout import SegmentLayout
-from recorder.storage.model import NewSegment
+from tests.waiting import eventually
 
 
 class RefusingOpener:
@@ -26,10 +27,10 @@ class RefusingOpener:
         raise StreamError("cannot open stream: connection refused")
 
 
-async def test_an_offline_camera_worker_stops_at_once_without_spinning(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_an_offline_camera_worker_backs_off_and_stops_at_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
     opener = RefusingOpener()
     health = HealthBoard()
-    clock = SystemClock()
+    clock = SteppedClock()  # the backoff waits on it: the test decides when time passes
 
     def make_session(on_segment) -> CaptureSession:  # type: ignore[no-untyped-def]
         return CaptureSession(
@@ -37,19 +38,23 @@ async def test_an_offline_camera_worker_stops_at_once_without_spinning(tmp_path)
             clock, on_segment,
         )  # fmt: skip
 
-    async def sink(segment: NewSegment) -> None:
-        raise AssertionError("nothing to index")
-
+    sink = CollectingSink()
     worker = CameraWorker("cam", make_session, sink, health, clock, backoff_cap_s=1)
     shutdown = asyncio.Event()
     task = asyncio.create_task(worker.run(shutdown))
-    await asyncio.sleep(1.5)
+    # Refused, reported offline, then waiting on the clock: a backoff, not a busy loop.
+    await eventually(lambda: opener.attempts == 1 and clock.sleepers == 1)
     assert health.get("cam").state is CameraState.OFFLINE
-    tried = opener.attempts
-    assert 1 <= tried <= 10  # backoff, not a busy loop
+    for attempt in (2, 3):
+        clock.advance(1.0)  # the backoff is capped at 1 s: each step ends it
+        await eventually(lambda: opener.attempts == attempt and clock.sleepers == 1)  # noqa: B023
+    assert worker.reconnects == 3 and worker.failures_in_a_row == 3
+    # Shutdown during the backoff ends it at once, without waiting the backoff out.
     shutdown.set()
     started = time.monotonic()
-    await asyncio.wait_for(task, timeout=2)
+    await asyncio.wait_for(task, timeout=5)
     assert time.monotonic() - started < 1
-    await asyncio.sleep(0.3)
-    assert opener.attempts <= tried + 1  # and nothing retries after it stopped
+    assert clock.sleepers == 0  # no timer left behind
+    clock.advance(60)
+    assert opener.attempts == 3  # and nothing retries after it stopped
+    assert sink.segments == []

@@ -177,6 +177,9 @@ def test_lambda_environment_is_exactly_what_the_relay_config_reads(
         secret = resources[config.signing_secret.removeprefix("ref:")]
         assert secret["Type"] == "AWS::SecretsManager::Secret"
         assert "signing" in secret["Properties"]["Description"]
+        vapid = resources[config.vapid_secret.removeprefix("ref:")]  # the relay signs pushes
+        assert vapid["Type"] == "AWS::SecretsManager::Secret"
+        assert "VAPID" in vapid["Properties"]["Description"]
         (role_id,) = [k for k in synthesized.resources("AWS::IAM::Role") if k.startswith("Relay")]
         assert function["Properties"]["Role"] == {"Fn::GetAtt": [role_id, "Arn"]}
 

@@ -11,11 +11,11 @@ from recorder.clock import SystemClock
 from recorder.config import CameraConfig, RecorderConfig
 from recorder.motion.activity import ActivityEnded, ActivityImproved, ActivityStarted, Signal
 from recorder.motion.model import EventNotice, EventQuery, EventSource, NoticeKind
+from recorder.motion.onvif_source import OnvifMotionSource
 from recorder.motion.service import MotionService
 from recorder.motion.store import SqliteEventStore
 from recorder.onvif.config import OnvifConfig, OnvifEndpoint
 from recorder.onvif.device import ZeepOnvifDevice
-from recorder.onvif.motion_source import OnvifMotionSource
 from recorder.onvif.notifications import Notification, motion_state
 from recorder.storage.sqlite_index import SqliteSegmentIndex
 
@@ -142,12 +142,14 @@ async def test_onvif_motion_becomes_a_stored_event_with_a_thumbnail(
     config = onvif_config(tmp_path, device, "onvif", "rtsp://127.0.0.1:9/unused")
 
     async def body(service: MotionService) -> None:
+        kinds: list[NoticeKind] = []
+        service.bus.add_listener(lambda notice: kinds.append(notice.kind))
         await until(lambda: service.onvif["front"].subscriptions == 1)
         device.camera.push_motion(True)
-        await asyncio.sleep(1.5)
+        await until(lambda: NoticeKind.START in kinds)
+        await asyncio.sleep(1.5)  # the scenario: the camera reports motion for 1.5 s
         device.camera.push_motion(False)
-        await until(lambda: service.bus.published >= 2, timeout_s=8)
-        await asyncio.sleep(3)  # the end, after 1 s of calm
+        await until(lambda: NoticeKind.END in kinds, timeout_s=10)  # after 1 s of calm
 
     notices = await run_service(config, tmp_path, body)
     assert notices[0].kind is NoticeKind.START

@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -16,6 +15,7 @@ from sim_rtsp_probe import read_packets
 
 import sim.cli
 from sim.errors import SpecError
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 # The same contract skycam/cli.py relies on: add_arguments(parser), then run(args).
@@ -73,11 +73,17 @@ def test_cli_serves_until_interrupted_and_leaves_nothing_behind() -> None:
         assert len(server) == 1
         process.send_signal(signal.SIGINT)
         assert process.wait(10) == 0
-        time.sleep(0.2)
-        assert not server[0].is_running() or server[0].status() == psutil.STATUS_ZOMBIE
+        wait_until(lambda: _gone(server[0]))  # the camera server ends with the CLI
     finally:
         process.kill()
         process.wait()
+
+
+def _gone(process: psutil.Process) -> bool:
+    try:
+        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def test_cli_reports_bad_arguments_with_status_2() -> None:

@@ -9,9 +9,10 @@ import av
 import pytest
 
 from recorder.errors import StorageUnavailable
+from recorder.site import QUARANTINE_DIR
 from recorder.storage.fmp4 import inspect_fmp4
 from recorder.storage.layout import SegmentLayout
-from recorder.storage.reconcile import QUARANTINE_DIR, Reconciler
+from recorder.storage.reconcile import Reconciler
 from recorder.storage.sqlite_index import SqliteSegmentIndex
 from tests.small_fs import small_filesystem
 

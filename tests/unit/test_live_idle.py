@@ -1,17 +1,18 @@
 """Live streams end when nobody watches, and nothing wakes the recorder while none is watched."""
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 from recorder.cameras.fleet import LIVE_IDLE_CHECK_S, CameraFleet, default_opener
 from recorder.capture.health import HealthBoard
+from recorder.capture.sink import CollectingSink
 from recorder.clock import SteppedClock
 from recorder.config import parse_config
 from recorder.media.live import IDLE_STOP_S
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.memory_index import MemorySegmentIndex
 from recorder.storage.state import StorageState
+from tests.waiting import eventually
 
 
 def make_fleet(data_dir: Path, clock: SteppedClock) -> CameraFleet:
@@ -26,16 +27,9 @@ def make_fleet(data_dir: Path, clock: SteppedClock) -> CameraFleet:
         storage=StorageState(),
         clock=clock,
         opener=default_opener(config),
-        on_segment=lambda segment: None,
+        sink=CollectingSink(),
         on_failure=lambda exc: None,
     )
-
-
-async def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.005)
 
 
 async def test_live_streams_are_checked_only_while_watched(tmp_path: Path) -> None:
@@ -46,21 +40,21 @@ async def test_live_streams_are_checked_only_while_watched(tmp_path: Path) -> No
     stop = asyncio.Event()
     task = asyncio.create_task(fleet.end_idle_live(stop))
     try:
-        await wait_until(lambda: fleet.live_sweeps == 1)
+        await eventually(lambda: fleet.live_sweeps == 1)
         # The clock stands still, so no timer can fire: only a viewer arriving wakes the loop.
         live.start()
-        await wait_until(lambda: fleet.live_sweeps == 2 and clock.sleepers == 1)
+        await eventually(lambda: fleet.live_sweeps == 2 and clock.sleepers == 1)
         assert live.active  # watched: now checked on a timer
 
         clock.advance(LIVE_IDLE_CHECK_S)
-        await wait_until(lambda: fleet.live_sweeps == 3 and clock.sleepers == 1)
+        await eventually(lambda: fleet.live_sweeps == 3 and clock.sleepers == 1)
         assert live.active  # still within IDLE_STOP_S of the request
 
         clock.advance(IDLE_STOP_S + 1)  # the viewer left long ago
-        await wait_until(lambda: fleet.live_sweeps == 4)
+        await eventually(lambda: fleet.live_sweeps == 4)
         assert not live.active
         live.start()  # no timer left running after the last viewer: again only a viewer wakes it
-        await wait_until(lambda: fleet.live_sweeps == 5 and clock.sleepers == 1)
+        await eventually(lambda: fleet.live_sweeps == 5 and clock.sleepers == 1)
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=10)

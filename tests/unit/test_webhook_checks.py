@@ -1,46 +1,62 @@
-"""The parts of webhook checking that need no server: the bounded replay cache, signatures, and
-pictures that declare a size they should not have."""
+"""The parts of webhook checking that need no server: signatures, the replay record in the site
+database (kept across a restart), and pictures that declare a size they should not have."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from recorder.accounts.db import SiteDatabase
+from recorder.clock import FakeClock
 from recorder.errors import InvalidRequest, NotAuthenticated, TooManyAttempts
 from recorder.integrations.picture import jpeg_size, thumbnail_from
-from recorder.integrations.signature import TOLERANCE_S, ReplayCache, sign, verify
+from recorder.integrations.signature import TOLERANCE_S, Signed, sign, verify
+from recorder.integrations.store import IntegrationStore
 
 NOW = 1_700_000_000.0
 
 
-def test_the_replay_cache_forgets_after_the_window_and_refuses_when_full() -> None:
-    cache = ReplayCache(max_entries=3)
-    for n in range(3):
-        assert cache.remember(f"k{n}", NOW, NOW + 10)
-    assert not cache.remember("k1", NOW + 5, NOW + 15)  # a replay
-    with pytest.raises(TooManyAttempts):
-        cache.remember("k3", NOW + 5, NOW + 15)  # full of live entries: nothing forgotten early
-    assert len(cache) == 3
-    assert cache.remember("k3", NOW + 10, NOW + 20)  # the first three have expired
-    assert len(cache) == 1
-    assert cache.remember("k0", NOW + 11, NOW + 21)  # expired keys may come again
+async def test_accepted_signatures_are_refused_again_until_their_window_ends(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock(NOW)
+    async with SiteDatabase(tmp_path / "site.sqlite3") as db:
+        store = IntegrationStore(db, clock)
+        for n in range(3):
+            await store.accept_once(Signed(f"k{n}", NOW + 10), max_remembered=3)
+        clock.advance(5)
+        with pytest.raises(NotAuthenticated, match="replayed"):
+            await store.accept_once(Signed("k1", NOW + 15), max_remembered=3)
+        # Full of live entries: nothing is forgotten early.
+        with pytest.raises(TooManyAttempts):
+            await store.accept_once(Signed("k3", NOW + 15), max_remembered=3)
+        clock.advance(5)  # the first three have expired
+        await store.accept_once(Signed("k3", NOW + 20), max_remembered=3)
+        await store.accept_once(Signed("k0", NOW + 21), max_remembered=3)  # may come again
+    # A restart (the database reopened) remembers what was accepted.
+    async with SiteDatabase(tmp_path / "site.sqlite3") as db:
+        with pytest.raises(NotAuthenticated, match="replayed"):
+            await IntegrationStore(db, clock).accept_once(Signed("k3", NOW + 20))
 
 
-def test_verify_accepts_once_within_the_window() -> None:
+def test_verify_checks_signature_and_freshness_and_scopes_the_replay_key() -> None:
     body = b'{"camera_id": "cam1", "kind": "doorbell"}'
     ts = int(NOW)
-    cache = ReplayCache()
-    verify("s3cret", str(ts), sign("s3cret", ts, body), body, NOW + TOLERANCE_S, cache, "a")
-    with pytest.raises(NotAuthenticated, match="replayed"):
-        verify("s3cret", str(ts), sign("s3cret", ts, body), body, NOW, cache, "a")
+    good = sign("s3cret", ts, body)
+    first = verify("s3cret", str(ts), good, body, NOW + TOLERANCE_S, "a")
+    assert first == verify("s3cret", str(ts), good, body, NOW, "a")
+    assert first.forget_at > NOW + TOLERANCE_S
     # Another integration with the same secret and body is its own scope.
-    verify("s3cret", str(ts), sign("s3cret", ts, body), body, NOW, cache, "b")
+    assert verify("s3cret", str(ts), good, body, NOW, "b").replay_key != first.replay_key
     with pytest.raises(NotAuthenticated, match="stale"):
-        verify("s3cret", str(ts), sign("s3cret", ts, body), body, NOW + 301, cache, "c")
+        verify("s3cret", str(ts), good, body, NOW + 301, "c")
+    with pytest.raises(NotAuthenticated, match="bad signature"):
+        verify("other", str(ts), good, body, NOW, "a")
 
 
 def test_the_signed_string_is_timestamp_dot_body() -> None:

@@ -12,10 +12,10 @@ class AccountRateLimiter:
         self._items = items
         self._clock = clock
 
-    def hit(self, acct: str, kind: str, per_minute: int) -> None:
+    def hit(self, acct: str, kind: str, per_minute: int, count: int = 1) -> None:
         now = int(self._clock.now())
         count = self._items.increment(
-            f"rate#{acct}", f"{kind}#{now // 60}", "n", 1, expires_at=now + 120
+            f"rate#{acct}", f"{kind}#{now // 60}", "n", count, expires_at=now + 120
         )
         if count > per_minute:
             raise RateLimited(f"more than {per_minute} {kind} a minute")

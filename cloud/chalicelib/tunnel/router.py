@@ -21,6 +21,7 @@ from ..grants.grants import GrantStore
 from ..ids import recorder_id, session_id, token_id
 from ..invitations.registry import InvitationRegistry
 from ..media.service import MediaService
+from ..push.relay import PushRelay
 from ..recorders.registry import RecorderRegistry
 from ..tickets.tickets import TicketOffice
 from .connections import DEVICE, RECORDER, Connection, ConnectionTable
@@ -59,6 +60,7 @@ class Router:
         audit: AuditLog,
         sender: Sender,
         media: MediaService,
+        push: PushRelay | None = None,
     ) -> None:
         self._config = config
         self._conns = connections
@@ -72,6 +74,7 @@ class Router:
         self._audit = audit
         self._sender = sender
         self._media = media
+        self._push = push
 
     # -- $connect / $disconnect ----------------------------------------------------------
 
@@ -122,6 +125,7 @@ class Router:
 
     def message(self, conn_id: str, body: str | None) -> None:
         sid: str | None = None
+        ref: object = None
         try:
             if body is None or len(body.encode()) > self._config.max_message_bytes:
                 limit = self._config.max_message_bytes
@@ -134,12 +138,19 @@ class Router:
                 raise BadRequest("a message is a JSON object")
             raw_sid = message.get("sid")
             sid = raw_sid if isinstance(raw_sid, str) and len(raw_sid) <= 64 else None
+            ref = message.get("ref")
             conn = self._conns.get(conn_id)
             if conn is None:
                 raise BadRequest("unknown connection")
             self._dispatch(conn, message)
         except RelayError as exc:
-            self._send(conn_id, {"t": "error", "sid": sid, "code": exc.code, "reason": exc.reason})
+            error: dict[str, Any] = {"t": "error", "sid": sid, "code": exc.code}
+            error["reason"] = exc.reason
+            if isinstance(exc, Offline) and exc.last_seen is not None:
+                error["last_seen"] = exc.last_seen  # a device shows "offline, last seen ..."
+            if isinstance(ref, str | int) and not isinstance(ref, bool) and len(str(ref)) <= 64:
+                error["ref"] = ref  # the sender waiting on its ref hears now, not at its timeout
+            self._send(conn_id, error)
 
     def _dispatch(self, conn: Connection, message: dict[str, Any]) -> None:
         kind = message.get("t")
@@ -155,6 +166,9 @@ class Router:
             self._accept(conn, message)
         elif kind == "close":
             self._close(conn, message)
+        elif kind == "push" and conn.role == RECORDER and self._push is not None:
+            assert conn.rid is not None
+            self._push.accept(conn.rid, conn.id, message)
         elif conn.role == RECORDER and kind in (
             "invite",
             "invite_used",
@@ -185,7 +199,8 @@ class Router:
                 raise NoGrant("no grant on this recorder")
             target = self._recorders.route(rid)
             if target is None:
-                raise Offline("recorder offline")
+                known = self._recorders.get(rid)
+                raise Offline("recorder offline", None if known is None else known.last_seen)
             if self._sessions.open(sid, conn.acct, rid, conn.id) is None:
                 raise BadRequest("session id in use")
         except RelayError as exc:
@@ -301,6 +316,12 @@ class Router:
             acct = token_id(message.get("acct"), "acct")
             self.revoke(rid, acct, by="recorder")
         ref = message.get("ref")
+        if kind == "hello" and self._push is not None:
+            # The key browsers of this recorder subscribe with (the relay signs their pushes).
+            try:
+                ack["push_key"] = self._push.public_key
+            except RelayError as exc:  # no push through this relay; the tunnel still works
+                log.warning("no VAPID key for Web Push: %s", exc.reason)
         if isinstance(ref, (str, int)) and not isinstance(ref, bool) and len(str(ref)) <= 64:
             ack["ref"] = ref
         self._send(conn.id, ack)

@@ -108,7 +108,7 @@ async def snapshot(
     for _ in range(FIRST_KEYFRAME_WAIT_STEPS):
         if keyframe is not None or ctx.health.get(camera_id).state is not CameraState.ONLINE:
             break
-        await asyncio.sleep(0.1)
+        await ctx.clock.sleep(0.1)
         keyframe = ctx.latest_keyframe(camera_id)
     if keyframe is not None:
         jpeg = await asyncio.to_thread(snapshot_from_keyframe, keyframe, width)

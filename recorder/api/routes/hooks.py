@@ -99,25 +99,29 @@ async def _body(request: Request) -> bytes:
 
 
 async def _authenticated(ctx: ApiContext, request: Request, name: str, body: bytes) -> Integration:
+    client = client_of(request)
+    # A client that keeps failing waits (429, not audited): unauthenticated requests must not
+    # be able to fill the audit log. Per address only, so nobody can lock a device out.
+    ctx.hook_throttle.check(f"hook:{client}", client)
     found = await ctx.integrations.with_secret(name)
     try:
         if found is None:
             raise NotAuthenticated("bad signature")
         integration, secret = found
-        verify(
+        signed = verify(
             secret,
             request.headers.get("x-skycam-timestamp"),
             request.headers.get("x-skycam-signature"),
             body,
             ctx.clock.now(),
-            ctx.replays,
             integration.name,
         )
+        await ctx.integrations.accept_once(signed)
     except NotAuthenticated as exc:
+        ctx.hook_throttle.failed(f"hook:{client}", client)
         await ctx.audit.record(
-            "hook.denied", f"integration:{name}", outcome="denied",
-            client=client_of(request), reason=str(exc),
-        )  # fmt: skip
+            "hook.denied", f"integration:{name}", outcome="denied", client=client, reason=str(exc)
+        )
         raise
     return integration
 

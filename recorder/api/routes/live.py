@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 from urllib.parse import quote
 
@@ -42,7 +41,7 @@ async def live_playlist(camera_id: str, principal: Live, request: Request, ctx: 
     while not live.has_segments() and waited < FIRST_SEGMENT_WAIT_S:
         if ctx.health.get(camera_id).state not in (CameraState.ONLINE, CameraState.PAUSED):
             break
-        await asyncio.sleep(0.05)
+        await ctx.clock.sleep(0.05)
         waited += 0.05
     if not live.has_segments():
         state = ctx.health.get(camera_id)

@@ -28,6 +28,7 @@ from recorder.accounts.revocation import AccessChange
 from recorder.api.context import ApiContext
 from recorder.api.routes.ws import CLOSE_UNAUTHENTICATED, _token
 from recorder.api.security import authenticate
+from recorder.clock import pause
 from recorder.errors import NotFound, RequestError
 from recorder.media.live_feed import Kind, LiveFeeds, LiveMessage, LiveViewer
 
@@ -142,8 +143,7 @@ async def _recheck(ctx: ApiContext, token: str | None, camera_id: str, principal
     stop_listening = ctx.signal.subscribe(on_change)
     try:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), RECHECK_S)
+            await pause(ctx.clock, RECHECK_S, changed)
             changed.clear()
             allowed = await _allowed(ctx, token, camera_id)
             if isinstance(allowed, int):

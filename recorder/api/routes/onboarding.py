@@ -65,7 +65,7 @@ async def discover_cameras(body: DiscoverRequest, admin: Admin, ctx: Ctx) -> Dis
         if not ctx.config.onboarding.multicast:
             raise InvalidRequest("multicast discovery is off in [onboarding]: give targets")
         targets = [MULTICAST]
-    found = await discover(body.timeout_s, targets=targets)
+    found = await discover(body.timeout_s, targets=targets, clock=ctx.clock)
     # A configured camera streams from that host or has its ONVIF service there.
     known = {urlsplit(c.main_url).hostname for c in ctx.cameras.all()}
     known |= {c.onvif.host for c in ctx.cameras.all() if c.onvif.host}

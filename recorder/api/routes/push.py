@@ -66,6 +66,9 @@ class SubscriptionOut(BaseModel):
     quiet_hours: QuietHoursIn | None
     created_ms: int
     last_ok_ms: int | None
+    device_id: int | None = Field(
+        default=None, description="made through the tunnel by this enrolled device (ends with it)"
+    )
 
 
 class PublicKeyOut(BaseModel):
@@ -102,12 +105,17 @@ def _out(subscription: Subscription) -> SubscriptionOut:
         quiet_hours=None if quiet is None else QuietHoursIn(**vars(quiet)),
         created_ms=subscription.created_ms,
         last_ok_ms=subscription.last_ok_ms,
+        device_id=subscription.device_id,
     )
 
 
 @router.get("/push/public-key", response_model=PublicKeyOut)
 async def public_key(_principal: Caller, ctx: Ctx) -> PublicKeyOut:
-    return PublicKeyOut(public_key=_push(ctx).public_key)
+    """The recorder's VAPID key, or the relay's when the recorder has a relay (it delivers)."""
+    key = _push(ctx).public_key
+    if not key:
+        raise Unavailable("the relay has not been reached yet: its push key is not known")
+    return PublicKeyOut(public_key=key)
 
 
 @router.post("/push/subscriptions", response_model=SubscriptionOut, status_code=201)
@@ -115,7 +123,8 @@ async def subscribe(
     body: SubscriptionIn, principal: Caller, request: Request, ctx: Ctx
 ) -> SubscriptionOut:
     """Register (or update, same endpoint) this browser's PushSubscription for the caller,
-    for as long as the caller's login lasts (logging out ends it)."""
+    for as long as the caller's login lasts (logging out ends it); made through the tunnel,
+    for as long as the caller's enrolled device is (revoking the device ends it)."""
     push = _push(ctx)
     check_endpoint(body.endpoint, allow_loopback=push.config.allow_loopback)
     _decoded("p256dh", body.keys.p256dh, 65)
@@ -134,7 +143,18 @@ async def subscribe(
     new = NewSubscription(
         body.endpoint, body.keys.p256dh, body.keys.auth, body.device, cameras, quiet
     )
-    made = await push.store.subscribe(principal.user_id, new, principal.session or None)
+    server_key = push.public_key
+    if not server_key:
+        raise Unavailable("the relay has not been reached yet: its push key is not known")
+    device_id = None
+    if ctx.tunnel is not None and principal.session:
+        # A tunnel session's login ends with the session (every time the app closes): a
+        # remote subscription belongs to the enrolled device instead.
+        device_id = ctx.tunnel.device_of_login(principal.session)
+    made = await push.store.subscribe(
+        principal.user_id, new, None if device_id is not None else principal.session or None,
+        device_id=device_id, server_key=server_key,
+    )  # fmt: skip
     # The endpoint's path is a capability (whoever has it can push to the browser): only its
     # origin goes to the audit log.
     await ctx.audit.record(

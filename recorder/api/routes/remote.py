@@ -1,8 +1,9 @@
-"""/api/v1/remote: remote media, for devices calling through the relay's sealed channel only
-(a LAN caller gets 409: a media key must never travel outside the channel).
+"""/api/v1/remote: remote media (recorder/remote/), for devices calling through the relay's
+sealed channel only (a LAN caller gets 409: a media key must never travel outside the channel).
 
 Every call is an ordinary authenticated API call: the user's right on the camera (live,
-playback, export) is checked when a session starts and at every lease renewal.
+playback, export) is checked when a session starts, at every lease renewal, and at once when
+the recorder's access signal says the user's rights or login changed (`watch_access`).
 docs/ref/remote-media.md describes the protocol; docs/ref/api.md lists the routes.
 """
 
@@ -15,12 +16,13 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from recorder.accounts.model import Principal, Right
+from recorder.accounts.revocation import AccessChange
 from recorder.api.context import ApiContext
 from recorder.api.params import parse_range
 from recorder.api.routes.events import event_out
 from recorder.api.routes.live_ws import feeds_of
-from recorder.api.security import Caller, Ctx
-from recorder.errors import Conflict, Forbidden, NotFound, Unavailable
+from recorder.api.security import Caller, Ctx, authenticate
+from recorder.errors import Conflict, Forbidden, NotFound, RequestError, Unavailable
 from recorder.motion.model import MAX_PAGE, EventQuery
 from recorder.remote.errors import RemoteMediaError, RightsRefused
 from recorder.remote.live import LiveUpload
@@ -237,3 +239,32 @@ async def remote_events(
         for e in page.events
     ]
     return {"events": events, "next_cursor": page.next_cursor}
+
+
+def watch_access(ctx: ApiContext, remote: RemoteMediaService) -> None:
+    """Re-check a media session's user at once when the access signal says its rights, user or
+    login changed: a withdrawn right ends the session now, not at its next lease renewal."""
+    checks: set[asyncio.Task[None]] = set()
+
+    def changed(change: AccessChange) -> None:
+        for session in list(remote.sessions.sessions.values()):
+            login = remote.owner_login(session)
+            if login is None or change.concerns(session.user_id, login.session_id):
+                task = asyncio.create_task(_recheck(ctx, remote, session))
+                checks.add(task)
+                task.add_done_callback(checks.discard)
+
+    ctx.signal.subscribe(changed)
+
+
+async def _recheck(ctx: ApiContext, remote: RemoteMediaService, session: MediaSession) -> None:
+    login = remote.owner_login(session)
+    allowed = False
+    if login is not None:
+        try:
+            principal = await authenticate(ctx, login.access_token)
+        except RequestError:
+            principal = None
+        allowed = principal is not None and principal.can(session.camera_id, Right(session.right))
+    if not allowed:
+        await remote.sessions.stop(session.msid, session.owner, reason="access withdrawn")
