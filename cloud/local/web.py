@@ -3,10 +3,11 @@ opens the app remotely and it talks to the recorder through the relay.
 
 Served as the recorder serves it (recorder/api/web.py): a path that is not a file gets
 index.html (the app's router shows the view), the shell is never cached by the browser's HTTP
-cache, Vite's hashed assets are immutable. Plus `/relay.json`, what the app needs to know about
-this relay and that tells it it was served by one (a recorder answers 404 there): the WebSocket
-endpoint (another port than the REST API, as API Gateway's WebSocket API is another endpoint)
-and the connection cap the device rolls over before. Headers that keep the page from being
+cache, Vite's hashed assets are immutable. Plus `/.well-known/skycam-relay` (JSON), what the
+app needs to know about this relay and that tells it it was served by one (a recorder answers
+its HTML shell there, without an error in the console): the WebSocket endpoint (another port
+than the REST API, as API Gateway's WebSocket API is another endpoint) and the connection cap
+the device rolls over before. Headers that keep the page from being
 framed or sniffed, and its address out of Referer, because this page holds a cloud login.
 """
 
@@ -25,6 +26,7 @@ from starlette.types import Send as StarletteSend
 from .management import Receive, Send, respond
 
 WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
+INFO_PATH = "/.well-known/skycam-relay"
 NO_CACHE = ("index.html", "sw.js", "manifest.webmanifest", "registerSW.js")
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -59,7 +61,7 @@ class _Static(StaticFiles):
 
 
 class RelayWeb:
-    """ASGI app for every path that is not the REST API: the PWA and /relay.json."""
+    """ASGI app for every path that is not the REST API: the PWA and its relay information."""
 
     def __init__(self, directory: Path, websocket_url: str, max_connection_s: float) -> None:
         self._static = _Static(directory=directory, html=True)
@@ -72,7 +74,7 @@ class RelayWeb:
         return directory is not None and (directory / "index.html").is_file()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["path"] == "/relay.json":
+        if scope["path"] == INFO_PATH:
             headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-cache")]
             headers += [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
             await respond(send, 200, self._info, headers)

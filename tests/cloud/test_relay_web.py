@@ -1,5 +1,5 @@
-"""The local relay serves the PWA at / (so an invitation link opens the app) and /relay.json
-(the WebSocket endpoint and connection cap the app needs), with the recorder's cache policy and
+"""The local relay serves the PWA at / (so an invitation link opens the app) and
+/.well-known/skycam-relay (the WebSocket endpoint and connection cap the app needs), with the recorder's cache policy and
 headers that keep the page from being framed or sniffed; the REST API is unchanged."""
 
 from __future__ import annotations
@@ -55,10 +55,10 @@ def test_assets_are_immutable_and_a_missing_file_is_404(http: httpx.Client) -> N
     assert http.post("/join").status_code == 405
 
 
-def test_relay_json_names_the_websocket_endpoint_and_cap(
+def test_the_relay_information_names_the_websocket_endpoint_and_cap(
     http: httpx.Client, served: tuple[RelayProcess, Path]
 ) -> None:
-    reply = http.get("/relay.json")
+    reply = http.get("/.well-known/skycam-relay")
     assert reply.status_code == 200
     assert reply.headers["content-type"] == "application/json"
     assert reply.json() == {"websocket": served[0].ws, "max_connection_s": 900.0}
@@ -75,7 +75,7 @@ def test_without_a_build_nothing_is_served_outside_the_api(tmp_path: Path) -> No
     process.options = (*process.options, "--web-dir", str(tmp_path / "no-build"))
     process.start()
     try:
-        assert httpx.get(f"{process.rest}/relay.json", timeout=30).status_code != 200
+        assert httpx.get(f"{process.rest}/.well-known/skycam-relay", timeout=30).status_code != 200
         assert not any("web app" in line for line in process.output)
     finally:
         process.stop()

@@ -55,6 +55,7 @@ test('a browser enrols by invitation and uses the recorder through the relay', a
   const link = await invitation(request)
   await page.goto(link)
   await expect(page.locator('h1')).toContainText('Join a SkyCam recorder')
+  await expect(page.locator('header .badge')).toHaveText('Remote')
   expect(await seriousViolations(page)).toEqual([])
   const email = `invitee-${Date.now()}@relay.local`
   await page.getByLabel('Email').fill(email)
@@ -117,7 +118,7 @@ test('a browser enrols by invitation and uses the recorder through the relay', a
   // Signing in again later: the cloud account, then the recorder (the only one: opened at once).
   await page.getByRole('button', { name: 'Sign out' }).click()
   await expect(page.locator('h1')).toContainText('Sign in')
-  await expect(page.locator('h1 .door')).toHaveText('Remote')
+  await expect(page.locator('header .badge')).toHaveText('Remote') // the login's badge
   expect(await seriousViolations(page)).toEqual([])
   await page.getByLabel('Email').fill(email)
   await page.getByLabel('Password').fill(cloudPassword)

@@ -1,10 +1,7 @@
 // The relay's cloud REST API (cloud/app.py): accounts, tokens, one-time tickets, the console.
 // No cryptography here: the relay authenticates accounts, the sealed channel does the rest.
 
-export interface RelayInfo {
-  websocket: string // the relay's WebSocket URL (another endpoint than its REST API, as on AWS)
-  max_connection_s: number // the connection cap (API Gateway: 2 h); the device rolls over before it
-}
+export type { RelayInfo } from '../stores/remote'
 
 export interface CloudAccount {
   id: string
@@ -28,18 +25,6 @@ export class CloudError extends Error {
     message: string,
   ) {
     super(message)
-  }
-}
-
-/** The relay this page was served by, or null on a recorder (the LAN). */
-export async function relayInfo(): Promise<RelayInfo | null> {
-  try {
-    const response = await fetch('/relay.json', { cache: 'no-store' })
-    if (!response.ok || !response.headers.get('content-type')?.includes('json')) return null
-    const body = (await response.json()) as Partial<RelayInfo>
-    return typeof body.websocket === 'string' ? { websocket: body.websocket, max_connection_s: Number(body.max_connection_s) || 7200 } : null
-  } catch {
-    return null
   }
 }
 

@@ -4,11 +4,32 @@
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import type { User } from '../api/types'
-import type { CloudSession, CloudTokens, RelayInfo } from '../remote/cloud'
+import type { CloudSession, CloudTokens } from '../remote/cloud'
 import type { Invitation } from '../remote/session'
 import type { Tunnel } from '../remote/tunnel'
 
 const STORE_KEY = 'skycam.remote'
+const RELAY_INFO = '/.well-known/skycam-relay'
+
+/** What the relay that served this page says about itself (cloud/local/web.py). */
+export interface RelayInfo {
+  websocket: string // the relay's WebSocket URL (another endpoint than its REST API, as on AWS)
+  max_connection_s: number // the connection cap (API Gateway: 2 h); the device rolls over before it
+}
+
+/** The relay this page was served by, or null on a recorder (the LAN), which answers that path
+ * with its HTML shell. Here, not in the lazy remote code: the LAN login page asks it. */
+async function relayInfo(): Promise<RelayInfo | null> {
+  try {
+    const response = await fetch(RELAY_INFO, { cache: 'no-store' })
+    if (!response.ok || !response.headers.get('content-type')?.includes('json')) return null
+    const body = (await response.json()) as Partial<RelayInfo>
+    if (typeof body.websocket !== 'string') return null
+    return { websocket: body.websocket, max_connection_s: Number(body.max_connection_s) || 7200 }
+  } catch {
+    return null
+  }
+}
 
 /** A recorder this browser enrolled with (the recorder's static key came in the invitation). */
 export interface EnrolledRecorder {
@@ -62,9 +83,8 @@ export const useRemote = defineStore('remote', () => {
     persist()
   }
 
-  /** Whether this page came from a relay (it serves /relay.json; a recorder does not). */
+  /** Whether this page came from a relay (it describes itself at RELAY_INFO; a recorder does not). */
   async function detect(): Promise<boolean> {
-    const { relayInfo } = await import('../remote/cloud')
     const info = await relayInfo()
     if (info) {
       saved.value = { ...saved.value, relay: info }
