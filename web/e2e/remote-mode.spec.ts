@@ -127,6 +127,11 @@ test('a browser enrols by invitation and uses the recorder through the relay', a
   await expect(tile.locator('img.still')).toBeVisible({ timeout: 30_000 })
 
   expect(recorderCalls).toEqual([])
+
+  // The invitation was single use: opening the link again is refused, with a reason.
+  await page.goto(link)
+  await page.getByRole('button', { name: 'Join' }).click()
+  await expect(page.getByRole('alert')).toContainText('The recorder refused this invitation')
 })
 
 test('the relay connection rolls over before its cap without a failed call', async ({ page, request }) => {
