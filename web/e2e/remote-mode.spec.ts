@@ -134,7 +134,7 @@ test('a browser enrols by invitation and uses the recorder through the relay', a
   await expect(page.getByRole('alert')).toContainText('The recorder refused this invitation')
 })
 
-test('the relay connection rolls over before its cap without a failed call', async ({ page, request }) => {
+test('the relay connection rolls over before its cap, every call answered', async ({ page, request }) => {
   test.skip(!relay, 'the stack has no relay (SKYCAM_RELAY)')
   test.skip(relayMaxS > 120, 'the relay cap is not shortened (SKYCAM_RELAY_MAX_S)')
   test.setTimeout(60_000 + relayMaxS * 2000)

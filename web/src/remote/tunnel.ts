@@ -65,7 +65,11 @@ export class Tunnel {
 
   subscribe(handler: (notice: unknown) => void): () => void {
     this.subscribers.add(handler)
-    if (this.subscribers.size === 1) void this.current().then((s) => s.subscribe(), () => this.redialSoon())
+    if (this.subscribers.size === 1) {
+      this.current()
+        .then((s) => s.subscribe())
+        .catch(() => this.redialSoon())
+    }
     return () => this.subscribers.delete(handler)
   }
 
@@ -115,9 +119,12 @@ export class Tunnel {
     const session = new TunnelSession(relayLink, this.rid, this.cloud.account.id)
     session.onNotice = (notice) => this.subscribers.forEach((handler) => handler(notice))
     session.onEnd = () => {
-      void this.session?.then((s) => {
-        if (s === session) this.session = null
-      })
+      void this.session?.then(
+        (s) => {
+          if (s === session) this.session = null
+        },
+        () => null, // that open failed: current() forgot it already
+      )
     }
     await session.open(key, this.rpk)
     this.stats.sessions += 1
