@@ -1,6 +1,7 @@
 """The local relay serves the PWA at / (so an invitation link opens the app) and
-/.well-known/skycam-relay (the WebSocket endpoint and connection cap the app needs), with the recorder's cache policy and
-headers that keep the page from being framed or sniffed; the REST API is unchanged."""
+/.well-known/skycam-relay (the WebSocket endpoint and connection cap the app needs), with the
+recorder's cache policy and headers that keep the page from being framed or sniffed; the REST
+API is unchanged."""
 
 from __future__ import annotations
 
