@@ -169,8 +169,15 @@ test('the relay connection rolls over before its cap, every call answered', asyn
   await expect(page.getByRole('alert')).toHaveCount(0)
 })
 
-test('the relay admin sees the console: recorders, accounts, grants, audit', async ({ page }) => {
+test('the relay admin sees the console, and a grant revoked there ends the device\'s access at once', async ({ page, browser, request }) => {
   test.skip(!relay || !relayAdmin, 'the stack has no relay (SKYCAM_RELAY, SKYCAM_RELAY_ADMIN)')
+  test.setTimeout(120_000)
+  // Another browser, enrolled as another account, whose grant the admin will revoke.
+  const other = await browser.newContext()
+  const device = await other.newPage()
+  const email = `revoked-${Date.now()}@relay.local`
+  await enrol(device, request, email)
+
   await page.goto(`${relay}/login`)
   await expect(page.locator('h1')).toContainText('Sign in')
   await page.getByLabel('Email').fill('admin@relay.local')
@@ -183,8 +190,16 @@ test('the relay admin sees the console: recorders, accounts, grants, audit', asy
   await expect(recorders.locator('tbody tr')).toHaveCount(1)
   await expect(recorders.locator('tbody tr')).toContainText('online')
   await expect(recorders.locator('tbody tr')).toContainText('invitee-') // granted by the first test's enrolment
+  await expect(recorders.locator('tbody tr')).toContainText(email)
   await expect(page.getByRole('table', { name: 'Accounts' })).toContainText('admin@relay.local')
-  await expect(page.getByRole('table', { name: 'Grants' }).locator('tbody tr').first()).toBeVisible()
   await expect(page.getByRole('table', { name: 'Relay audit' })).toContainText('signup')
   expect(await seriousViolations(page)).toEqual([])
+
+  await page.getByRole('button', { name: new RegExp(`Revoke the grant of ${email}`) }).click()
+  await expect(page.getByRole('status')).toContainText(`Grant of ${email}`)
+  await expect(recorders.locator('tbody tr')).not.toContainText(email)
+  // The device's next call is refused, and says why (the relay closed its session at once).
+  await device.getByRole('link', { name: 'Events' }).click()
+  await expect(device.getByRole('alert')).toContainText('no longer has access')
+  await other.close()
 })
