@@ -169,6 +169,33 @@ test('the relay connection rolls over before its cap, every call answered', asyn
   await expect(page.getByRole('alert')).toHaveCount(0)
 })
 
+test('a lost relay connection is redialled by itself, and the views go on', async ({ page, request }) => {
+  test.skip(!relay, 'the stack has no relay (SKYCAM_RELAY)')
+  test.setTimeout(120_000)
+  // The relay WebSocket goes through Playwright's router (to the real relay), so the test can
+  // cut it as a network drop would.
+  const routed: { close: () => Promise<void> }[] = []
+  await page.routeWebSocket(
+    (url) => url.protocol === 'ws:' && !url.href.startsWith(recorder.replace('http', 'ws')),
+    (ws) => {
+      ws.connectToServer()
+      routed.push({ close: () => ws.close({ code: 4000, reason: 'network drop' }) })
+    },
+  )
+  await enrol(page, request, `dropped-${Date.now()}@relay.local`)
+  const stats = () =>
+    page.evaluate(() => ({ ...(window as unknown as { skycamTunnel: { stats: { connections: number } } }).skycamTunnel.stats }))
+  await expect.poll(async () => routed.length).toBeGreaterThan(0)
+  const before = (await stats()).connections
+  for (const socket of routed.splice(0)) await socket.close()
+  // Subscribed to notices (the wall's camera status), the tunnel redials without a call...
+  await expect.poll(async () => (await stats()).connections, { timeout: 30_000 }).toBeGreaterThan(before)
+  // ...and the views work again.
+  await page.getByRole('link', { name: 'Settings' }).click()
+  await expect(page.getByRole('form', { name: 'Camera cam1' })).toBeVisible()
+  await expect(page.getByRole('alert')).toHaveCount(0)
+})
+
 test('the relay admin sees the console, and a grant revoked there ends the device\'s access at once', async ({ page, browser, request }) => {
   test.skip(!relay || !relayAdmin, 'the stack has no relay (SKYCAM_RELAY, SKYCAM_RELAY_ADMIN)')
   test.setTimeout(120_000)
