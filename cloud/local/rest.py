@@ -1,7 +1,7 @@
 """REST through Chalice's own `LocalGateway` (route matching, the same event shape as API
 Gateway's REST API), wrapped in a small ASGI app so uvicorn serves it. Handlers run in the
 host's thread pool, as Lambda runs invocations side by side. Also serves presigned local
-object URLs (`/objects/KEY?exp=&sig=`)."""
+object URLs (`/objects/KEY?exp=&sig=`) and, outside /v1/, the PWA (web.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from chalice.local import LocalGateway, LocalGatewayException
 from ..chalicelib.errors import RelayError
 from ..chalicelib.storage.local_objects import LocalObjectStore
 from .management import Receive, Scope, Send, read_body, respond
+from .web import RelayWeb
 
 PEER_HEADER = "x-skycam-peer"
 MAX_BODY = 1024 * 1024
@@ -39,9 +40,14 @@ class RestApp:
         self._gateway = PeerAwareGateway(app, Config(chalice_stage="local"))
         self._executor = executor
         self._objects = objects
+        self.web: RelayWeb | None = None  # set once the WebSocket endpoint is known
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if self.web is not None and not path.startswith(("/v1/", "/objects/")):
+            await self.web(scope, receive, send)
             return
         body = await read_body(receive, MAX_BODY)
         if body is None:
