@@ -45,6 +45,12 @@ class IndexConflict(IndexFailure):
     A caller bug or a race, not a broken disk: the message names the offending value."""
 
 
+class RelayLinkDown(RecorderError):
+    """The recorder's connection to its relay is down or did not answer in time. Declared here,
+    not in the tunnel, so that domain packages (Web Push) can catch it without importing the
+    tunnel, which sits above them."""
+
+
 class StorageFull(RecorderError):
     """The circuit breaker is open: writing would fill the disk."""
 

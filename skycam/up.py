@@ -169,6 +169,7 @@ async def _pair_demo(recorder, relay) -> None:  # type: ignore[no-untyped-def]
             print("  (the demo cloud account could not be created: is the relay reachable?)")
             return
     print(f"  relay (remote)       {relay.rest}/v1   WebSocket {relay.ws}")
+    print(f"  remote web app       {relay.rest}/   (the app through the relay, end-to-end sealed)")
     if relay.admin_password:
         print(f"  relay console login  admin@relay.local / {relay.admin_password}")
     print(f"  demo cloud account   {email} / {password}")

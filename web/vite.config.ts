@@ -1,7 +1,7 @@
 // Build of the PWA (docs/design/web.md). The service worker is ours (src/sw.ts, injectManifest):
 // it precaches the app shell and never touches the API or video.
 import vue from '@vitejs/plugin-vue'
-import { defineConfig } from 'vite'
+import { defineConfig } from 'vitest/config'
 import { VitePWA } from 'vite-plugin-pwa'
 
 export default defineConfig({
@@ -33,6 +33,15 @@ export default defineConfig({
       },
     }),
   ],
+  // The sealed channel's libraries (noise-handshake) reach libsodium through sodium-universal,
+  // whose browser build is sodium-javascript (pure JS): said here so that the app and the unit
+  // tests (vitest, in Node) run the same code.
+  resolve: { alias: { 'sodium-universal': 'sodium-javascript' } },
   build: { target: 'es2022', sourcemap: false, reportCompressedSize: false },
+  test: {
+    include: ['src/**/*.test.ts'],
+    environment: 'node',
+    server: { deps: { inline: ['noise-handshake'] } },
+  },
   server: { proxy: { '/api': { target: 'http://127.0.0.1:8080', ws: true } } },
 })

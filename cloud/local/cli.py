@@ -28,12 +28,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--public-url", default=None, help="REST URL devices reach (a proxy's); signed media URLs"
     )
+    parser.add_argument(
+        "--web-dir", type=Path, default=None, help="the PWA build served at / (web/dist)"
+    )
+    parser.add_argument("--no-web", action="store_true", help="do not serve the PWA")
 
 
 def _announce(host: Any, urls: Any) -> None:
     print("SkyCam relay is running. Press Ctrl-C to stop.")
     print(f"  REST API             {urls.rest}/v1")
     print(f"  WebSocket            {urls.websocket}")
+    if host.serves_web:
+        print(f"  web app (remote)     {urls.rest}/")
     print(f"  @connections (local) {urls.manage}")
     if host.admin_password:
         print(f"  relay admin          {host.settings.admin_email} / {host.admin_password}")
@@ -45,6 +51,7 @@ def _announce(host: Any, urls: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..chalicelib.privacy import quiet_payload_loggers
     from .host import HostSettings, LocalRelayHost
+    from .web import WEB_DIST
 
     quiet_payload_loggers()  # again after `skycam -v` set the root logger to DEBUG
     settings = HostSettings(
@@ -57,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         open_signup=args.open_signup,
         admin_email=args.admin_email,
         public_url=args.public_url,
+        web_dir=None if args.no_web else (args.web_dir or WEB_DIST),
     )
 
     async def main() -> None:

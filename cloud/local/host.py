@@ -33,6 +33,7 @@ from ..chalicelib.tunnel.sender import ChaliceSender
 from ..chalicelib.wiring import Relay, build_relay, local_media_storage
 from .management import LocalManagementSession, ManagementApp
 from .rest import RestApp
+from .web import WEB_DIST, RelayWeb
 from .websocket_host import Limits, WebSocketHost
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class HostSettings:
     public_url: str | None = None
     """The REST URL devices and recorders reach (a TLS reverse proxy's); default: the REST
     listener's own. Signed media URLs name it."""
+    web_dir: Path | None = WEB_DIST
+    """The PWA's build, served at / (None, or no index.html in it: not served)."""
 
 
 @dataclass(frozen=True)
@@ -178,20 +181,26 @@ class LocalRelayHost:
         stale = await loop.run_in_executor(self._executor, self.relay.router.disconnect_all)
         if stale:
             log.info("forgot %d connections from before the restart", stale)
-        rest = _Uvicorn(
-            RestApp(
-                chalice_app.app,
-                self._executor,
-                objects,
-                uploads,
-                max_upload=config.media_object_max_bytes + UPLOAD_FORM_OVERHEAD,
-            ),
-            rest_sock,
+        rest_app = RestApp(
+            chalice_app.app,
+            self._executor,
+            objects,
+            uploads,
+            max_upload=config.media_object_max_bytes + UPLOAD_FORM_OVERHEAD,
         )
+        rest = _Uvicorn(rest_app, rest_sock)
         await rest.start()
         self._servers.append(rest)
         ws_port = await self._ws.start(s.host, s.ws_port)
-        return HostUrls(rest=rest_url, websocket=f"ws://{rest_host}:{ws_port}", manage=manage_url)
+        ws_url = f"ws://{rest_host}:{ws_port}"
+        if RelayWeb.available(s.web_dir):
+            assert s.web_dir is not None
+            rest_app.web = RelayWeb(s.web_dir, ws_url, s.limits.max_connection_s)
+        return HostUrls(rest=rest_url, websocket=ws_url, manage=manage_url)
+
+    @property
+    def serves_web(self) -> bool:
+        return RelayWeb.available(self.settings.web_dir)
 
     @property
     def connections(self) -> int:

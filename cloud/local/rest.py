@@ -1,7 +1,8 @@
 """REST through Chalice's own `LocalGateway` (route matching, the same event shape as API
 Gateway's REST API), wrapped in a small ASGI app so uvicorn serves it. Handlers run in the
 host's thread pool, as Lambda runs invocations side by side. Also serves presigned local
-object URLs (`/objects/KEY?exp=&sig=`) and signed uploads (`POST /uploads`, uploads.py)."""
+object URLs (`/objects/KEY?exp=&sig=`), signed uploads (`POST /uploads`, uploads.py) and,
+outside those and /v1/, the PWA (web.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ..chalicelib.media.uploads import LocalUploadSigner
 from ..chalicelib.storage.local_objects import LocalObjectStore
 from .management import Receive, Scope, Send, read_body, respond
 from .uploads import accept_upload
+from .web import RelayWeb
 
 PEER_HEADER = "x-skycam-peer"
 MAX_BODY = 1024 * 1024
@@ -50,12 +52,17 @@ class RestApp:
         self._objects = objects
         self._uploads = uploads
         self._max_upload = max_upload
+        self.web: RelayWeb | None = None  # set once the WebSocket endpoint is known
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        if scope["path"] == "/uploads" and scope["method"] == "POST":
+        path = scope["path"]
+        if path == "/uploads" and scope["method"] == "POST":
             await self._upload(scope, receive, send)
+            return
+        if self.web is not None and not path.startswith(("/v1/", "/objects/")):
+            await self.web(scope, receive, send)
             return
         body = await read_body(receive, MAX_BODY)
         if body is None:

@@ -20,9 +20,9 @@ import logging
 from pathlib import Path
 from typing import Any, Protocol
 
+from recorder.errors import RelayLinkDown
 from recorder.push.payload import PushMessage
 from recorder.push.sender import Outcome, PushSender
-from recorder.tunnel.errors import TunnelError
 
 log = logging.getLogger(__name__)
 ANSWER_S = 60.0  # the relay tries a push service up to ~25 s (its Lambda budget) before answering
@@ -42,8 +42,8 @@ class RelayLink(Protocol):
     def is_connected(self) -> bool: ...
 
     async def request(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        """Send with a fresh "ref" and return the relay's answer carrying it (TunnelError if
-        there is no connection or no answer in time)."""
+        """Send with a fresh "ref" and return the relay's answer carrying it (RelayLinkDown
+        if there is no connection or no answer in time)."""
 
 
 def _b64url(data: bytes) -> str:
@@ -115,7 +115,7 @@ class RelaySender:
     async def _ask(self, items: list[dict[str, Any]]) -> list[Outcome]:
         try:
             answer = await self._link.request({"t": "push", "items": items}, self._answer_s)
-        except TunnelError as exc:
+        except RelayLinkDown as exc:
             log.info("push through the relay: %s (queued for later)", exc)
             return [Outcome.RETRY_LATER] * len(items)
         if answer.get("t") == "error":

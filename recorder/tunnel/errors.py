@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recorder.errors import RecorderError
+from recorder.errors import RecorderError, RelayLinkDown
 
 
 class TunnelError(RecorderError):
@@ -25,7 +25,7 @@ class FramingError(TunnelError):
     """A plaintext does not follow the framing (docs/ref/tunnel.md), or a call is too large."""
 
 
-class RelayUnavailable(TunnelError):
+class RelayUnavailable(TunnelError, RelayLinkDown):
     """The relay could not be reached or refused the connection; retried with backoff."""
 
 

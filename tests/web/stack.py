@@ -30,7 +30,9 @@ class WebStack:
     cameras: tuple[str, ...]
     data_dir: Path
     faulty: str | None  # a camera that drops its clients every few seconds
-    relay: str | None  # the local relay's REST URL, when the stack has one
+    relay: str | None  # the local relay's REST URL, when the stack has one (it serves the PWA)
+    relay_admin: str | None = None  # the relay admin's password (admin@relay.local)
+    relay_max_s: float = 7200  # the relay's connection cap (the PWA rolls over before it)
 
 
 def build_web() -> None:
@@ -40,11 +42,17 @@ def build_web() -> None:
 
 @contextmanager
 def web_stack(
-    data_dir: Path, cameras: int = 4, faulty: bool = False, relay: bool = False
+    data_dir: Path,
+    cameras: int = 4,
+    faulty: bool = False,
+    relay: bool = False,
+    relay_max_s: float = 7200,
 ) -> Iterator[WebStack]:
     """`cameras` healthy cameras cam1..camN, and with `faulty` one more, `outage`, that drops
     its clients every 12 s (tiles must show the loss and recover by themselves). With `relay`,
-    a real local relay (`skycam relay`) the recorder dials, for the remote-access settings."""
+    a real local relay (`skycam relay`) the recorder dials, for the remote-access settings and
+    remote mode (it serves the PWA too); `relay_max_s` shortens its connection cap so that the
+    recorder's and the browser's rollovers happen within a test."""
     build_web()
     specs = [CameraSpec(f"cam{i + 1}", SCENES[i % len(SCENES)]) for i in range(cameras)]
     if faulty:
@@ -54,7 +62,7 @@ def web_stack(
         if relay:
             relay_dir = data_dir.with_name(f"{data_dir.name}-relay")
             relay_dir.mkdir(exist_ok=True)
-            relay_process = RelayProcess(relay_dir, verbose=False).start()
+            relay_process = RelayProcess(relay_dir, max_s=relay_max_s, verbose=False).start()
             stack.callback(relay_process.stop)
         cluster = stack.enter_context(SimCluster(specs))
         settings: dict[str, object] = {
@@ -63,7 +71,13 @@ def web_stack(
             "api": {"http_port": 0, "https": False},
         }
         if relay_process is not None:
-            settings["relay"] = {"url": relay_process.rest, "ws_url": relay_process.ws}
+            relay_settings: dict[str, object] = {
+                "url": relay_process.rest,
+                "ws_url": relay_process.ws,
+            }
+            if relay_max_s < 7200:  # the recorder rolls over before the cap too
+                relay_settings |= {"connection_max_s": relay_max_s * 2 / 3, "rollover_drain_s": 2}
+            settings["relay"] = relay_settings
         thread = stack.enter_context(RecorderThread(parse_config(settings)))
         yield WebStack(
             thread.http_url,
@@ -72,6 +86,8 @@ def web_stack(
             data_dir,
             "outage" if faulty else None,
             relay_process.rest if relay_process else None,
+            relay_process.admin_password if relay_process else None,
+            relay_max_s,
         )
 
 
@@ -82,5 +98,7 @@ def playwright_env(stack: WebStack) -> dict[str, str]:
         "SKYCAM_CAMERAS": ",".join(stack.cameras),
         "SKYCAM_FAULTY": stack.faulty or "",
         "SKYCAM_RELAY": stack.relay or "",
+        "SKYCAM_RELAY_ADMIN": stack.relay_admin or "",
+        "SKYCAM_RELAY_MAX_S": str(stack.relay_max_s),
         "CHROMIUM": CHROMIUM,
     }

@@ -20,7 +20,10 @@ PLAYWRIGHT_TIMEOUT_S = 420
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
-    with web_stack(tmp_path_factory.mktemp("web-stack"), faulty=True, relay=True) as running:
+    # A 60 s relay connection cap: remote-mode.spec.ts sees the browser roll over within a test.
+    with web_stack(
+        tmp_path_factory.mktemp("web-stack"), faulty=True, relay=True, relay_max_s=60
+    ) as running:
         yield running
 
 

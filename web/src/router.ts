@@ -1,4 +1,5 @@
 import { createRouter, createWebHistory } from 'vue-router'
+import { useRemote } from './stores/remote'
 import { useSession } from './stores/session'
 import LoginView from './views/LoginView.vue'
 import WallView from './views/WallView.vue'
@@ -41,11 +42,22 @@ export const router = createRouter({
       meta: { title: 'Remote access' },
     },
     { path: '/audit', name: 'audit', component: () => import('./views/AuditView.vue'), meta: { title: 'Audit log' } },
+    // Remote mode (the app served by the relay): enrolment by invitation, the relay's console.
+    { path: '/join', name: 'join', component: () => import('./views/JoinView.vue'), meta: { title: 'Join', public: true } },
+    {
+      path: '/console',
+      name: 'console',
+      component: () => import('./views/ConsoleView.vue'),
+      meta: { title: 'Relay console', cloud: true },
+    },
     { path: '/:rest(.*)', redirect: '/' },
   ],
 })
 
 router.beforeEach((to) => {
+  // An invitation link is {relay}/#/join?...: its secret stays in the fragment, never sent.
+  if (to.name !== 'join' && to.hash.startsWith('#/join?')) return { name: 'join', hash: to.hash, replace: true }
+  if (to.meta.cloud) return useRemote().account ? true : { name: 'login', query: { next: to.fullPath } }
   const session = useSession()
   if (!to.meta.public && !session.user) return { name: 'login', query: { next: to.fullPath } }
   return true

@@ -1,5 +1,5 @@
-// How the app reaches a recorder. On the LAN it calls the recorder's own origin; remote mode
-// (through the relay, sealed end to end) will be another Transport with the same shape.
+// How the app reaches a recorder. On the LAN it calls the recorder's own origin; in remote mode
+// (through the relay, sealed end to end) `RemoteTransport` (remote-transport.ts) has the same shape.
 
 export type Door = 'lan' | 'remote'
 
@@ -22,8 +22,27 @@ export interface Transport {
   request<T>(method: string, path: string, token: string | null, body?: unknown): Promise<T>
   /** A WebSocket URL under /api/v1 (authentication is sent as the first message). */
   socketUrl(path: string): string
-  /** A URL for media elements and downloads, which cannot send headers. */
+  /** A URL for media elements and downloads, which cannot send headers ('' where there is
+   * none: remote video comes with the remote-media work). */
   mediaUrl(path: string, token: string): string
+  /** A URL an <img> can show (remote: fetched through the tunnel, as an object URL). */
+  imageUrl(path: string, token: string): Promise<string>
+}
+
+/** An API answer as the views get it: the JSON body, or an ApiError with the recorder's reason. */
+export function parseAnswer<T>(status: number, statusText: string, text: string): T {
+  if (status === 204) return null as T
+  let parsed: unknown = null
+  try {
+    parsed = text ? JSON.parse(text) : null
+  } catch {
+    if (status >= 200 && status < 300) throw new ApiError(status, 'invalid', 'the recorder sent no JSON')
+  }
+  if (status < 200 || status >= 300) {
+    const error = (parsed as { error?: { code?: string; message?: string } } | null)?.error
+    throw new ApiError(status, error?.code ?? 'error', error?.message ?? statusText)
+  }
+  return parsed as T
 }
 
 export class LanTransport implements Transport {
@@ -47,18 +66,7 @@ export class LanTransport implements Transport {
       throw new Unreachable('the recorder is unreachable')
     }
     if (response.status === 204) return null as T
-    const text = await response.text()
-    let parsed: unknown = null
-    try {
-      parsed = text ? JSON.parse(text) : null
-    } catch {
-      if (response.ok) throw new ApiError(response.status, 'invalid', 'the recorder sent no JSON')
-    }
-    if (!response.ok) {
-      const error = (parsed as { error?: { code?: string; message?: string } } | null)?.error
-      throw new ApiError(response.status, error?.code ?? 'error', error?.message ?? response.statusText)
-    }
-    return parsed as T
+    return parseAnswer<T>(response.status, response.statusText, await response.text())
   }
 
   socketUrl(path: string): string {
@@ -68,5 +76,9 @@ export class LanTransport implements Transport {
   mediaUrl(path: string, token: string): string {
     const sep = path.includes('?') ? '&' : '?'
     return `${this.origin}/api/v1${path}${sep}token=${encodeURIComponent(token)}`
+  }
+
+  async imageUrl(path: string, token: string): Promise<string> {
+    return this.mediaUrl(path, token)
   }
 }

@@ -1,6 +1,7 @@
 // The cameras this user may see, with live status from /api/v1/ws.
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
+import { RemoteTransport } from '../api/remote-transport'
 import type { Camera, CameraStatus } from '../api/types'
 import { useSession } from './session'
 
@@ -21,6 +22,7 @@ export const useCameras = defineStore('cameras', () => {
   const loaded = ref(false)
   const error = ref('')
   let socket: WebSocket | null = null
+  let notices: Promise<() => void> | null = null // remote: the tunnel's realtime notices
 
   async function load(): Promise<void> {
     const session = useSession()
@@ -35,18 +37,25 @@ export const useCameras = defineStore('cameras', () => {
     follow()
   }
 
+  function onNotice(body: { type: string; camera_id?: string } & CameraStatus): void {
+    if (body.type !== 'camera.status') return
+    const camera = list.value.find((c) => c.id === body.camera_id)
+    if (camera) camera.status = { ...camera.status, state: body.state, reason: body.reason }
+  }
+
   function follow(): void {
     const session = useSession()
+    const transport = session.transport
+    if (transport instanceof RemoteTransport) {
+      notices ??= transport.subscribe((n) => onNotice(n as Parameters<typeof onNotice>[0]))
+      notices.catch(() => (notices = null))
+      return
+    }
     if (socket || !session.token) return
-    const ws = new WebSocket(session.transport.socketUrl('/ws'))
+    const ws = new WebSocket(transport.socketUrl('/ws'))
     socket = ws
     ws.onopen = () => ws.send(JSON.stringify({ type: 'auth', token: session.token }))
-    ws.onmessage = (message) => {
-      const body = JSON.parse(String(message.data)) as { type: string; camera_id?: string } & CameraStatus
-      if (body.type !== 'camera.status') return
-      const camera = list.value.find((c) => c.id === body.camera_id)
-      if (camera) camera.status = { ...camera.status, state: body.state, reason: body.reason }
-    }
+    ws.onmessage = (message) => onNotice(JSON.parse(String(message.data)))
     ws.onclose = () => {
       socket = null
       if (session.token) setTimeout(follow, 3000)

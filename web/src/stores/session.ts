@@ -1,9 +1,13 @@
 // Who is logged in, and every API call made on their behalf (with silent token refresh).
+// On the LAN: a recorder user and its tokens. Remotely (the app served by the relay): the
+// recorder user this browser is enrolled as, every call through the sealed tunnel (remote.ts).
 import { defineStore } from 'pinia'
 import { computed, ref, watch } from 'vue'
+import { RemoteTransport } from '../api/remote-transport'
 import { ApiError, LanTransport, type Transport, Unreachable } from '../api/transport'
 import type { Login, User } from '../api/types'
 import { handTokenToWorker } from '../push/worker-token'
+import { useRemote } from './remote'
 
 const STORE_KEY = 'skycam.session'
 
@@ -22,14 +26,17 @@ function load(): Saved | null {
 }
 
 export const useSession = defineStore('session', () => {
-  const transport: Transport = new LanTransport()
+  const remote = useRemote()
+  const lan = new LanTransport()
+  const tunnelled = new RemoteTransport(() => remote.tunnel())
+  const transport = computed<Transport>(() => (remote.relay ? tunnelled : lan))
   const saved = ref<Saved | null>(load())
   const unreachable = ref(false)
   let refreshing: Promise<boolean> | null = null
 
-  const user = computed(() => saved.value?.user ?? null)
-  const token = computed(() => saved.value?.access ?? null)
-  const isAdmin = computed(() => saved.value?.user.role === 'admin')
+  const user = computed(() => (remote.relay ? remote.user : (saved.value?.user ?? null)))
+  const token = computed(() => (remote.relay ? null : (saved.value?.access ?? null)))
+  const isAdmin = computed(() => user.value?.role === 'admin')
   // The service worker fetches notification thumbnails with the current access token.
   watch(token, (value) => void handTokenToWorker(value), { immediate: true })
 
@@ -40,15 +47,15 @@ export const useSession = defineStore('session', () => {
   }
 
   async function login(username: string, password: string): Promise<void> {
-    const body = await transport.request<Login>('POST', '/auth/login', null, { username, password })
+    const body = await lan.request<Login>('POST', '/auth/login', null, { username, password })
     unreachable.value = false
     keep({ access: body.access_token, refresh: body.refresh_token, user: body.user })
   }
 
   async function refresh(): Promise<boolean> {
     const current = saved.value
-    if (!current) return false
-    refreshing ??= transport
+    if (remote.relay || !current) return false // the tunnel keeps its own login on the recorder
+    refreshing ??= lan
       .request<Login>('POST', '/auth/refresh', null, { refresh_token: current.refresh })
       .then((body) => {
         keep({ access: body.access_token, refresh: body.refresh_token, user: body.user })
@@ -66,39 +73,54 @@ export const useSession = defineStore('session', () => {
 
   async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
     try {
-      const result = await transport.request<T>(method, path, token.value, body)
+      const result = await transport.value.request<T>(method, path, token.value, body)
       unreachable.value = false
       return result
     } catch (error) {
       if (error instanceof Unreachable) unreachable.value = true
       if (error instanceof ApiError && error.status === 401 && (await refresh())) {
-        return transport.request<T>(method, path, token.value, body)
+        return transport.value.request<T>(method, path, token.value, body)
       }
       throw error
     }
   }
 
+  /** Remote: open the chosen recorder's tunnel and read who this device is there. */
+  async function enterRecorder(rid: string): Promise<void> {
+    remote.choose(rid)
+    remote.keepUser(await tunnelled.request<User>('GET', '/auth/me', null))
+    unreachable.value = false
+  }
+
   async function logout(): Promise<void> {
-    try {
-      await transport.request('POST', '/auth/logout', token.value)
-    } catch {
-      // Logged out locally either way.
+    if (remote.relay) {
+      await remote.signOut()
+    } else {
+      try {
+        await lan.request('POST', '/auth/logout', token.value)
+      } catch {
+        // Logged out locally either way.
+      }
+      keep(null)
     }
-    keep(null)
     localStorage.removeItem('skycam.cameras')
   }
 
   /** Check the recorder answers (the offline shell shows when it does not). */
   async function probe(): Promise<void> {
-    if (!token.value) return // logged out: the login form reports an unreachable recorder
+    if (!user.value) return // logged out: the login form reports an unreachable recorder
     try {
-      await transport.request('GET', '/auth/me', token.value)
+      const me = await transport.value.request<User>('GET', '/auth/me', token.value)
+      if (remote.relay) remote.keepUser(me)
       unreachable.value = false
     } catch (error) {
       unreachable.value = error instanceof Unreachable
-      if (error instanceof ApiError && error.status === 401) await refresh()
+      if (error instanceof ApiError && error.status === 401) {
+        if (remote.relay) remote.keepUser(null)
+        else await refresh()
+      }
     }
   }
 
-  return { transport, user, token, isAdmin, unreachable, login, logout, refresh, call, probe }
+  return { transport, user, token, isAdmin, unreachable, login, logout, refresh, call, probe, enterRecorder }
 })
