@@ -69,3 +69,8 @@ async def test_upload_rights_and_links_through_the_local_host(api: RelayClient) 
     assert await receive(rec) == {"t": "ok", "ref": 5}
     assert api.post("/v1/media/links", wanted, str(owner["access_token"])).status_code == 403
     await rec.close()
+    # The keys that sign uploads and links: made at first start, 0600, never in the log.
+    for name in ("uploads.key", "objects.key"):
+        path = api.relay.data_dir / name
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert path.read_text().strip() not in api.relay.logs()
