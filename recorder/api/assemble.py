@@ -158,6 +158,8 @@ async def assemble_api(
             tunnel, files.secret(MEDIA_KEY), clock, motion, lease_s=config.relay.media_lease_s
         )
         watch_access(ctx, ctx.remote)
+        if ctx.push is not None and ctx.remote.thumbnails is not None:
+            ctx.push.use_remote_thumbnails(ctx.remote.thumbnails.reference)
     return ApiParts(ctx, server, site, password, tunnel, storage_audit)
 
 

@@ -2,8 +2,10 @@
 
 The payload is small JSON: ids and paths, never an image (push services cap a message at about
 4 KB, and ~3,900 bytes of plaintext once encrypted). On the LAN the thumbnail is an API path the
-service worker fetches with the user's access token; through the relay it will be a reference
-to an encrypted object (issue 17). Free text (names, labels) is cut so the whole always fits.
+service worker fetches with the user's access token; through the relay it is also a reference
+to the encrypted copy the relay stores (docs/ref/remote-media.md): the object key and the key
+that opens it, safe here because the whole payload is encrypted for the browser. Free text
+(names, labels) is cut so the whole always fits.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def notification(event: MotionEvent, camera_name: str) -> dict[str, Any]:
-    """The JSON the service worker receives for `event` (see docs/design/push.md)."""
+def notification(
+    event: MotionEvent, camera_name: str, remote_thumbnail: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The JSON the service worker receives for `event` (see docs/design/push.md);
+    `remote_thumbnail` is `{"key", "k"}` of the relay's sealed copy, when there is one."""
     name = _cut(camera_name or event.camera_id, 80)
     what = event.kind if not event.label else f"{event.kind}: {_cut(event.label, 80)}"
     return {
@@ -44,9 +49,9 @@ def notification(event: MotionEvent, camera_name: str) -> dict[str, Any]:
         "body": _cut(what, 120) if event.kind != "motion" or event.label else "Motion detected",
         "url": f"/events?event={event.id}",
         "thumbnail": f"{API}/events/{event.id}/thumbnail.jpg",
-        # Remote: where the relay stores the event's encrypted thumbnail and what the service
-        # worker needs to decrypt it (issue 17, remote media). Null until that exists.
-        "remote_thumbnail": None,
+        # Remote: where the relay stores the event's sealed thumbnail and the key that opens it
+        # (null without a relay, or without a thumbnail).
+        "remote_thumbnail": remote_thumbnail,
     }
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,7 @@ class PushService:
         self.config = config
         self._own_key = public_key  # the recorder's VAPID applicationServerKey
         self._relay_key: RelayPushKey | None = None
+        self._remote_thumbnail: Callable[[MotionEvent], dict[str, str] | None] = lambda _: None
         self.store = store
         self._accounts = accounts
         self._cameras = cameras
@@ -98,6 +99,13 @@ class PushService:
         client); the others still go directly."""
         self._relay_key = RelayPushKey(key_file, link)
         self._sender = RoutedSender(self._sender, RelaySender(link), self._relay_key)
+
+    def use_remote_thumbnails(
+        self, reference: Callable[[MotionEvent], dict[str, str] | None]
+    ) -> None:
+        """Name the relay's sealed copy of each event's thumbnail in notifications (`reference`:
+        the remote media service's), so a phone away from home can show it."""
+        self._remote_thumbnail = reference
 
     def relay_connected(self) -> None:
         """The tunnel is (back) up: deliver what waited for it, now (the tunnel client calls
@@ -171,7 +179,7 @@ class PushService:
             name = self._cameras.get(camera_id).name
         except NotFound:
             name = camera_id
-        data = encode(notification(event, name))
+        data = encode(notification(event, name, self._remote_thumbnail(event)))
         gate = asyncio.Semaphore(self.config.concurrency)
 
         async def one(subscription: Subscription) -> tuple[Subscription, bytes, Outcome]:

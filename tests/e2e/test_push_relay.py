@@ -9,6 +9,7 @@ stores or logs holds a notification's text.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import math
 import signal
@@ -18,12 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import httpx
+import numpy as np
 import pytest
 
 from recorder.config import parse_config
 from recorder.integrations.signature import sign
 from recorder.push.vapid import VapidKey
+from recorder.remote.viewer import RelayLinks
 from sim import CameraSpec, MotionPass, MotionScene, SimCluster
 from sim.push_service import Browser, LocalPushService
 from tests.cloud.relay_host import RelayProcess
@@ -54,8 +58,11 @@ class PushSite:
         headers = {"Authorization": f"Bearer {token}"} if token else self.site.admin
         return httpx.Client(base_url=self.site.recorder.http_url, headers=headers, timeout=10)
 
-    def ring(self, camera: str, label: str) -> int:
-        body = json.dumps({"camera_id": camera, "kind": "doorbell", "label": label}).encode()
+    def ring(self, camera: str, label: str, jpeg: bytes | None = None) -> int:
+        report: dict[str, Any] = {"camera_id": camera, "kind": "doorbell", "label": label}
+        if jpeg is not None:
+            report["jpeg"] = base64.b64encode(jpeg).decode()
+        body = json.dumps(report).encode()
         stamp = int(time.time())
         with self.lan() as lan:
             answer = lan.post(
@@ -244,10 +251,30 @@ async def test_a_remote_subscription_belongs_to_the_device(push_site: PushSite) 
     await until(lambda: ps.site.status()["sessions"] < sessions, 30, "the tunnel session ended")
     await device.close()
 
-    event_id = ps.ring("door5", f"ring {CANARY}")  # the app is closed: the phone is still told
+    picture = np.zeros((120, 160, 3), np.uint8)
+    cv2.circle(picture, (80, 60), 40, (0, 200, 255), -1)
+    jpeg = cv2.imencode(".jpg", picture)[1].tobytes()
+    # The app is closed: the phone is still told.
+    event_id = ps.ring("door5", f"ring {CANARY}", jpeg)
     (request,) = ps.pusher.wait_for("remote", 1, timeout=30)
-    assert remote.decrypt(request.body)["event_id"] == event_id
+    message = remote.decrypt(request.body)
+    assert message["event_id"] == event_id
     assert authorization_key(request.headers) == key
+    # The notification names the relay's sealed copy of the thumbnail and the key that opens
+    # it: what the service worker fetches (with a link from the relay) and decrypts.
+    reference = message["remote_thumbnail"]
+    assert set(reference) == {"key", "k"} and "door5" not in reference["key"]
+    with ps.lan() as lan:
+        expected = lan.get(f"/api/v1/events/{event_id}/thumbnail.jpg").content
+    links = RelayLinks(ps.site.relay.rest, token)
+    try:
+        deadline = time.monotonic() + 30
+        while (opened := await links.thumbnail(reference)) is None:  # uploaded beside the push
+            assert time.monotonic() < deadline, "the sealed thumbnail never reached the relay"
+            await asyncio.sleep(0.2)
+    finally:
+        await links.close()
+    assert opened == expected and opened[:2] == b"\xff\xd8"
 
     with ps.lan() as lan:
         listed = {s["id"]: s for s in lan.get("/api/v1/push/subscriptions").json()}
