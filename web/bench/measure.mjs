@@ -53,6 +53,7 @@ const out = {
   console_errors: consoleErrors,
   grid9: null,
   scrub_ms: [],
+  failures: [],
 }
 
 function watch(page) {
@@ -117,7 +118,7 @@ async function serious(page) {
   }
 
   // 3. A 9-tile wall (substreams): the browser's CPU over GRID_S, and frames shown per tile.
-  {
+  try {
     const ctx = await browser.newContext({ storageState: storage, viewport: { width: 1280, height: 800 } })
     const p = await ctx.newPage()
     watch(p)
@@ -142,18 +143,22 @@ async function serious(page) {
     const frames = await p.evaluate(() => window.__frames)
     out.grid9 = { cpu_s: cpuAfter - cpuBefore, elapsed_s: elapsed, fps: frames.map((n) => n / elapsed) }
     await ctx.close()
+  } catch (e) {
+    out.failures.push(`grid9: ${e.message.split('\n')[0]}`)
   }
 
   // 4. Scrubbing: hover to preview shown on the timeline, SCRUB_POINTS distinct places.
-  {
+  try {
     const ctx = await browser.newContext({ storageState: storage, viewport: { width: 1280, height: 800 } })
     const p = await ctx.newPage()
     watch(p)
     await p.goto(`${url}/timeline/cam1`)
     await p.locator('.bar .run').first().waitFor({ timeout: 60_000 })
+    const spanOf = () => p.locator('.bar').evaluate((b) => Number(b.getAttribute('data-end')) - Number(b.getAttribute('data-start')))
     await p.getByRole('button', { name: 'Zoom in' }).click() // 10 minutes: a 2 s preview grain
-    await p.waitForFunction(() => document.querySelector('.bar')?.getAttribute('data-end') && document.querySelectorAll('.bar .run').length > 0)
-    await p.waitForTimeout(500) // the zoomed timeline's runs
+    while ((await spanOf()) > 600_000) await p.waitForTimeout(100)
+    // The zoomed view's runs: drawn once its answer is in (a run's left edge moves).
+    await p.waitForFunction(() => [...document.querySelectorAll('.bar .run')].some((r) => r.getBoundingClientRect().width > 40), null, { timeout: 60_000 })
     const runs = await p.locator('.bar .run').evaluateAll((els) => els.map((e) => e.getBoundingClientRect()).map((r) => ({ x: r.x, y: r.y, w: r.width, h: r.height })))
     const run = runs.reduce((a, b) => (b.w > a.w ? b : a))
     for (let i = 0; i < scrubPoints; i++) {
@@ -171,6 +176,8 @@ async function serious(page) {
       if (shown !== null) out.scrub_ms.push(Number(shown))
     }
     await ctx.close()
+  } catch (e) {
+    out.failures.push(`scrub: ${e.message.split('\n')[0]}`)
   }
 }
 await browser.close()
