@@ -76,6 +76,9 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
         "scrub_preview_ms": round(statistics.median(scrub)) if scrub else None,
         "scrub_preview_p95_ms": scrub[int(len(scrub) * 0.95)] if scrub else None,
         "scrub_previews": len(scrub),
+        "scrub_fetch_ms": round(statistics.median(raw["scrub_fetch_ms"]))
+        if raw["scrub_fetch_ms"]
+        else None,
         "failures": raw["failures"],  # a measurement that could not be made, and why
         "console_errors": len(raw["console_errors"]),
         "console_error_texts": raw["console_errors"][:10],

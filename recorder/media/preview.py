@@ -27,6 +27,7 @@ from recorder.storage.model import Segment
 
 PREVIEW_JPEG_QUALITY = 70  # a scrubbing thumbnail: size matters more than detail
 DEFAULT_ENTRIES = 512  # ~5 KB each at 160 px: a few MB at most
+RECENT_SEGMENTS = 64  # a drag stays in a few segments: found without asking the index
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ def decode_preview(path: Path, segment: Segment, index: int, width: int) -> byte
         with av.open(io.BytesIO(head + body), "r", format="mp4") as container:
             stream = container.streams.video[0]
             stream.thread_type = "NONE"  # one picture: threads would only add start-up cost
+            # Deblocking cannot be seen at thumbnail size; skipping it saves a share of decode.
+            stream.codec_context.options = {"skip_loop_filter": "all"}
             for frame in container.decode(stream):
                 return _jpeg(frame, width)
     except (OSError, av.error.FFmpegError) as exc:
@@ -94,8 +97,23 @@ class PreviewCache:
         # A drag sends the same keyframe's request several times before the first answer:
         # they all wait for one decode.
         self._pending: dict[PreviewKey, asyncio.Future[Preview]] = {}
+        self._segments: OrderedDict[int, Segment] = OrderedDict()
         self.hits = 0
         self.misses = 0
+
+    def segment_at(self, camera_id: str, t_ms: int) -> Segment | None:
+        """A recently used segment of `camera_id` covering `t_ms` (segments never change)."""
+        for segment in reversed(self._segments.values()):
+            if segment.camera_id == camera_id and segment.start_ms <= t_ms < segment.end_ms:
+                self._segments.move_to_end(segment.id)
+                return segment
+        return None
+
+    def used(self, segment: Segment) -> None:
+        self._segments[segment.id] = segment
+        self._segments.move_to_end(segment.id)
+        while len(self._segments) > RECENT_SEGMENTS:
+            self._segments.popitem(last=False)
 
     async def get_or_make(self, key: PreviewKey, make: Callable[[], Awaitable[Preview]]) -> Preview:
         found = self.get(key)

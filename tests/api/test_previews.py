@@ -139,3 +139,14 @@ async def test_timeline_buckets_carry_the_motion_density(api: Api) -> None:
     first = next(b for b in buckets if b["start_ms"] <= cam1[0].start_ms < b["end_ms"])
     assert first["motion_ms"] > 0 and first["events"] >= 1
     assert buckets[0]["motion_ms"] == 0 and buckets[0]["events"] == 0  # the minute before
+
+
+async def test_a_deleted_recording_is_not_shown_from_the_cache(api: Api) -> None:
+    admin = await api.headers()
+    segment = (await api.segments("cam1"))[-1]
+    url = f"{BASE}/preview.jpg?t={segment.start_ms + 1_000}"
+    assert (await api.client.get(url, headers=admin)).status_code == 200
+    context(api).layout.absolute(segment.path).unlink()  # as retention does
+    gone = await api.client.get(url, headers=admin)
+    assert gone.status_code == 404
+    assert "deleted by retention" in gone.json()["error"]["message"]

@@ -53,6 +53,7 @@ const out = {
   console_errors: consoleErrors,
   grid9: null,
   scrub_ms: [],
+  scrub_fetch_ms: [],
   failures: [],
 }
 
@@ -154,7 +155,7 @@ async function serious(page) {
     watch(p)
     await p.goto(`${url}/timeline/cam1`)
     await p.locator('.bar .run').first().waitFor({ timeout: 60_000 })
-    const spanOf = () => p.locator('.bar').evaluate((b) => Number(b.getAttribute('data-end')) - Number(b.getAttribute('data-start')))
+    const spanOf = () => p.getByRole('slider', { name: /Timeline/ }).evaluate((b) => Number(b.getAttribute('data-end')) - Number(b.getAttribute('data-start')))
     await p.getByRole('button', { name: 'Zoom in' }).click() // 10 minutes: a 2 s preview grain
     while ((await spanOf()) > 600_000) await p.waitForTimeout(100)
     // The zoomed view's runs: drawn once its answer is in (a run's left edge moves).
@@ -175,6 +176,10 @@ async function serious(page) {
         .catch(() => null)
       if (shown !== null) out.scrub_ms.push(Number(shown))
     }
+    // The request alone (network and recorder), to tell it from the page's part.
+    out.scrub_fetch_ms = await p.evaluate(() =>
+      performance.getEntriesByType('resource').filter((e) => e.name.includes('/preview.jpg')).map((e) => e.responseEnd - e.startTime),
+    )
     await ctx.close()
   } catch (e) {
     out.failures.push(`scrub: ${e.message.split('\n')[0]}`)

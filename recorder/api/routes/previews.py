@@ -27,8 +27,11 @@ NEAR_MS = 15_000
 
 
 async def _segment_near(ctx: ApiContext, camera_id: str, t_ms: int) -> Segment:
-    covering = await ctx.index.segment_at(camera_id, t_ms)
+    covering = ctx.previews.segment_at(camera_id, t_ms) or await ctx.index.segment_at(
+        camera_id, t_ms
+    )
     if covering is not None:
+        ctx.previews.used(covering)
         return covering
     around = await ctx.index.segments_between(camera_id, t_ms - NEAR_MS, t_ms + NEAR_MS)
     if not around:
@@ -56,11 +59,12 @@ async def preview(
     path = ctx.layout.absolute(segment.path)
 
     async def make() -> Preview:
-        if not path.is_file():
-            raise NotFound("that recording was deleted by retention")
         jpeg = await asyncio.to_thread(decode_preview, path, segment, index, w)
         return Preview(jpeg, segment.start_ms + offset_ms)
 
+    # Checked on cache hits too: what retention deleted is not shown from memory either.
+    if not path.is_file():
+        raise NotFound("that recording was deleted by retention")
     shown = await ctx.previews.get_or_make((segment.id, index, w), make)
     return Response(
         shown.jpeg,
