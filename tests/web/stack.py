@@ -19,6 +19,7 @@ from tests.cloud.relay_host import RelayProcess
 from tests.e2e.harness import camera_entry
 from tests.onvif.conftest import PROFILES
 from tests.onvif.fake_device import FakeCamera, fake_device
+from tests.onvif.fake_discovery import responder
 from tests.recorder_thread import RecorderThread
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +41,7 @@ class WebStack:
     # truth: {"period_s": P, "passes": [[start_s, end_s], ...]}, seconds into each period of
     # Unix time (scenes loop on it).
     motion_truth: str = "{}"
+    discovery: str = ""  # 127.0.0.1:PORT of a WS-Discovery responder naming cam1's ONVIF service
 
 
 def build_web() -> None:
@@ -73,6 +75,7 @@ def web_stack(
         onvif = stack.enter_context(
             fake_device(FakeCamera(user="admin", password=ptz_password, profiles=PROFILES))
         )
+        answering = stack.enter_context(responder(f"{onvif.base}/onvif/device_service"))
         entries = [camera_entry(s.name, cluster.cameras[s.name]) for s in specs]
         entries[0]["onvif"] = {"host": "127.0.0.1", "port": onvif.port, "timeout_s": 5}
         settings: dict[str, object] = {
@@ -91,6 +94,7 @@ def web_stack(
             "outage" if faulty else None,
             relay_process.rest if relay_process else None,
             _passes(cluster.cameras["cam1"].sub_ground_truth),
+            f"127.0.0.1:{answering.port}",
         )
 
 
@@ -110,4 +114,5 @@ def playwright_env(stack: WebStack) -> dict[str, str]:
         "SKYCAM_RELAY": stack.relay or "",
         "CHROMIUM": CHROMIUM,
         "SKYCAM_MOTION_TRUTH": stack.motion_truth,
+        "SKYCAM_DISCOVERY": stack.discovery,
     }

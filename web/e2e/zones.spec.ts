@@ -52,3 +52,17 @@ test('a stream URL is tested before a camera is added', async ({ page }) => {
   await page.getByRole('button', { name: 'Test stream' }).click()
   await expect(page.getByRole('status')).toContainText(/The stream plays: h264 1280×720/)
 })
+
+test('discovery at an address lists the ONVIF camera that answers', async ({ page }) => {
+  const target = process.env.SKYCAM_DISCOVERY ?? ''
+  test.skip(!target, 'the stack runs no discovery responder')
+  await logIn(page, '/settings')
+  await page.getByRole('tab', { name: 'Add camera' }).click()
+  await page.getByLabel(/Addresses/).fill(target)
+  await page.getByRole('button', { name: 'Find cameras' }).click()
+  await expect(page.getByRole('status')).toHaveText('1 camera(s) answered.')
+  // It is cam1's ONVIF service (tests/web/stack.py): already added.
+  await expect(page.locator('ul.found li')).toHaveCount(1)
+  await expect(page.locator('ul.found li')).toContainText('127.0.0.1')
+  await expect(page.locator('ul.found li')).toContainText('(already added)')
+})
