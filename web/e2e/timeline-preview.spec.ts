@@ -44,6 +44,10 @@ test('frame step moves the paused recording by one frame; next and previous even
   // cam1 shows scripted motion three times a minute.
   const markers = page.locator('.bar .event')
   await expect.poll(() => markers.count(), { timeout: 100_000 }).toBeGreaterThan(2)
+  // The motion density strip counts them too (from the recorder's per-bucket motion).
+  await expect(page.locator('svg.density rect').first()).toBeAttached()
+  const density = page.getByRole('img', { name: /Motion density/ })
+  await expect.poll(async () => Number((await density.getAttribute('aria-label'))!.match(/(\d+) events/)![1])).toBeGreaterThan(2)
   const first = (await markers.first().boundingBox())!
   const bar = page.getByRole('slider', { name: /Timeline/ })
   const barBox = (await bar.boundingBox())!
