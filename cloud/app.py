@@ -173,6 +173,27 @@ def ticket() -> dict[str, Any]:
     return {"ticket": ticket_id, "expires_at": expires}
 
 
+# -- what the PWA needs to know about this relay ----------------------------------------------
+
+# API Gateway closes a WebSocket connection after 2 hours; the device rolls over before.
+WEBSOCKET_CONNECTION_MAX_S = 7200
+
+
+@app.route("/.well-known/skycam-relay", methods=["GET"])
+@_errors
+def relay_info() -> Response:
+    """`{websocket, max_connection_s}`, as the local host answers it (cloud/local/web.py): on
+    AWS the PWA is served by CloudFront, which forwards this path here. Public: it names only
+    the WebSocket endpoint, which anyone can resolve anyway."""
+    websocket = relay().config.websocket_url
+    if not websocket:
+        raise errors.NotFound("this relay does not name its WebSocket URL")
+    return Response(
+        body={"websocket": websocket, "max_connection_s": WEBSOCKET_CONNECTION_MAX_S},
+        headers={"Content-Type": "application/json", "Cache-Control": "no-cache"},
+    )
+
+
 # -- remote media ------------------------------------------------------------------------------
 
 

@@ -117,6 +117,28 @@ def test_recorder_connect_needs_a_fresh_signed_challenge(client: Client) -> None
     assert post(client, "/v1/recorders/challenge", {"recorder_id": "NOPE"}).status_code == 400
 
 
+def test_well_known_path_names_the_websocket_api_for_the_pwa(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On AWS, CloudFront forwards /.well-known/skycam-relay here (infra/components/web.py);
+    the answer is the local host's (cloud/local/web.py), with API Gateway's connection cap."""
+    wss = "wss://abc123.execute-api.us-east-1.amazonaws.com/api"
+    monkeypatch.setenv("SKYCAM_RELAY_WEBSOCKET_URL", wss)
+    reply = client.http.get("/.well-known/skycam-relay")
+    assert reply.status_code == 200, reply.body
+    assert reply.json_body == {"websocket": wss, "max_connection_s": 7200}
+    # The PWA takes only a JSON answer as a relay's (a recorder answers this path with HTML).
+    assert reply.headers["Content-Type"] == "application/json"
+    assert reply.headers["Cache-Control"] == "no-cache"
+
+
+def test_well_known_path_without_a_websocket_url_is_a_404_with_a_reason(client: Client) -> None:
+    reply = client.http.get("/.well-known/skycam-relay")
+    assert reply.status_code == 404
+    assert reply.json_body["error"] == "not_found"
+    assert "WebSocket" in reply.json_body["reason"]
+
+
 def test_ping_is_answered_with_pong(client: Client) -> None:
     key = RecorderKey()
     connect_recorder(client, key, "rec-1")
