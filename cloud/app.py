@@ -19,6 +19,7 @@ if __package__:  # imported as cloud.app: tests and the local relay host
     from .chalicelib import errors, wiring
     from .chalicelib.accounts.service import RELAY_ADMIN, Account, TokenPair
     from .chalicelib.config import load_config
+    from .chalicelib.edge import EdgeCheck, secrets_manager_edge_secret
     from .chalicelib.privacy import quiet_payload_loggers
     from .chalicelib.tunnel.sender import ChaliceSender
 else:  # deployed: Chalice puts app.py and chalicelib/ side by side at the Lambda root
@@ -29,6 +30,10 @@ else:  # deployed: Chalice puts app.py and chalicelib/ side by side at the Lambd
         TokenPair,
     )
     from chalicelib.config import load_config  # type: ignore[import-not-found,no-redef]
+    from chalicelib.edge import (  # type: ignore[import-not-found,no-redef]
+        EdgeCheck,
+        secrets_manager_edge_secret,
+    )
     from chalicelib.privacy import (  # type: ignore[import-not-found,no-redef]
         quiet_payload_loggers,
     )
@@ -40,6 +45,7 @@ app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.websocket_api.session = boto3.session.Session()
 
 _relay: wiring.Relay | None = None
+_edge: EdgeCheck | None = None
 
 
 def relay() -> wiring.Relay:
@@ -52,8 +58,21 @@ def relay() -> wiring.Relay:
 
 def install_relay(built: wiring.Relay | None) -> None:
     """Use services built elsewhere (the local host, tests with a fake clock); None resets."""
-    global _relay
-    _relay = built
+    global _relay, _edge
+    _relay, _edge = built, None
+
+
+def edge() -> EdgeCheck:
+    """Whether to believe a request's CloudFront viewer address (chalicelib/edge.py)."""
+    global _edge
+    if _edge is None:
+        secret_id = relay().config.edge_secret
+        if not secret_id:
+            _edge = EdgeCheck(None)
+        else:
+            client = boto3.session.Session().client("secretsmanager")
+            _edge = EdgeCheck(secrets_manager_edge_secret(client, secret_id))
+    return _edge
 
 
 def _errors(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -87,8 +106,9 @@ def _body() -> dict[str, Any]:
 
 
 def _address() -> str:
-    identity = _request().context.get("identity") or {}
-    return str(identity.get("sourceIp") or "unknown")
+    request = _request()
+    identity = request.context.get("identity") or {}
+    return edge().address(request.headers, str(identity.get("sourceIp") or "unknown"))
 
 
 def _account() -> Account:

@@ -84,6 +84,7 @@ class RelayStack(cdk.Stack):
             bucket=self.media.bucket.bucket_name,
             signing_secret=self.secrets.signing_secret.secret_arn,
             vapid_secret=self.secrets.vapid_secret.secret_arn,
+            edge_secret=self.secrets.edge_secret.secret_arn,
             open_signup=stage.open_signup,
             push_subject=_push_subject(stage),
             # What the local host deletes by age, the bucket's lifecycle rules expire here: one
@@ -110,6 +111,7 @@ class RelayStack(cdk.Stack):
             media_public_key_pem=self.secrets.cloudfront_public_key_pem,
             api_domain=self.relay.rest_domain,
             api_stage=API_STAGE,
+            edge_secret=self.secrets.edge_secret,
             api_origins=[
                 _origin(self.relay.websocket_url),
                 # Presigned GETs name the bucket's virtual host, global or regional by region.
@@ -144,6 +146,7 @@ class RelayStack(cdk.Stack):
         )
         for secret in (
             self.secrets.signing_secret,
+            self.secrets.edge_secret,
             self.secrets.vapid_secret,
             self.secrets.cloudfront_secret,
         ):

@@ -89,6 +89,10 @@ class RelayConfig:
     """The WebSocket URL devices connect to, answered at `GET /.well-known/skycam-relay` (AWS:
     the WebSocket API's stage URL, set by infra/; the local host answers with its own listener).
     Empty: that route answers 404."""
+    edge_secret: str = ""
+    """Secrets Manager id (AWS) of the string the CloudFront distribution adds to each request it
+    forwards (`X-SkyCam-Edge`): only such a request's `CloudFront-Viewer-Address` is taken as
+    the client's address (throttling, audit). Empty (the local host): the source address."""
 
 
 _ENV_NAMES = {f"{PREFIX}{f.name.upper()}": f for f in fields(RelayConfig)}

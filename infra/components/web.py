@@ -5,7 +5,9 @@ security headers (HSTS, a CSP that lets the PWA talk only to itself and the rela
 framing, no sniffing). The relay's REST API answers on the same origin: `/v1/*` and
 `/.well-known/skycam-relay` go to API Gateway (nothing cached, every viewer header but Host
 forwarded), so the PWA calls `/v1/...` as it does on the local relay host, invitation links name
-this one address, and the PWA learns the WebSocket URL from the relay itself. Remote media
+this one address, and the PWA learns the WebSocket URL from the relay itself. Those requests
+carry the edge key (components/secrets.py), so the relay takes the viewer's address from
+CloudFront's header and not from anyone's. Remote media
 (`media/*`) and event thumbnails (`thumbnails/*`) are paths of the same distribution, served from
 the media bucket only with CloudFront signed cookies checked against a key group whose private key
 lives in Secrets Manager (the relay signs presigned S3 GETs for now: docs/ref/remote-media.md).
@@ -21,7 +23,10 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
+
+from cloud.chalicelib.edge import EDGE_HEADER
 
 from ..nag import acknowledge
 from .media import MEDIA_SESSIONS_PREFIX, THUMBNAILS_PREFIX
@@ -65,6 +70,7 @@ class WebDistribution(Construct):
         media_public_key_pem: str,
         api_domain: str,
         api_stage: str,
+        edge_secret: secretsmanager.ISecret,
         api_origins: Sequence[str],
         access_logs: s3.IBucket,
         removal_policy: cdk.RemovalPolicy,
@@ -125,6 +131,8 @@ class WebDistribution(Construct):
             origin_path=f"/{api_stage}",
             protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
             origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+            # A dynamic reference: CloudFormation resolves it, the template holds only its name.
+            custom_headers={EDGE_HEADER: edge_secret.secret_value.unsafe_unwrap()},
         )
         relay_behavior = cloudfront.BehaviorOptions(
             origin=relay_origin,

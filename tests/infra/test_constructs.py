@@ -15,6 +15,7 @@ from aws_cdk.assertions import Match, Template
 
 import infra
 from cloud.chalicelib.config import PREFIX, RelayConfig, load_config
+from cloud.chalicelib.edge import EDGE_HEADER
 from cloud.chalicelib.storage import dynamo_items
 from infra.components.media import MEDIA_SESSIONS_PREFIX, THUMBNAILS_PREFIX
 from infra.components.relay import API_STAGE, FUNCTIONS
@@ -182,7 +183,7 @@ def test_pwa_and_media_behind_cloudfront_with_headers_and_signed_cookies(
 
 def test_secrets_are_generated_at_deploy_never_written(synthesized: Synthesized) -> None:
     secrets = synthesized.resources("AWS::SecretsManager::Secret")
-    assert len(secrets) == 3  # token signing, VAPID, CloudFront signing
+    assert len(secrets) == 4  # token signing, edge, VAPID, CloudFront signing
     for secret in secrets.values():
         assert "SecretString" not in secret["Properties"]
         assert "GenerateSecretString" in secret["Properties"]
@@ -334,6 +335,36 @@ def test_relay_answers_the_well_known_path_the_distribution_forwards(
         assert behavior["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST
         assert {"GET", "POST", "DELETE"} <= set(behavior["AllowedMethods"])
         assert behavior["ViewerProtocolPolicy"] == "https-only"
+
+
+def test_cloudfront_proves_itself_to_the_relay_with_a_generated_secret(
+    synthesized: Synthesized,
+) -> None:
+    """The edge header's value is a dynamic reference to a generated secret, and that secret is
+    the one the relay reads (SKYCAM_RELAY_EDGE_SECRET) and may read."""
+    resources = synthesized.template["Resources"]
+    edge_secret = _ref(synthesized, "SKYCAM_RELAY_EDGE_SECRET")
+    assert resources[edge_secret]["Type"] == "AWS::SecretsManager::Secret"
+    assert "GenerateSecretString" in resources[edge_secret]["Properties"]
+    (distribution,) = synthesized.resources("AWS::CloudFront::Distribution").values()
+    config = distribution["Properties"]["DistributionConfig"]
+    (api_origin,) = [o for o in config["Origins"] if "CustomOriginConfig" in o]
+    (header,) = api_origin["OriginCustomHeaders"]
+    assert header["HeaderName"] == EDGE_HEADER
+    assert header["HeaderValue"] == {
+        "Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": edge_secret}, ":SecretString:::}}"]]
+    }
+    # No bucket origin gets it (S3 would log it).
+    assert all("OriginCustomHeaders" not in o for o in config["Origins"] if o is not api_origin)
+    (relay_policy,) = [
+        p for k, p in synthesized.resources("AWS::IAM::Policy").items() if k.startswith("RelayRole")
+    ]
+    readable = [
+        st["Resource"]
+        for st in relay_policy["Properties"]["PolicyDocument"]["Statement"]
+        if "secretsmanager:GetSecretValue" in _as_list(st["Action"])
+    ]
+    assert {"Ref": edge_secret} in readable
 
 
 def test_app_shell_function_rewrites_app_routes_only(
