@@ -112,9 +112,9 @@ class RelayStack(cdk.Stack):
             api_domain=self.relay.rest_domain,
             api_stage=API_STAGE,
             edge_secret=self.secrets.edge_secret,
-            api_origins=[
+            connect_sources=[
                 _origin(self.relay.websocket_url),
-                # Presigned GETs name the bucket's virtual host, global or regional by region.
+                # Presigned GETs: botocore names the global virtual host; the regional one too.
                 f"https://{self.media.bucket.bucket_domain_name}",
                 f"https://{self.media.bucket.bucket_regional_domain_name}",
             ],

@@ -46,8 +46,8 @@ APP_SHELL_FUNCTION = """function handler(event) {
 """
 
 
-def content_security_policy(api_origins: Sequence[str]) -> str:
-    connect = " ".join(["'self'", *api_origins])
+def content_security_policy(connect_sources: Sequence[str]) -> str:
+    connect = " ".join(["'self'", *connect_sources])
     return (
         "default-src 'self'; "
         f"connect-src {connect}; "
@@ -71,7 +71,7 @@ class WebDistribution(Construct):
         api_domain: str,
         api_stage: str,
         edge_secret: secretsmanager.ISecret,
-        api_origins: Sequence[str],
+        connect_sources: Sequence[str],
         access_logs: s3.IBucket,
         removal_policy: cdk.RemovalPolicy,
     ) -> None:
@@ -106,7 +106,7 @@ class WebDistribution(Construct):
                     referrer_policy=cloudfront.HeadersReferrerPolicy.NO_REFERRER, override=True
                 ),
                 content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
-                    content_security_policy=content_security_policy(api_origins), override=True
+                    content_security_policy=content_security_policy(connect_sources), override=True
                 ),
             ),
         )
