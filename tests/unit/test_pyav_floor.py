@@ -1,8 +1,8 @@
-"""bench/pyav_floor.py: the figures it derives from its windows."""
+"""bench/recording/floor.py: the figures it derives from its windows."""
 
 from __future__ import annotations
 
-from bench.pyav_floor import summarize
+from bench.recording.floor import summarize
 
 
 def window(round_: int, program: str, cost: float) -> dict[str, object]:

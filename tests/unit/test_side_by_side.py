@@ -1,4 +1,4 @@
-"""bench/side_by_side.py: its argument checks and the figures it derives from the windows."""
+"""bench/recording/side_by_side.py: its argument checks and the figures it derives from the windows."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.side_by_side import parse_tree, summarize
+from bench.recording.side_by_side import parse_tree, summarize
 
 REPO = Path(__file__).resolve().parents[2]
 

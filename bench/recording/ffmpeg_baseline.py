@@ -18,10 +18,10 @@ from typing import Any
 
 import psutil
 
-from bench.cameras import Camera
 from bench.errors import BenchError
-from bench.meter import MemorySampler, Usage, measure_window, usage
-from bench.segments import packets_in_files, wait_until_writing
+from bench.recording.cameras import Camera
+from bench.recording.meter import MemorySampler, Usage, measure_window, usage
+from bench.recording.segments import packets_in_files, wait_until_writing
 
 FFMPEG = "/usr/bin/ffmpeg"
 CONNECT_TIMEOUT_S = 60.0
