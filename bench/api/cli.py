@@ -133,8 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.repeat, args.quick, size = 1, True, (2, 1)
     counts = QUICK if args.quick else Counts()
     results = Results()
-    results.facts["smoke"] = args.smoke
-    results.facts["environment"] = environment()
+    env = environment()
     results.facts["machine"] = machine()
     results.facts["repeats"] = args.repeat
     results.facts["connections"] = "fresh" if args.fresh_connections else "kept alive"
@@ -159,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cold = ", ".join(f"{key} {value:.4g}" for key, value in results.cold.items())
         print(f"first request after the recorder started: {cold}")
     print(json.dumps(results.facts, indent=1))
-    write_json(results.to_json(), args.json, indent=1)
+    write_json({**results.to_json(), "smoke": args.smoke, "environment": env}, args.json, indent=1)
     return 0
 
 

@@ -103,9 +103,10 @@ def test_recording_floor(tmp_path: Path) -> None:
 def test_api(tmp_path: Path) -> None:
     store, work = str(tmp_path / "store"), str(tmp_path / "work")
     figures = run_smoke("api", tmp_path, "--store", store, "--work", work)
-    for key in ("timeline_ms", "playlist_hour_ms", "seek_ms", "clip_1min_s", "live_start_s"):
+    for key in ("timeline_ms", "playlist_ms", "seek_ms", "clip_10min_s", "live_start_s"):
         assert positive(figures[key]), key
-    assert figures["recordings"]["rows"] == 2 * 8640 and figures["recordings"]["days"] == 1
+    recordings = figures["setup"]["recordings"]
+    assert (recordings["rows"], recordings["cameras"], recordings["days"]) == (17_280, 2, 1)
 
 
 def test_reconcile(tmp_path: Path) -> None:
