@@ -1,4 +1,4 @@
-"""bench/recording/side_by_side.py: its argument checks and the figures it derives from the windows."""
+"""bench/recording/side_by_side.py: its argument checks and the figures it derives."""
 
 from __future__ import annotations
 
@@ -33,3 +33,10 @@ def test_ratios_are_medians_of_per_window_ratios_not_ratios_of_medians() -> None
     # Per window 1.1, 1.3 and 1.5: the median is 1.3, where the medians' ratio would say 1.2.
     assert result["median_ratio_to_ffmpeg"] == {"now": 1.3}
     assert len(result["windows"]) == 3
+
+
+def test_a_window_in_which_ffmpeg_spent_nothing_gives_no_ratio() -> None:
+    # psutil counts in 10 ms ticks: a smoke run's 4 s window may see none of ffmpeg's CPU.
+    rows = [{"ffmpeg": 0.0, "now": 0.01}, {"ffmpeg": 0.02, "now": 0.03}]
+    assert summarize(rows)["median_ratio_to_ffmpeg"] == {"now": 1.5}
+    assert summarize(rows[:1])["median_ratio_to_ffmpeg"] == {"now": None}
