@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.slow
+# A smoke run is a whole bench, short: a minute or two on a busy machine, more the first time
+# (the simulator encodes its scenes once, then caches them).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench"
@@ -28,7 +30,7 @@ TESTED_ELSEWHERE = {
 PARTS = {"errors", "output", "recorder_child", "motion_scenes", "relay_tunnel"}
 
 
-def run_smoke(module: str, tmp_path: Path, *extra: str, timeout: float = 420) -> dict[str, Any]:
+def run_smoke(module: str, tmp_path: Path, *extra: str, timeout: float = 540) -> dict[str, Any]:
     out = tmp_path / f"{module}.json"
     done = subprocess.run(
         [sys.executable, "-m", f"bench.{module}", "--smoke", "--json", str(out), *extra],
@@ -117,8 +119,9 @@ def test_reconcile(tmp_path: Path) -> None:
     assert run["changes"] == "reconciled: disk and index agree"  # a consistent store
 
 
+@pytest.mark.timeout(900)  # the first run encodes the six labelled scenes (cached after)
 def test_motion(tmp_path: Path) -> None:
-    figures = run_smoke("motion", tmp_path)
+    figures = run_smoke("motion", tmp_path, timeout=840)
     assert positive(figures["cpu_s_per_camera_s"])
     assert positive(figures["baseline_cpu_s_per_camera_s"])
     for key in ("precision", "recall"):
