@@ -112,6 +112,8 @@ def settle(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
         args.warm_s = 25.0 if mode == "side-by-side" else 15.0
     if mode == "side-by-side" and not args.tree:
         parser.error("--side-by-side needs at least one --tree NAME=DIR")
+    if mode == "passes" and args.tree:
+        parser.error("--tree is for --side-by-side and --floor: the passes measure this checkout")
     names = [name for name, _ in args.tree]
     if len(set(names)) != len(names) or set(names) & {"ffmpeg", *floor.LOOPS}:
         parser.error(f"each --tree needs a name of its own, not ffmpeg, {', '.join(floor.LOOPS)}")
