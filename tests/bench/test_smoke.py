@@ -25,6 +25,7 @@ BENCH = ROOT / "bench"
 TESTED_ELSEWHERE = {
     "launch": "tests/e2e/test_bench_launch.py",
     "push": "tests/push/test_push_bench.py",
+    "remote": "tests/remote/test_remote_bench.py",  # bench/remote.py (issue 17's branch)
 }
 # Modules of bench/ that are parts of a bench, not benches.
 PARTS = {"errors", "output", "recorder_child", "motion_scenes", "relay_tunnel"}
