@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.output import emit_figures  # noqa: E402
+from bench.output import add_output_arguments, emit_figures, environment  # noqa: E402
 from tests.web.stack import WEB, playwright_env, web_stack  # noqa: E402
 
 TARGETS = {
@@ -92,12 +92,15 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--json", type=Path, help="write the results here")
+    add_output_arguments(parser, "one camera, two page loads")
     parser.add_argument("--runs", type=int, default=5, help="page loads for first_frame_s")
     parser.add_argument("--cameras", type=int, default=9, help="9: the grid9 figures need them")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.runs, args.cameras = 2, 1
+    env_at_start = environment()
     with (
         tempfile.TemporaryDirectory(prefix="bench-web-") as tmp,
         web_stack(Path(tmp), cameras=args.cameras) as stack,
@@ -115,6 +118,7 @@ def main() -> int:
         print(done.stderr[-4000:], file=sys.stderr)
         return 1
     result = summarize(json.loads(done.stdout))
+    result |= {"smoke": args.smoke, "environment": env_at_start}
     emit_figures(result, args.json)
     return 0
 
