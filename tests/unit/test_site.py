@@ -22,7 +22,7 @@ NOT_PATHS = {
     ("recorder/api/routes/previews.py", "recordings"): "the OpenAPI tag of the routes",
     ("recorder/api/routes/clips.py", "clips"): "the OpenAPI tag of the routes",
     ("recorder/api/storage_audit.py", "recordings"): "the target named in the audit log",
-    ("recorder/accounts/db.py", "clips"): "a migration's description",
+    ("recorder/site_db.py", "clips"): "a migration's description",
     ("recorder/api/routes/relay.py", "relay"): "the OpenAPI tag of the routes",
     ("skycam/cli.py", "relay"): "the `skycam relay` command",
     (
