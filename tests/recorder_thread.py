@@ -7,6 +7,8 @@ import asyncio
 import threading
 from types import TracebackType
 
+import httpx
+
 from recorder.config import RecorderConfig
 from recorder.service import Recorder
 
@@ -56,6 +58,16 @@ class RecorderThread:
         api = self.recorder.api
         assert api is not None and api.first_password
         return api.first_password
+
+    def admin_headers(self) -> dict[str, str]:
+        """A fresh access token of the first admin, as an Authorization header."""
+        login = httpx.post(
+            f"{self.http_url}/api/v1/auth/login",
+            json={"username": "admin", "password": self.admin_password},
+            timeout=10,
+        )
+        login.raise_for_status()
+        return {"Authorization": f"Bearer {login.json()['access_token']}"}
 
     def call(self, fn, *args):  # type: ignore[no-untyped-def]
         """Run `fn(*args)` on the recorder's event loop and return its result."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,23 +31,39 @@ class FileSecret:
         return self._key
 
     def _load_or_create(self) -> bytes:
+        text = secret_file(
+            self._path, lambda: (base64.b64encode(secrets.token_bytes(32)).decode() + "\n").encode()
+        )
         try:
-            self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        except OSError as exc:
-            raise StorageError(f"cannot create {self._path}: {exc}") from exc
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
-        try:
-            key = base64.b64decode(self._path.read_text().strip())
-        except (OSError, ValueError) as exc:
+            key = base64.b64decode(text.strip())
+        except ValueError as exc:
             raise StorageError(f"cannot read {self._path}: {exc}") from exc
         if len(key) < 32:
             raise StorageError(f"{self._path} holds a key shorter than 32 bytes")
         return key
+
+
+def secret_file(path: Path, make: Callable[[], bytes]) -> bytes:
+    """The contents of the 0600 file `path`, written with `make()` on first use. Created with
+    O_EXCL, so two processes starting at once cannot both write one (the loser reads the
+    winner's)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StorageError(f"cannot create {path}: {exc}") from exc
+    else:
+        try:
+            os.write(fd, make())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {exc}") from exc
 
 
 class SecretsManagerSecret:

@@ -117,12 +117,8 @@ def push_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PushSite]:
                 }
             )  # fmt: skip
             with RecorderThread(config) as recorder:
+                admin = recorder.admin_headers()
                 with httpx.Client(base_url=recorder.http_url, timeout=10) as lan:
-                    login = lan.post(
-                        "/api/v1/auth/login",
-                        json={"username": "admin", "password": recorder.admin_password},
-                    )
-                    admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
                     made = lan.post(
                         "/api/v1/integrations",
                         json={"name": "doors", "cameras": list(DOORS)}, headers=admin,

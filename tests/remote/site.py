@@ -124,12 +124,6 @@ def remote_site(
                 }
             )  # fmt: skip
             with RecorderThread(config) as recorder:
-                with httpx.Client(base_url=recorder.http_url, timeout=10) as lan:
-                    login = lan.post(
-                        "/api/v1/auth/login",
-                        json={"username": "admin", "password": recorder.admin_password},
-                    )
-                admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
-                yield Site(recorder, relay, admin)
+                yield Site(recorder, relay, recorder.admin_headers())
     finally:
         relay.stop()

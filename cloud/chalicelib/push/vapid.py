@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import threading
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..errors import StorageError
+from ..signing_keys import secret_file
 
 TOKEN_LIFETIME_S = 12 * 3600  # RFC 8292: at most 24 h
 REUSE_S = 3600  # one token per push origin for an hour
@@ -43,29 +43,14 @@ class FileVapid:
         self._path = path
 
     def private_key(self) -> ec.EllipticCurvePrivateKey:
-        try:
-            self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        except OSError as exc:
-            raise StorageError(f"cannot create {self._path}: {exc}") from exc
-        else:
-            key = ec.generate_private_key(ec.SECP256R1())
-            pem = key.private_bytes(
+        def make() -> bytes:
+            return ec.generate_private_key(ec.SECP256R1()).private_bytes(
                 serialization.Encoding.PEM,
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             )
-            try:
-                os.write(fd, pem)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        try:
-            return _p256(self._path.read_bytes())
-        except OSError as exc:
-            raise StorageError(f"cannot read {self._path}: {exc}") from exc
+
+        return _p256(secret_file(self._path, make))
 
 
 class SecretsManagerVapid:
