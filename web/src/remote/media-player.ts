@@ -19,11 +19,14 @@ async function loadHls(): Promise<typeof HlsType> {
   return (await import('hls.js/light')).default
 }
 
-/** Why a session could not start, for the tile, and whether trying again may help. */
-function refusal(error: unknown): { state: RemoteLiveState; reason: string } {
+/** Why a session could not start, for the tile, and whether trying again may help: not for a
+ * camera refused (403/404); later for too many sessions (409: the recorder allows 8 per tunnel
+ * session, one frees when another tile leaves); soon for anything else. */
+function refusal(error: unknown): { state: RemoteLiveState; reason: string; retry: boolean } {
   const e = error as { status?: number; message?: string }
-  if (e.status === 403 || e.status === 404) return { state: 'denied', reason: e.message ?? 'not allowed' }
-  return { state: 'lost', reason: e.message ?? String(error) }
+  if (e.status === 403 || e.status === 404) return { state: 'denied', reason: e.message ?? 'not allowed', retry: false }
+  if (e.status === 409) return { state: 'denied', reason: e.message ?? 'too many remote views', retry: true }
+  return { state: 'lost', reason: e.message ?? String(error), retry: true }
 }
 
 /** Frames shown by a <video> (requestVideoFrameCallback where there is one, else media time). */
@@ -60,6 +63,7 @@ export class RemoteLive {
   private failures = 0
   private lastFrameAt = 0
   private stopped = false
+  private playing = false // a frame was shown since this session started
   private generation = 0
 
   constructor(
@@ -76,6 +80,7 @@ export class RemoteLive {
 
   private async open(): Promise<void> {
     const generation = ++this.generation
+    this.playing = false
     this.onState('connecting', '')
     let session: MediaSession
     let Hls: typeof HlsType
@@ -86,9 +91,9 @@ export class RemoteLive {
       ])
     } catch (error) {
       if (this.stopped || generation !== this.generation) return
-      const { state, reason } = refusal(error)
+      const { state, reason, retry } = refusal(error)
       this.onState(state, reason)
-      if (state === 'lost') this.retry()
+      if (retry) this.retry()
       return
     }
     if (this.stopped || generation !== this.generation) {
@@ -124,9 +129,9 @@ export class RemoteLive {
     this.stopFrames = frameCounter(this.video, () => {
       this.frames += 1
       this.lastFrameAt = performance.now()
-      if (this.failures || this.frames === 1 || this.video.dataset.remoteState !== 'playing') {
+      if (!this.playing) {
+        this.playing = true
         this.failures = 0
-        this.video.dataset.remoteState = 'playing'
         this.onState('playing', '')
       }
     })
@@ -139,7 +144,7 @@ export class RemoteLive {
   private lost(reason: string): void {
     if (this.stopped) return
     this.teardown()
-    this.video.dataset.remoteState = 'lost'
+    this.playing = false
     this.onState('lost', reason)
     this.retry()
   }
