@@ -25,6 +25,13 @@ test('remote live plays on the wall and in the camera view', async ({ page, requ
   const played = await playbackOver(page, 'figure.tile[data-camera="cam1"] video', 4000)
   expect(played.frames, JSON.stringify(played)).toBeGreaterThan(20)
   expect(played.advanced, JSON.stringify(played)).toBeGreaterThan(2)
+  // Capture (the part's first frame at the recorder, #EXT-X-PROGRAM-DATE-TIME) to display.
+  const latencyS = await tile
+    .locator('video')
+    .evaluate((v) => (v as HTMLVideoElement & { skycamRemote: { latencyS(): number | null } }).skycamRemote.latencyS())
+  console.log(`remote live latency (capture to display): ${latencyS} s`)
+  expect(latencyS).not.toBeNull()
+  expect(latencyS!).toBeLessThan(6)
   expect(links.length).toBeGreaterThan(0)
   // Every visible tile of the wall plays (substreams, one media session each).
   for (const camera of ['cam2', 'cam3', 'cam4']) {
@@ -148,6 +155,10 @@ test('event thumbnails show and a clip downloads remotely, and the relay stores 
     await thumb.evaluate(async (img: HTMLImageElement) => Array.from(new Uint8Array(await (await fetch(img.src)).arrayBuffer()))),
   )
   expect(jpeg.subarray(0, 2).toString('hex')).toBe('ffd8')
+  // The event's clip plays through the relay too (a remote playback of its recorded range).
+  await page.locator('ul.events li button:has(img[src^="blob:"])').first().click()
+  const eventClip = page.locator('video[aria-label="Event clip"]')
+  await expect.poll(() => eventClip.evaluate((v) => (v as HTMLVideoElement).currentTime), { timeout: 45_000 }).toBeGreaterThan(1)
 
   // The clip: one sealed object, opened and saved by the browser, the recorder's very bytes.
   await page.getByRole('link', { name: 'Clips' }).click()

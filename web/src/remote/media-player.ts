@@ -140,6 +140,12 @@ export class RemoteLive {
     }, WATCH_MS)
   }
 
+  /** Seconds from the shown frame's arrival at the recorder (its part's program date) to now. */
+  latencyS(): number | null {
+    const shown = this.hls?.playingDate?.getTime()
+    return shown ? (Date.now() - shown) / 1000 : null
+  }
+
   /** Tear the session down and start a new one after a backoff. */
   private lost(reason: string): void {
     if (this.stopped) return

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest'
 import raw from '../../../docs/ref/remote-media-vectors.json?raw'
 import { b64url, hex, unhex } from './bytes'
-import { liveStart, parsePlaylist, RelayLinks } from './media'
+import { liveStart, type MediaSession, parsePlaylist, RelayLinks } from './media'
+import { MEDIA_ORIGIN, nameOf } from './media-loader'
 import { importSealKey, mediaAad, openSealed, SealError, thumbnailAad } from './sealed'
 
 interface Vector {
@@ -110,5 +111,16 @@ describe('remote playlists', () => {
     await links.links(['m/p4'])
     await links.links(['m/p4'])
     expect(asked.length).toBe(3)
+  })
+})
+
+describe('the hls.js loader', () => {
+  it('maps only its own session\'s URLs to object names', () => {
+    const session = { msid: 'AAECAwQFBgcICQoLDA0ODw' } as MediaSession
+    expect(nameOf(session, `${MEDIA_ORIGIN}/AAECAwQFBgcICQoLDA0ODw/p00000041.m4s`)).toBe('p00000041.m4s')
+    expect(nameOf(session, `${MEDIA_ORIGIN}/AAECAwQFBgcICQoLDA0ODw/index.m3u8?_HLS_msn=3`)).toBe('index.m3u8')
+    expect(() => nameOf(session, `${MEDIA_ORIGIN}/BBECAwQFBgcICQoLDA0ODw/p00000041.m4s`)).toThrow('not an object of this media session')
+    expect(() => nameOf(session, `${MEDIA_ORIGIN}/AAECAwQFBgcICQoLDA0ODw/../x/p1.m4s`)).toThrow()
+    expect(() => nameOf(session, 'https://example.org/AAECAwQFBgcICQoLDA0ODw/p00000041.m4s')).toThrow()
   })
 })
