@@ -4,7 +4,7 @@ waiting, now that reconciliation walks the store beside capture instead of befor
     .venv/bin/python bench/launch.py --json bench/out/launch.json        # 10 cameras x 30 days
     .venv/bin/python bench/launch.py --smoke                             # 2 x 1 day, for CI
 
-The store is the API benchmark's (bench/api_data.py: 2.6 M rows, each with its file), built on
+The store is the API benchmark's (bench/api/data.py: 2.6 M rows, each with its file), built on
 first use and cached under bench/out/api-data. One simulated camera (`SimCluster`, `motion`
 scene) records as the store's first camera; per repeat the real recorder is launched
 (`skycam recorder --config ...`, a process of its own) and the bench polls the camera's current
@@ -38,8 +38,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repository
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.api_data import StoreFacts, ensure_store
-from bench.output import emit_figures
+from bench.api.data import StoreFacts, ensure_store
+from bench.output import add_output_arguments, emit_figures, environment
 from recorder.site import INDEX_DB as INDEX_FILE
 from recorder.storage.layout import SegmentLayout
 from sim import CameraSpec, SimCluster
@@ -166,10 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cameras", type=int, default=10)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--smoke", action="store_true", help="2 cameras x 1 day, one launch")
     parser.add_argument("--out", type=Path, default=OUT, help="where the store is cached")
-    parser.add_argument("--json", type=Path, help="write the figures here")
+    add_output_arguments(parser, "2 cameras x 1 day, one launch")
     args = parser.parse_args(argv)
+    env = environment()
     if args.smoke:
         args.cameras, args.days, args.repeat = 2, 1, 1
     data_dir, facts = ensure_store(args.out / "api-data", args.cameras, args.days)
@@ -198,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         "runs": runs,
         "launch_to_first_packet_s": statistics.median(r["launch_to_first_packet_s"] for r in runs),
         "walk_s": statistics.median(r["walk_s"] for r in runs),
+        "smoke": args.smoke,
+        "environment": env,
     }
     emit_figures(result, args.json, indent=1)
     return 0

@@ -38,6 +38,7 @@ import numpy as np
 import psutil
 
 from bench.motion_scenes import BenchCamera, Detected, Score, cost_scene, scene_set, score
+from bench.output import add_output_arguments, environment, write_json
 from recorder.capture.opener import PyAVStreamOpener
 from recorder.clock import SystemClock
 from recorder.config import parse_config
@@ -345,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--json", type=Path, metavar="OUT", help="write the results here")
+    add_output_arguments(parser, "accuracy over 20 s, cost at 1 camera over one 3 s window")
     parser.add_argument("--cameras", default="1,4,10", help="camera counts for the cost runs")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of a cost window")
     parser.add_argument("--windows", type=int, default=3, help="cost windows per run (median)")
@@ -359,8 +360,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         return child(args.child, args.url)
+    if args.smoke:
+        args.loop, args.cameras, args.windows, args.seconds = 20.0, "1", 1, 3.0
     counts = [int(n) for n in args.cameras.split(",")]
-    result: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}}
+    result: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count()},
+        "smoke": args.smoke,
+        "environment": environment(),
+    }
     if not args.skip_accuracy:
         cameras = scene_set()
         with SimCluster([c.spec for c in cameras]) as cluster:
@@ -377,9 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         result["cpu_at_cameras"] = by_count
     result["targets"] = TARGETS
     result["targets_met"] = _targets_met(result)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    write_json(result, args.json, indent=1)
     print(json.dumps(result["targets_met"]))
     return 0
 

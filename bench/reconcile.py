@@ -3,7 +3,7 @@ agree on a full store, before any camera records.
 
     .venv/bin/python bench/reconcile.py --json bench/out/reconcile.json
 
-The store is the API benchmark's (bench/api_data.py: 10 cameras x 30 days of 10 s segments,
+The store is the API benchmark's (bench/api/data.py: 10 cameras x 30 days of 10 s segments,
 2.6 M rows, each with its file), built on first use and cached under bench/out/api-data. It is
 consistent, so every run walks everything and changes nothing: the figure is the walk itself.
 Each repeat opens the index and runs `Reconciler.run` in this process; wall and CPU time are
@@ -23,13 +23,14 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repository
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.api_data import ensure_store
-from bench.output import emit_figures
+from bench.api.data import ensure_store
+from bench.output import add_output_arguments, emit_figures, environment
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.reconcile import Reconciler
 from recorder.storage.sqlite_index import SqliteSegmentIndex
 
 OUT = Path(__file__).resolve().parent / "out"
+SMOKE = "2 cameras x 1 day, one walk"
 
 
 async def reconcile_once(data_dir: Path) -> dict[str, Any]:
@@ -48,9 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cameras", type=int, default=10)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--out", type=Path, default=OUT, help="where the store is cached")
+    add_output_arguments(parser, SMOKE)
     args = parser.parse_args(argv)
-    data_dir, facts = ensure_store(OUT / "api-data", args.cameras, args.days)
+    if args.smoke:
+        args.cameras, args.days, args.repeat = 2, 1, 1
+    env = environment()
+    data_dir, facts = ensure_store(args.out / "api-data", args.cameras, args.days)
     runs = [asyncio.run(reconcile_once(data_dir)) for _ in range(args.repeat)]
     result = {
         "rows": facts.rows,
@@ -59,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         "runs": runs,
         "wall_s": statistics.median(r["wall_s"] for r in runs),
         "cpu_s": statistics.median(r["cpu_s"] for r in runs),
-        "rows_per_s": round(facts.rows / statistics.median(r["wall_s"] for r in runs)),
+        "rows_per_s": round(facts.rows / max(statistics.median(r["wall_s"] for r in runs), 0.01)),
+        "smoke": args.smoke,
+        "environment": env,
     }
     emit_figures(result, args.json, indent=1)
     return 0

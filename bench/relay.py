@@ -43,7 +43,7 @@ import psutil
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from bench.output import emit_figures
+from bench.output import add_output_arguments, emit_figures, environment
 from cloud.chalicelib.ids import b64url
 from cloud.chalicelib.recorders.identity import connect_message, recorder_id_for
 from cloud.local.process import RelayChild
@@ -215,7 +215,7 @@ def idle_cost_per_month(idle: dict[str, float]) -> dict[str, float]:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="relay-bench-"))
-    out: dict[str, Any] = {"smoke": args.smoke}
+    out: dict[str, Any] = {"smoke": args.smoke, "environment": environment()}
     relay = Relay(root / "many", idle_s=600, max_s=7200).start()
     try:
         warm, _ = await connect_many(relay, 5, 5)  # imports, pools and caches: not per recorder
@@ -281,8 +281,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", type=Path, help="write the figures here")
-    parser.add_argument("--smoke", action="store_true", help="small and quick (CI)")
+    add_output_arguments(parser, "50 recorders, 10 for the restart, half a scaled hour idle")
     parser.add_argument("--recorders", type=int, default=1000)
     parser.add_argument("--parallel", type=int, default=32, help="connects in flight")
     parser.add_argument("--restart-recorders", type=int, default=100)

@@ -19,6 +19,7 @@ if __package__:  # imported as cloud.app: tests and the local relay host
     from .chalicelib import errors, wiring
     from .chalicelib.accounts.service import RELAY_ADMIN, Account, TokenPair
     from .chalicelib.config import load_config
+    from .chalicelib.edge import EdgeCheck, secrets_manager_edge_secret
     from .chalicelib.privacy import quiet_payload_loggers
     from .chalicelib.tunnel.sender import ChaliceSender
 else:  # deployed: Chalice puts app.py and chalicelib/ side by side at the Lambda root
@@ -29,6 +30,10 @@ else:  # deployed: Chalice puts app.py and chalicelib/ side by side at the Lambd
         TokenPair,
     )
     from chalicelib.config import load_config  # type: ignore[import-not-found,no-redef]
+    from chalicelib.edge import (  # type: ignore[import-not-found,no-redef]
+        EdgeCheck,
+        secrets_manager_edge_secret,
+    )
     from chalicelib.privacy import (  # type: ignore[import-not-found,no-redef]
         quiet_payload_loggers,
     )
@@ -40,6 +45,7 @@ app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.websocket_api.session = boto3.session.Session()
 
 _relay: wiring.Relay | None = None
+_edge: EdgeCheck | None = None
 
 
 def relay() -> wiring.Relay:
@@ -52,8 +58,21 @@ def relay() -> wiring.Relay:
 
 def install_relay(built: wiring.Relay | None) -> None:
     """Use services built elsewhere (the local host, tests with a fake clock); None resets."""
-    global _relay
-    _relay = built
+    global _relay, _edge
+    _relay, _edge = built, None
+
+
+def edge() -> EdgeCheck:
+    """Whether to believe a request's CloudFront viewer address (chalicelib/edge.py)."""
+    global _edge
+    if _edge is None:
+        secret_id = relay().config.edge_secret
+        if not secret_id:
+            _edge = EdgeCheck(None)
+        else:
+            client = boto3.session.Session().client("secretsmanager")
+            _edge = EdgeCheck(secrets_manager_edge_secret(client, secret_id))
+    return _edge
 
 
 def _errors(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -87,8 +106,9 @@ def _body() -> dict[str, Any]:
 
 
 def _address() -> str:
-    identity = _request().context.get("identity") or {}
-    return str(identity.get("sourceIp") or "unknown")
+    request = _request()
+    identity = request.context.get("identity") or {}
+    return edge().address(request.headers, str(identity.get("sourceIp") or "unknown"))
 
 
 def _account() -> Account:
@@ -171,6 +191,27 @@ def me() -> dict[str, Any]:
 def ticket() -> dict[str, Any]:
     ticket_id, expires = relay().tickets.issue(_account().id)
     return {"ticket": ticket_id, "expires_at": expires}
+
+
+# -- what the PWA needs to know about this relay ----------------------------------------------
+
+# API Gateway closes a WebSocket connection after 2 hours; the device rolls over before.
+WEBSOCKET_CONNECTION_MAX_S = 7200
+
+
+@app.route("/.well-known/skycam-relay", methods=["GET"])
+@_errors
+def relay_info() -> Response:
+    """`{websocket, max_connection_s}`, as the local host answers it (cloud/local/web.py): on
+    AWS the PWA is served by CloudFront, which forwards this path here. Public: it names only
+    the WebSocket endpoint, which anyone can resolve anyway."""
+    websocket = relay().config.websocket_url
+    if not websocket:
+        raise errors.NotFound("this relay does not name its WebSocket URL")
+    return Response(
+        body={"websocket": websocket, "max_connection_s": WEBSOCKET_CONNECTION_MAX_S},
+        headers={"Content-Type": "application/json", "Cache-Control": "no-cache"},
+    )
 
 
 # -- remote media ------------------------------------------------------------------------------

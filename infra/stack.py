@@ -2,8 +2,9 @@
 
 Each component is a Construct that makes its resources and exposes them; none grants anything.
 Here the relay's Lambda role receives exactly what the relay's adapters call: item reads and
-writes on its table (no scans, no table management), object reads and writes in the media bucket,
-reads of its secrets, and posting to its own WebSocket connections.
+writes on its table (no scans, no table management), the object reads and writes its presigned
+URLs stand for under the media bucket's two prefixes, reads of its secrets, and posting to its
+own WebSocket connections.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from cloud.chalicelib.config import RelayConfig
 
 from .components.alarms import RelayAlarms
 from .components.data import RelayData
-from .components.media import MediaStorage
+from .components.media import MEDIA_SESSIONS_PREFIX, THUMBNAILS_PREFIX, MediaStorage
 from .components.relay import API_STAGE, REST_API_NAME, RelayApi
 from .components.secrets import RelaySecrets
 from .components.web import WebDistribution
 from .nag import acknowledge
-from .relay_settings import relay_environment
+from .relay_settings import env_name, relay_environment
 from .stages import Stage
 
 RELAY_SOURCE = Path(__file__).resolve().parent.parent / "cloud"
@@ -37,8 +38,13 @@ TABLE_ACTIONS = (
     "dynamodb:DeleteItem",
     "dynamodb:Query",
 )
-# What `S3ObjectStore` calls (presigned GETs are signed with the role's own GetObject right).
-BUCKET_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+# The relay never reads or writes media itself: it presigns. A presigned POST (a recorder's
+# upload) carries the role's PutObject right, a presigned GET (a device's link) its GetObject
+# right, and only under the prefixes the relay names keys in (cloud/chalicelib/media/keys.py).
+# Objects are deleted by the bucket's lifecycle rules, not by the relay: no DeleteObject.
+BUCKET_ACTIONS = ("s3:GetObject", "s3:PutObject")
+BUCKET_PREFIXES = (MEDIA_SESSIONS_PREFIX, THUMBNAILS_PREFIX)
+DAY_S = 86400
 
 
 class RelayStack(cdk.Stack):
@@ -78,7 +84,13 @@ class RelayStack(cdk.Stack):
             bucket=self.media.bucket.bucket_name,
             signing_secret=self.secrets.signing_secret.secret_arn,
             vapid_secret=self.secrets.vapid_secret.secret_arn,
+            edge_secret=self.secrets.edge_secret.secret_arn,
             open_signup=stage.open_signup,
+            push_subject=_push_subject(stage),
+            # What the local host deletes by age, the bucket's lifecycle rules expire here: one
+            # figure each, so the relay's settings say what the bucket does.
+            media_keep_s=stage.media_session_days * DAY_S,
+            thumbnail_keep_s=stage.thumbnail_days * DAY_S,
         )
         self.relay = RelayApi(
             self,
@@ -88,15 +100,28 @@ class RelayStack(cdk.Stack):
             role=self.role,
             log_retention=stage.log_retention,
         )
+        # The relay's own WebSocket URL exists only with its API: set once the construct is made
+        # (it answers it at /.well-known/skycam-relay, which CloudFront forwards to it).
+        self.relay_config = replace(self.relay_config, websocket_url=self.relay.websocket_url)
+        self.relay.add_environment(env_name("websocket_url"), self.relay_config.websocket_url)
         self.web = WebDistribution(
             self,
             "Web",
             media_bucket=self.media.bucket,
             media_public_key_pem=self.secrets.cloudfront_public_key_pem,
-            api_origins=[_origin(self.relay.rest_url), _origin(self.relay.websocket_url)],
+            api_domain=self.relay.rest_domain,
+            api_stage=API_STAGE,
+            edge_secret=self.secrets.edge_secret,
+            connect_sources=[
+                _origin(self.relay.websocket_url),
+                # Presigned GETs: botocore names the global virtual host; the regional one too.
+                f"https://{self.media.bucket.bucket_domain_name}",
+                f"https://{self.media.bucket.bucket_regional_domain_name}",
+            ],
             access_logs=self.media.access_logs,
             removal_policy=stage.removal_policy,
         )
+        self.public_url = f"https://{self.web.distribution.distribution_domain_name}"
         self.alarms = RelayAlarms(
             self,
             "Alarms",
@@ -115,11 +140,13 @@ class RelayStack(cdk.Stack):
         self.data.table.grant(self.role, *TABLE_ACTIONS)
         self.role.add_to_policy(
             iam.PolicyStatement(
-                actions=list(BUCKET_ACTIONS), resources=[self.media.bucket.arn_for_objects("*")]
+                actions=list(BUCKET_ACTIONS),
+                resources=[self.media.bucket.arn_for_objects(f"{p}*") for p in BUCKET_PREFIXES],
             )
         )
         for secret in (
             self.secrets.signing_secret,
+            self.secrets.edge_secret,
             self.secrets.vapid_secret,
             self.secrets.cloudfront_secret,
         ):
@@ -140,12 +167,13 @@ class RelayStack(cdk.Stack):
         )
         policy = self.role.node.find_child("DefaultPolicy")
         media_objects = self.resolve(self.media.bucket.bucket_arn)["Fn::GetAtt"][0]
-        acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::<{media_objects}.Arn>/*]",
-            "Media objects are named per recorder, camera and session at run time; the role "
-            "may read, write and delete objects of this one bucket, nothing else of it",
-        )
+        for prefix in BUCKET_PREFIXES:
+            acknowledge(
+                policy,
+                f"AwsSolutions-IAM5[Resource::<{media_objects}.Arn>/{prefix}*]",
+                "Media objects are named per recorder, camera and session at run time; the role "
+                f"may presign reads and writes under {prefix} of this one bucket, nothing else",
+            )
         for method in ("POST", "DELETE"):
             acknowledge(
                 policy,
@@ -157,9 +185,12 @@ class RelayStack(cdk.Stack):
 
     def _outputs(self) -> None:
         outputs = {
-            "RelayUrl": self.relay.rest_url,
+            # The relay's public address (the recorder's `[relay] url`): the PWA, its REST API
+            # under /v1 and the invitation links all name it.
+            "RelayUrl": self.public_url,
             "RelayWebSocketUrl": self.relay.websocket_url,
-            "PwaUrl": f"https://{self.web.distribution.distribution_domain_name}/",
+            "PwaUrl": f"{self.public_url}/",
+            "ApiUrl": self.relay.rest_url,
             "SiteBucket": self.web.site_bucket.bucket_name,
             "DistributionId": self.web.distribution.distribution_id,
             "MediaBucket": self.media.bucket.bucket_name,
@@ -171,6 +202,15 @@ class RelayStack(cdk.Stack):
         }
         for name, value in outputs.items():
             cdk.CfnOutput(self, name, value=value)
+
+
+def _push_subject(stage: Stage) -> str:
+    """VAPID's `sub`: a contact push services can reach (some refuse a made-up one)."""
+    if stage.alarm_email:
+        return f"mailto:{stage.alarm_email}"
+    if stage.pwa_domain:
+        return f"https://{stage.pwa_domain}"
+    return RelayConfig.push_subject
 
 
 def _origin(url: str) -> str:

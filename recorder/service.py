@@ -22,7 +22,6 @@ from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from recorder.accounts.db import SiteDatabase
 from recorder.cameras.fleet import CameraFleet, default_opener
 from recorder.cameras.pipeline import InFlight, RecordingPipeline
 from recorder.cameras.registry import CameraRegistry
@@ -32,6 +31,7 @@ from recorder.clock import Clock, SystemClock
 from recorder.config import CameraConfig, RecorderConfig
 from recorder.motion.service import MotionService, motion_only_retention
 from recorder.site import Site
+from recorder.site_db import SiteDatabase
 from recorder.storage.capacity import CapacityProbe, StatvfsProbe
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout

@@ -50,12 +50,12 @@ def write_config(
 
 
 async def _fresh_admin_password(data_dir: Path) -> str:
-    from recorder.accounts.db import SiteDatabase
     from recorder.accounts.model import Role
     from recorder.accounts.passwords import generate_password
     from recorder.accounts.store import AccountStore
     from recorder.clock import SystemClock
     from recorder.site import Site
+    from recorder.site_db import SiteDatabase
 
     password = generate_password()
     async with SiteDatabase(Site(data_dir).site_db) as db:

@@ -85,6 +85,14 @@ class RelayConfig:
     the bucket's lifecycle rule, in days)."""
     thumbnail_keep_s: int = 30 * 86400
     """Local host: thumbnails are deleted this long after they were written."""
+    websocket_url: str = ""
+    """The WebSocket URL devices connect to, answered at `GET /.well-known/skycam-relay` (AWS:
+    the WebSocket API's stage URL, set by infra/; the local host answers with its own listener).
+    Empty: that route answers 404."""
+    edge_secret: str = ""
+    """Secrets Manager id (AWS) of the string the CloudFront distribution adds to each request it
+    forwards (`X-SkyCam-Edge`): only such a request's `CloudFront-Viewer-Address` is taken as
+    the client's address (throttling, audit). Empty (the local host): the source address."""
 
 
 _ENV_NAMES = {f"{PREFIX}{f.name.upper()}": f for f in fields(RelayConfig)}
@@ -120,6 +128,8 @@ def load_config(env: Mapping[str, str]) -> RelayConfig:
     worst += (config.push_attempts - 1) * config.push_backoff_cap_s
     if config.storage == "dynamodb" and worst > LAMBDA_BUDGET_S:
         raise ConfigError(f"push tries could take {worst} s, over the Lambda's {LAMBDA_BUDGET_S} s")
+    if config.websocket_url and not config.websocket_url.startswith(("wss://", "ws://")):
+        raise ConfigError(f"{PREFIX}WEBSOCKET_URL must be a wss:// or ws:// URL")
     if not config.push_subject.startswith(("mailto:", "https://")):
         raise ConfigError(f"{PREFIX}PUSH_SUBJECT must be a mailto: or https: URL")
     return config

@@ -30,7 +30,7 @@ REST_API_NAME = "skycam-relay"
 
 class RelayApi(Construct):
     """Exposes `chalice`, `function_names` (logical name -> deployed name), `rest_api_id`,
-    `websocket_api_id`, `rest_url` and `websocket_url`."""
+    `websocket_api_id`, `rest_domain`, `rest_url` and `websocket_url`."""
 
     def __init__(
         self,
@@ -88,5 +88,14 @@ class RelayApi(Construct):
         self.rest_api_id = self.chalice.get_resource("RestAPI").ref
         self.websocket_api_id = self.chalice.get_resource("WebsocketAPI").ref
         host = f"execute-api.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}"
-        self.rest_url = f"https://{self.rest_api_id}.{host}/{API_STAGE}/"
-        self.websocket_url = f"wss://{self.websocket_api_id}.{host}/{API_STAGE}/"
+        self.rest_domain = f"{self.rest_api_id}.{host}"
+        self.rest_url = f"https://{self.rest_domain}/{API_STAGE}/"
+        self.websocket_url = f"wss://{self.websocket_api_id}.{host}/{API_STAGE}"
+
+    def add_environment(self, name: str, value: str) -> None:
+        """Set one more variable on every function: for values only known once the APIs exist
+        (their own URLs), which `environment` cannot carry at construction."""
+        for function in FUNCTIONS:
+            resource = self.chalice.get_resource(function)
+            assert isinstance(resource, cdk.CfnResource)
+            resource.add_property_override(f"Environment.Variables.{name}", value)

@@ -1,6 +1,9 @@
 """The relay's secrets, all generated at deploy time: nothing secret is in code or templates.
 
 - the token-signing key: a Secrets Manager generated string (64 characters);
+- the edge key: a generated string (48 characters) the CloudFront distribution adds to each
+  request it forwards to the REST API, through a CloudFormation dynamic reference (the template
+  names the secret, not its value), so the relay believes only CloudFront's viewer address;
 - the VAPID key pair (ECDSA P-256) and the CloudFront signing key pair (RSA 2048): KMS's
   GenerateDataKeyPair, called by a small inline Lambda (lambda_src/keypair.py) that writes the
   private key into its secret as PEM and hands CloudFormation only the public key.
@@ -27,14 +30,15 @@ KEYPAIR_RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 _NO_ROTATION = (
     "Rotated by redeploying a new secret (docs/DEPLOYMENT.md): the signing key would end every "
-    "session, and a key pair's public half lives in CloudFront and in every push subscription, so "
-    "an automatic rotation Lambda would break them"
+    "session, the edge key is copied into CloudFront only by a deploy, and a key pair's public "
+    "half lives in CloudFront and in every push subscription, so an automatic rotation Lambda "
+    "would break them"
 )
 
 
 class RelaySecrets(Construct):
-    """Exposes `key` (KMS), `signing_secret`, `vapid_secret`, `vapid_public_key_pem`,
-    `cloudfront_secret` and `cloudfront_public_key_pem`."""
+    """Exposes `key` (KMS), `signing_secret`, `edge_secret`, `vapid_secret`,
+    `vapid_public_key_pem`, `cloudfront_secret` and `cloudfront_public_key_pem`."""
 
     def __init__(
         self,
@@ -62,6 +66,17 @@ class RelaySecrets(Construct):
             ),
             removal_policy=removal_policy,
         )
+        self.edge_secret = secretsmanager.Secret(
+            self,
+            "EdgeKey",
+            description="SkyCam relay edge key: CloudFront's proof to the REST API "
+            "(generated at deploy)",
+            encryption_key=self.key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=48, exclude_punctuation=True
+            ),
+            removal_policy=removal_policy,
+        )
         self._keypair_fn = self._keypair_function(log_retention)
         self.vapid_secret, self.vapid_public_key_pem = self._key_pair(
             "Vapid", "ECC_NIST_P256", "VAPID key pair for Web Push", removal_policy
@@ -69,7 +84,12 @@ class RelaySecrets(Construct):
         self.cloudfront_secret, self.cloudfront_public_key_pem = self._key_pair(
             "CloudFrontKey", "RSA_2048", "CloudFront signed-cookie key pair", removal_policy
         )
-        for secret in (self.signing_secret, self.vapid_secret, self.cloudfront_secret):
+        for secret in (
+            self.signing_secret,
+            self.edge_secret,
+            self.vapid_secret,
+            self.cloudfront_secret,
+        ):
             acknowledge(secret, "AwsSolutions-SMG4", _NO_ROTATION)
 
     def _keypair_function(self, log_retention: logs.RetentionDays) -> lambda_.Function:

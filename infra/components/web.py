@@ -2,10 +2,17 @@
 
 The PWA's files sit in a private bucket read through origin access control; every answer carries
 security headers (HSTS, a CSP that lets the PWA talk only to itself and the relay's APIs, no
-framing, no sniffing). Remote media (`media/*`) and event thumbnails (`thumbnails/*`) are paths of
-the same distribution, served from the media bucket only with CloudFront signed cookies checked
-against a key group whose private key lives in Secrets Manager. One origin for the PWA and its
-media means the cookies are first-party and no CORS preflight sits in front of each part.
+framing, no sniffing). The relay's REST API answers on the same origin: `/v1/*` and
+`/.well-known/skycam-relay` go to API Gateway (nothing cached, every viewer header but Host
+forwarded), so the PWA calls `/v1/...` as it does on the local relay host, invitation links name
+this one address, and the PWA learns the WebSocket URL from the relay itself. Those requests
+carry the edge key (components/secrets.py), so the relay takes the viewer's address from
+CloudFront's header and not from anyone's. Remote media
+(`media/*`) and event thumbnails (`thumbnails/*`) are paths of the same distribution, served from
+the media bucket only with CloudFront signed cookies checked against a key group whose private key
+lives in Secrets Manager (the relay signs presigned S3 GETs for now: docs/ref/remote-media.md).
+Other paths are the PWA's files; a path without a file extension is one of the app's routes
+(history mode) and gets the app shell, rewritten at the edge so API errors stay errors.
 """
 
 from __future__ import annotations
@@ -16,14 +23,31 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
+
+from cloud.chalicelib.edge import EDGE_HEADER
 
 from ..nag import acknowledge
 from .media import MEDIA_SESSIONS_PREFIX, THUMBNAILS_PREFIX
 
+RELAY_PATHS = ("/v1/*", "/.well-known/skycam-relay")
+"""Paths of the distribution that the relay's REST API answers."""
 
-def content_security_policy(api_origins: Sequence[str]) -> str:
-    connect = " ".join(["'self'", *api_origins])
+# CloudFront Functions (cloudfront-js-2.0) on the PWA's behavior: an app route gets the shell.
+APP_SHELL_FUNCTION = """function handler(event) {
+  var request = event.request;
+  var last = request.uri.split('/').pop();
+  if (last.indexOf('.') === -1) {
+    request.uri = '/index.html';
+  }
+  return request;
+}
+"""
+
+
+def content_security_policy(connect_sources: Sequence[str]) -> str:
+    connect = " ".join(["'self'", *connect_sources])
     return (
         "default-src 'self'; "
         f"connect-src {connect}; "
@@ -34,7 +58,8 @@ def content_security_policy(api_origins: Sequence[str]) -> str:
 
 
 class WebDistribution(Construct):
-    """Exposes `site_bucket`, `distribution`, `key_group`, `public_key` and `headers`."""
+    """Exposes `site_bucket`, `distribution`, `app_shell`, `key_group`, `public_key` and
+    `headers`."""
 
     def __init__(
         self,
@@ -43,7 +68,10 @@ class WebDistribution(Construct):
         *,
         media_bucket: s3.IBucket,
         media_public_key_pem: str,
-        api_origins: Sequence[str],
+        api_domain: str,
+        api_stage: str,
+        edge_secret: secretsmanager.ISecret,
+        connect_sources: Sequence[str],
         access_logs: s3.IBucket,
         removal_policy: cdk.RemovalPolicy,
     ) -> None:
@@ -78,7 +106,7 @@ class WebDistribution(Construct):
                     referrer_policy=cloudfront.HeadersReferrerPolicy.NO_REFERRER, override=True
                 ),
                 content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
-                    content_security_policy=content_security_policy(api_origins), override=True
+                    content_security_policy=content_security_policy(connect_sources), override=True
                 ),
             ),
         )
@@ -98,6 +126,31 @@ class WebDistribution(Construct):
             trusted_key_groups=[self.key_group],
             response_headers_policy=self.headers,
         )
+        relay_origin = origins.HttpOrigin(
+            api_domain,
+            origin_path=f"/{api_stage}",
+            protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+            origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+            # A dynamic reference: CloudFormation resolves it, the template holds only its name.
+            custom_headers={EDGE_HEADER: edge_secret.secret_value.unsafe_unwrap()},
+        )
+        relay_behavior = cloudfront.BehaviorOptions(
+            origin=relay_origin,
+            viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+            allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+            # Nothing cached; with caching off, this policy forwards Authorization too, and
+            # API Gateway needs its own Host header.
+            cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+            origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+            response_headers_policy=self.headers,
+        )
+        self.app_shell = cloudfront.Function(
+            self,
+            "AppShell",
+            code=cloudfront.FunctionCode.from_inline(APP_SHELL_FUNCTION),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+            comment="SkyCam PWA: an app route (no file extension) gets index.html",
+        )
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
@@ -108,17 +161,18 @@ class WebDistribution(Construct):
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
                 response_headers_policy=self.headers,
+                function_associations=[
+                    cloudfront.FunctionAssociation(
+                        function=self.app_shell,
+                        event_type=cloudfront.FunctionEventType.VIEWER_REQUEST,
+                    )
+                ],
             ),
             additional_behaviors={
+                **{path: relay_behavior for path in RELAY_PATHS},
                 f"{MEDIA_SESSIONS_PREFIX}*": media_behavior,
                 f"{THUMBNAILS_PREFIX}*": media_behavior,
             },
-            # The PWA routes in the browser: unknown paths get the app shell.
-            error_responses=[
-                cloudfront.ErrorResponse(
-                    http_status=404, response_http_status=200, response_page_path="/index.html"
-                )
-            ],
             enable_logging=True,
             log_bucket=access_logs,
             log_file_prefix="cloudfront/",

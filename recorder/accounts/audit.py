@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from recorder.accounts.db import SiteDatabase
 from recorder.clock import Clock
+from recorder.site_db import SiteDatabase
 
 MAX_PAGE = 500
 # `scheme://user:password@host`: the userinfo goes, whatever field a caller puts a URL in.

@@ -6,9 +6,9 @@ import json
 import sqlite3
 from typing import Any
 
-from recorder.accounts.db import SiteDatabase
 from recorder.clock import Clock
 from recorder.errors import IndexFailure
+from recorder.site_db import SiteDatabase
 
 
 class CameraGroupStore:

@@ -35,7 +35,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(data_dir: Path, args: argparse.Namespace) -> str:
-    from recorder.accounts.db import SiteDatabase
     from recorder.accounts.model import Role
     from recorder.accounts.passwords import generate_password
     from recorder.accounts.store import AccountStore
@@ -43,6 +42,7 @@ async def _run(data_dir: Path, args: argparse.Namespace) -> str:
     from recorder.clock import SystemClock
     from recorder.errors import NotFound
     from recorder.site import Site
+    from recorder.site_db import SiteDatabase
 
     async with SiteDatabase(Site(data_dir).site_db) as db:
         accounts = AccountStore(db, SystemClock())

@@ -6,7 +6,6 @@ import asyncio
 import re
 import sqlite3
 
-from recorder.accounts.db import SiteDatabase
 from recorder.accounts.model import Right, Role, User, effective_rights
 from recorder.accounts.passwords import (
     check_strength,
@@ -17,6 +16,7 @@ from recorder.accounts.passwords import (
 from recorder.accounts.revocation import AccessChange, AccessSignal, ChangeKind
 from recorder.clock import Clock
 from recorder.errors import Conflict, InvalidRequest, NotFound
+from recorder.site_db import SiteDatabase
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import jwt
 
-from recorder.accounts.db import SiteDatabase
 from recorder.accounts.revocation import AccessChange, AccessSignal, ChangeKind
 from recorder.clock import Clock
 from recorder.errors import NotAuthenticated
+from recorder.site_db import SiteDatabase
 
 ALGORITHM = "HS256"
 

@@ -26,6 +26,7 @@ from recorder.api.routes import (
     live,
     live_ws,
     onboarding,
+    previews,
     ptz,
     push,
     recordings,
@@ -71,8 +72,8 @@ def create_app(ctx: ApiContext, web_dir: Path | None = WEB_DIST) -> FastAPI:
     )
     app.state.ctx = ctx
     for module in (
-        auth, users, cameras, onboarding, live, live_ws, recordings, events, clips, ptz, system,
-        ws, groups, hooks, relay, push, remote,
+        auth, users, cameras, onboarding, live, live_ws, recordings, previews, events, clips, ptz,
+        system, ws, groups, hooks, relay, push, remote,
     ):  # fmt: skip
         app.include_router(module.router, prefix=PREFIX)
 

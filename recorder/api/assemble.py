@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from recorder.accounts.audit import AuditLog
 from recorder.accounts.bootstrap import FIRST_ADMIN, ensure_first_admin
 from recorder.accounts.camera_groups import CameraGroupStore
-from recorder.accounts.db import SiteDatabase
 from recorder.accounts.revocation import AccessSignal
 from recorder.accounts.secrets import load_or_create_secret, write_secret_file
 from recorder.accounts.store import AccountStore
@@ -45,6 +44,7 @@ from recorder.site import (
     VAPID_KEY,
     Site,
 )
+from recorder.site_db import SiteDatabase
 from recorder.storage.capacity import CapacityProbe
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout

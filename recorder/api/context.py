@@ -23,6 +23,7 @@ from recorder.errors import Unavailable
 from recorder.integrations.store import IntegrationStore
 from recorder.media.clips import ClipService
 from recorder.media.live import LiveStream
+from recorder.media.preview import PreviewCache
 from recorder.motion.model import MAX_PAGE, EventQuery, MotionEvent
 from recorder.motion.service import MotionService
 from recorder.onvif.config import OnvifEndpoint
@@ -67,6 +68,7 @@ class ApiContext:
     groups: CameraGroupStore | None = None  # None: saved camera groups are not available
     push: PushService | None = None  # Web Push; None when [push] enabled = false
     remote: RemoteMediaService | None = None  # remote media through the relay (with a relay)
+    previews: PreviewCache = field(default_factory=PreviewCache)  # timeline scrubbing
 
     def camera(self, camera_id: str) -> CameraConfig:
         return self.cameras.get(camera_id)

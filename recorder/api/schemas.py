@@ -94,6 +94,8 @@ class Bucket(BaseModel):
     start_ms: int
     end_ms: int
     recorded_ms: int
+    motion_ms: int = 0  # time covered by motion events (the density strip)
+    events: int = 0  # events starting in the bucket
 
 
 class BoxOut(BaseModel):

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 
-from recorder.accounts.db import SiteDatabase
 from recorder.clock import Clock
 from recorder.config import CameraConfig, camera_to_dict, parse_camera
 from recorder.errors import ConfigError, Conflict, NotFound
+from recorder.site_db import SiteDatabase
 
 Listener = Callable[[str, CameraConfig | None], Awaitable[None]]  # None: camera deleted
 

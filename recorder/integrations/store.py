@@ -13,10 +13,10 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 
-from recorder.accounts.db import SiteDatabase
 from recorder.clock import Clock
 from recorder.errors import Conflict, InvalidRequest, NotAuthenticated, NotFound, TooManyAttempts
 from recorder.integrations.signature import MAX_REMEMBERED, Signed
+from recorder.site_db import SiteDatabase
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 

@@ -14,11 +14,11 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from recorder.accounts.db import SiteDatabase
 from recorder.clock import Clock
 from recorder.errors import Conflict, InvalidRequest, NotFound, RecorderError
 from recorder.media.clip_export import export_clip
 from recorder.site import Site
+from recorder.site_db import SiteDatabase
 from recorder.storage.index import SegmentIndex
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.model import Protection

@@ -97,6 +97,11 @@ class EventStore(Protocol):
     async def count(self, query: EventQuery) -> int:
         """How many events the query's filters select (its limit and cursor are ignored)."""
 
+    async def spans(self, query: EventQuery, limit: int) -> list[tuple[int, int]]:
+        """(start_ms, end_ms) of the events the query's filters select, oldest first, at most
+        `limit` (the query's own limit and cursor are ignored); an open event ends at its
+        last motion so far. For density strips: no rows to build."""
+
     async def open_events(self) -> list[MotionEvent]:
         """Events without an end (open, or left open by a crash)."""
 
@@ -169,6 +174,16 @@ class SqliteEventStore(SqliteDatabase):
         sql = f"SELECT count(*) FROM events WHERE {' AND '.join(where)}"
         rows = await self._fetch("count events", sql, params)
         return int(rows[0][0])
+
+    async def spans(self, query: EventQuery, limit: int) -> list[tuple[int, int]]:
+        where, params = _filters(query)
+        sql = (
+            f"SELECT start_ms, COALESCE(end_ms, last_motion_ms) FROM events "
+            f"WHERE {' AND '.join(where)} ORDER BY start_ms, id LIMIT :limit"
+        )
+        params["limit"] = limit
+        rows = await self._fetch("read event spans", sql, params)
+        return [(int(a), int(b)) for a, b in rows]
 
     async def open_events(self) -> list[MotionEvent]:
         sql = f"SELECT {_COLUMNS} FROM events WHERE end_ms IS NULL ORDER BY id"

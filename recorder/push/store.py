@@ -13,10 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from recorder.accounts.db import SiteDatabase
 from recorder.clock import Clock
 from recorder.errors import Conflict, NotFound
 from recorder.push.quiet import QuietHours
+from recorder.site_db import SiteDatabase
 
 T = TypeVar("T")
 MAX_PER_USER = 20  # browsers and phones a user may register (the bench raises it)

@@ -39,12 +39,12 @@ async def _invite(config: object, username: str, *, qr: bool) -> str:
 
     import segno
 
-    from recorder.accounts.db import SiteDatabase
     from recorder.accounts.store import AccountStore
     from recorder.clock import SystemClock
     from recorder.config import RecorderConfig
     from recorder.errors import Conflict, NotFound
     from recorder.site import Site
+    from recorder.site_db import SiteDatabase
     from recorder.tunnel.identity import RecorderIdentity
     from recorder.tunnel.invitations import InvitationStore
     from recorder.tunnel.service import make_invitation_link

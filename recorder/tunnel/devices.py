@@ -10,9 +10,9 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from recorder.accounts.db import SiteDatabase
 from recorder.clock import Clock
 from recorder.errors import NotFound
+from recorder.site_db import SiteDatabase
 from recorder.tunnel.errors import EnrollmentFailed
 from recorder.tunnel.identity import b64url
 

@@ -15,9 +15,9 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from recorder.accounts.db import SiteDatabase
 from recorder.clock import Clock
 from recorder.errors import Conflict, InvalidRequest, NotFound
+from recorder.site_db import SiteDatabase
 from recorder.tunnel.errors import EnrollmentFailed
 from recorder.tunnel.identity import b64url, unb64url
 

@@ -12,11 +12,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from recorder.accounts.db import SiteDatabase
 from recorder.api.context import ApiContext
 from recorder.clock import Clock, pause
 from recorder.config import RelayConfig
 from recorder.errors import Conflict
+from recorder.site_db import SiteDatabase
 from recorder.tunnel.broker import SessionBroker
 from recorder.tunnel.client import RelayStatus, TunnelClient
 from recorder.tunnel.devices import Device, DeviceStore

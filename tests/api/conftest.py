@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from recorder.accounts.db import SiteDatabase
 from recorder.accounts.model import Right, Role
 from recorder.api.assemble import ApiParts, assemble_api
 from recorder.api.server import ApiServer
@@ -31,6 +30,7 @@ from recorder.motion.analysis import Box
 from recorder.motion.model import EventSource, MotionEvent
 from recorder.motion.service import MotionService
 from recorder.motion.thumbnails import ThumbnailStore
+from recorder.site_db import SiteDatabase
 from recorder.storage.capacity import StatvfsProbe
 from recorder.storage.layout import SegmentLayout
 from recorder.storage.model import NewSegment, Segment

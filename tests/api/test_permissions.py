@@ -17,6 +17,7 @@ QUERIES = {
     "/playback.m3u8": RANGE,
     "/calendar": "start=2023-11-01&end=2023-11-30",
     "/seek": f"t={T0 + 5_000}",
+    "/preview.jpg": f"t={T0 + 5_000}",
 }
 
 
@@ -69,8 +70,16 @@ async def test_a_viewer_without_the_camera_gets_403_everywhere_on_it(api: Api) -
 @pytest.mark.parametrize(
     ("granted", "allowed", "refused"),
     [
-        ({Right.LIVE}, ["/snapshot.jpg", "/status"], ["/playback.m3u8", "/timeline", "/seek"]),
-        ({Right.PLAYBACK}, ["/playback.m3u8", "/timeline", "/seek"], ["/snapshot.jpg"]),
+        (
+            {Right.LIVE},
+            ["/snapshot.jpg", "/status"],
+            ["/playback.m3u8", "/timeline", "/seek", "/preview.jpg"],
+        ),
+        (
+            {Right.PLAYBACK},
+            ["/playback.m3u8", "/timeline", "/seek", "/preview.jpg"],
+            ["/snapshot.jpg"],
+        ),
     ],
 )
 async def test_rights_are_checked_one_by_one(

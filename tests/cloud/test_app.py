@@ -117,6 +117,54 @@ def test_recorder_connect_needs_a_fresh_signed_challenge(client: Client) -> None
     assert post(client, "/v1/recorders/challenge", {"recorder_id": "NOPE"}).status_code == 400
 
 
+def test_well_known_path_names_the_websocket_api_for_the_pwa(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On AWS, CloudFront forwards /.well-known/skycam-relay here (infra/components/web.py);
+    the answer is the local host's (cloud/local/web.py), with API Gateway's connection cap."""
+    wss = "wss://abc123.execute-api.us-east-1.amazonaws.com/api"
+    monkeypatch.setenv("SKYCAM_RELAY_WEBSOCKET_URL", wss)
+    reply = client.http.get("/.well-known/skycam-relay")
+    assert reply.status_code == 200, reply.body
+    assert reply.json_body == {"websocket": wss, "max_connection_s": 7200}
+    # The PWA takes only a JSON answer as a relay's (a recorder answers this path with HTML).
+    assert reply.headers["Content-Type"] == "application/json"
+    assert reply.headers["Cache-Control"] == "no-cache"
+
+
+def test_well_known_path_without_a_websocket_url_is_a_404_with_a_reason(client: Client) -> None:
+    reply = client.http.get("/.well-known/skycam-relay")
+    assert reply.status_code == 404
+    assert reply.json_body["error"] == "not_found"
+    assert "WebSocket" in reply.json_body["reason"]
+
+
+def test_viewer_address_is_believed_only_with_the_edge_secret(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind CloudFront the source address is an edge server's; the viewer's comes in a
+    header anyone could send, so it counts only with the distribution's secret header."""
+    edge_secret = "e" * 48
+    boto3.client("secretsmanager").create_secret(Name="relay-edge", SecretString=edge_secret)
+    monkeypatch.setenv("SKYCAM_RELAY_EDGE_SECRET", "relay-edge")
+    attempts = [
+        {"CloudFront-Viewer-Address": "203.0.113.7:44310", "X-SkyCam-Edge": edge_secret},
+        {"CloudFront-Viewer-Address": "198.51.100.9:1000", "X-SkyCam-Edge": "x" * 48},
+        {"CloudFront-Viewer-Address": "2001:db8::5:443", "X-SkyCam-Edge": edge_secret},
+        {"CloudFront-Viewer-Address": "198.51.100.10:1000"},
+        {},
+    ]
+    wrong = json.dumps({"email": "nobody@example.com", "password": "not the password"})
+    for headers in attempts:
+        reply = client.http.post("/v1/auth/login", headers={**ADDR_HEADERS, **headers}, body=wrong)
+        assert reply.status_code == 401, reply.body
+    entries = relay_app.relay().console.audit(None, 20)
+    addresses = [e["address"] for e in entries if e["kind"] == "login_failed"][::-1]
+    source = addresses[-1]  # API Gateway's own (the test client's)
+    assert source not in ("203.0.113.7", "2001:db8::5")
+    assert addresses == ["203.0.113.7", source, "2001:db8::5", source, source]
+
+
 def test_ping_is_answered_with_pong(client: Client) -> None:
     key = RecorderKey()
     connect_recorder(client, key, "rec-1")

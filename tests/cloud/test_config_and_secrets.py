@@ -23,6 +23,10 @@ def test_settings_parse_and_reject_unknown_names() -> None:
         load_config({"SKYCAM_RELAY_TICKET_S": "0"})
     with pytest.raises(ConfigError, match="DATA_DIR"):
         load_config({"SKYCAM_RELAY_STORAGE": "local"})
+    with pytest.raises(ConfigError, match="WEBSOCKET_URL"):
+        load_config({"SKYCAM_RELAY_WEBSOCKET_URL": "https://abc.example/api"})
+    wss = "wss://abc.execute-api.eu-west-1.amazonaws.com/api"
+    assert load_config({"SKYCAM_RELAY_WEBSOCKET_URL": wss}).websocket_url == wss
 
 
 def test_signing_key_file_is_generated_private_and_stable(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ code where the relay decides (table shape, Lambda environment, functions)."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -13,12 +15,18 @@ from aws_cdk.assertions import Match, Template
 
 import infra
 from cloud.chalicelib.config import PREFIX, RelayConfig, load_config
+from cloud.chalicelib.edge import EDGE_HEADER
 from cloud.chalicelib.storage import dynamo_items
 from infra.components.media import MEDIA_SESSIONS_PREFIX, THUMBNAILS_PREFIX
-from infra.components.relay import FUNCTIONS
+from infra.components.relay import API_STAGE, FUNCTIONS
+from infra.components.web import RELAY_PATHS
 from infra.stack import RelayStack
 
 from .conftest import Synthesized
+
+# CloudFront's managed policies (their ids are fixed by AWS).
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +107,21 @@ def test_media_bucket_expires_thumbnails_and_sessions_and_allows_the_pwa(
     assert rules[THUMBNAILS_PREFIX]["ExpirationInDays"] == 30
     assert rules[MEDIA_SESSIONS_PREFIX]["ExpirationInDays"] == 1
     assert all(r["Status"] == "Enabled" for r in rules.values())
+    # The relay's keep settings say what the lifecycle rules do (the local host acts on them).
+    env = synthesized.template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    day = 86400
+    assert (
+        int(env["SKYCAM_RELAY_MEDIA_KEEP_S"])
+        == rules[MEDIA_SESSIONS_PREFIX]["ExpirationInDays"] * day
+    )
+    assert (
+        int(env["SKYCAM_RELAY_THUMBNAIL_KEEP_S"])
+        == rules[THUMBNAILS_PREFIX]["ExpirationInDays"] * day
+    )
+    # Objects outlive the longest media session they belong to.
+    assert int(env["SKYCAM_RELAY_MEDIA_SESSION_MAX_S"]) < int(env["SKYCAM_RELAY_MEDIA_KEEP_S"])
+    # Browsers only read (presigned GETs from the PWA's page); the uploads are the recorder's
+    # form POSTs from a process, which CORS does not concern: no write method is allowed.
     cors = props["CorsConfiguration"]["CorsRules"]
     assert [sorted(r["AllowedMethods"]) for r in cors] == [["GET", "HEAD"]]
     assert all(origin.startswith("https://") for r in cors for origin in r["AllowedOrigins"])
@@ -131,18 +154,36 @@ def test_pwa_and_media_behind_cloudfront_with_headers_and_signed_cookies(
     assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
     assert "TrustedKeyGroups" not in config["DefaultCacheBehavior"]  # the PWA itself is public
     (key_group,) = synthesized.resources("AWS::CloudFront::KeyGroup")
-    media_paths = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
-    assert set(media_paths) == {f"{MEDIA_SESSIONS_PREFIX}*", f"{THUMBNAILS_PREFIX}*"}
-    for behavior in media_paths.values():
-        assert behavior["TrustedKeyGroups"] == [{"Ref": key_group}]
-        assert behavior["ViewerProtocolPolicy"] == "https-only"
-    # Every origin is a private bucket reached through origin access control.
-    assert all(origin.get("OriginAccessControlId") for origin in config["Origins"])
+    behaviors = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
+    assert set(behaviors) == {f"{MEDIA_SESSIONS_PREFIX}*", f"{THUMBNAILS_PREFIX}*", *RELAY_PATHS}
+    for path in (f"{MEDIA_SESSIONS_PREFIX}*", f"{THUMBNAILS_PREFIX}*"):
+        assert behaviors[path]["TrustedKeyGroups"] == [{"Ref": key_group}]
+        assert behaviors[path]["ViewerProtocolPolicy"] == "https-only"
+    # Every bucket origin is private, reached through origin access control; the one other
+    # origin is the relay's REST API, over TLS 1.2 only.
+    origins = {origin["Id"]: origin for origin in config["Origins"]}
+    (api_origin,) = [o for o in origins.values() if "OriginAccessControlId" not in o]
+    assert "S3OriginConfig" not in api_origin
+    assert api_origin["CustomOriginConfig"] == {
+        "OriginProtocolPolicy": "https-only",
+        "OriginSSLProtocols": ["TLSv1.2"],
+    }
+    for path in RELAY_PATHS:
+        assert behaviors[path]["TargetOriginId"] == api_origin["Id"]
+        assert behaviors[path]["ResponseHeadersPolicyId"] == {"Ref": headers_id}
+    # The app shell for the PWA's routes, rewritten at the edge on its own behavior only (a
+    # distribution-wide error page would turn the API's 404s into 200 HTML).
+    (shell,) = synthesized.resources("AWS::CloudFront::Function")
+    associations = config["DefaultCacheBehavior"]["FunctionAssociations"]
+    assert associations == [
+        {"EventType": "viewer-request", "FunctionARN": {"Fn::GetAtt": [shell, "FunctionARN"]}}
+    ]
+    assert "CustomErrorResponses" not in config
 
 
 def test_secrets_are_generated_at_deploy_never_written(synthesized: Synthesized) -> None:
     secrets = synthesized.resources("AWS::SecretsManager::Secret")
-    assert len(secrets) == 3  # token signing, VAPID, CloudFront signing
+    assert len(secrets) == 4  # token signing, edge, VAPID, CloudFront signing
     for secret in secrets.values():
         assert "SecretString" not in secret["Properties"]
         assert "GenerateSecretString" in secret["Properties"]
@@ -168,7 +209,7 @@ def test_lambda_environment_is_exactly_what_the_relay_config_reads(
         # Only the local host's directory is left out; everything else is set explicitly.
         assert config_names - set(env) == {f"{PREFIX}DATA_DIR"}, name
         assert set(env) <= config_names, name
-        resolved = {k: v if isinstance(v, str) else f"ref:{v['Ref']}" for k, v in env.items()}
+        resolved = {k: _render(v) for k, v in env.items()}
         config = load_config(resolved)  # the relay's own parser accepts it as is
         assert config.storage == "dynamodb"
         resources = synthesized.template["Resources"]
@@ -180,6 +221,13 @@ def test_lambda_environment_is_exactly_what_the_relay_config_reads(
         vapid = resources[config.vapid_secret.removeprefix("ref:")]  # the relay signs pushes
         assert vapid["Type"] == "AWS::SecretsManager::Secret"
         assert "VAPID" in vapid["Properties"]["Description"]
+        # The relay names its own WebSocket API at /.well-known/skycam-relay.
+        assert config.websocket_url == (
+            "wss://ref:WebsocketAPI.execute-api.ref:AWS::Region.ref:AWS::URLSuffix/" + API_STAGE
+        )
+        assert resources["WebsocketAPI"]["Properties"]["ProtocolType"] == "WEBSOCKET"
+        # Push services hear from the owner's contact (the alarm email), not a made-up one.
+        assert config.push_subject == "mailto:owner@example.com"
         (role_id,) = [k for k in synthesized.resources("AWS::IAM::Role") if k.startswith("Relay")]
         assert function["Properties"]["Role"] == {"Fn::GetAtt": [role_id, "Arn"]}
 
@@ -207,11 +255,24 @@ def test_no_wildcard_action_and_least_privilege_on_data(synthesized: Synthesized
         "dynamodb:Query",
     }
     assert "dynamodb:Scan" not in relay_actions
-    assert {a for a in relay_actions if a.startswith("s3:")} == {
-        "s3:GetObject",
-        "s3:PutObject",
-        "s3:DeleteObject",
-    }
+    # The relay only presigns (a GET for a device, a POST for a recorder), and only under the
+    # two prefixes it names keys in; lifecycle rules delete, so no DeleteObject.
+    (relay_policy,) = [
+        p for k, p in synthesized.resources("AWS::IAM::Policy").items() if k.startswith("RelayRole")
+    ]
+    s3_statements = [
+        st
+        for st in relay_policy["Properties"]["PolicyDocument"]["Statement"]
+        if any(a.startswith("s3:") for a in _as_list(st["Action"]))
+    ]
+    assert len(s3_statements) == 1
+    (statement,) = s3_statements
+    assert sorted(_as_list(statement["Action"])) == ["s3:GetObject", "s3:PutObject"]
+    media_bucket = _ref(synthesized, "SKYCAM_RELAY_BUCKET")
+    assert statement["Resource"] == [
+        {"Fn::Join": ["", [{"Fn::GetAtt": [media_bucket, "Arn"]}, f"/{prefix}*"]]}
+        for prefix in (MEDIA_SESSIONS_PREFIX, THUMBNAILS_PREFIX)
+    ]
 
 
 def test_alarms_cover_every_lambda_the_apis_and_the_budget(synthesized: Synthesized) -> None:
@@ -243,13 +304,130 @@ def test_stack_wires_one_of_each_component(synthesized: Synthesized) -> None:
     assert isinstance(stack, RelayStack)
     assert stack.stage.name == "prod"
     outputs = synthesized.template["Outputs"]
-    assert {"RelayUrl", "RelayWebSocketUrl", "PwaUrl", "MediaKeyPairId"} <= set(outputs)
+    assert {"RelayUrl", "RelayWebSocketUrl", "PwaUrl", "ApiUrl", "MediaKeyPairId"} <= set(outputs)
+    # The recorder's `[relay] url`, hence every invitation link, names the distribution (which
+    # serves the PWA and forwards /v1 to the API), never execute-api.
+    (distribution,) = synthesized.resources("AWS::CloudFront::Distribution")
+    assert outputs["RelayUrl"]["Value"] == {
+        "Fn::Join": ["", ["https://", {"Fn::GetAtt": [distribution, "DomainName"]}]]
+    }
+
+
+def test_relay_answers_the_well_known_path_the_distribution_forwards(
+    synthesized: Synthesized,
+) -> None:
+    """CloudFront sends RELAY_PATHS to the REST API's stage; the API has those routes."""
+    resources = synthesized.template["Resources"]
+    (distribution,) = synthesized.resources("AWS::CloudFront::Distribution").values()
+    config = distribution["Properties"]["DistributionConfig"]
+    (api_origin,) = [o for o in config["Origins"] if "CustomOriginConfig" in o]
+    assert api_origin["OriginPath"] == f"/{API_STAGE}"
+    assert api_origin["DomainName"]["Fn::Join"][1][0] == {"Ref": "RestAPI"}
+    paths = resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    assert "get" in paths["/.well-known/skycam-relay"]
+    assert all(path.startswith("/v1/") for path in paths if path != "/.well-known/skycam-relay")
+    behaviors = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
+    for path in RELAY_PATHS:
+        behavior = behaviors[path]
+        assert behavior["CachePolicyId"] == CACHING_DISABLED, "answers carry tokens"
+        # Every viewer header but Host (API Gateway needs its own); with caching off that
+        # includes Authorization.
+        assert behavior["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST
+        assert {"GET", "POST", "DELETE"} <= set(behavior["AllowedMethods"])
+        assert behavior["ViewerProtocolPolicy"] == "https-only"
+
+
+def test_cloudfront_proves_itself_to_the_relay_with_a_generated_secret(
+    synthesized: Synthesized,
+) -> None:
+    """The edge header's value is a dynamic reference to a generated secret, and that secret is
+    the one the relay reads (SKYCAM_RELAY_EDGE_SECRET) and may read."""
+    resources = synthesized.template["Resources"]
+    edge_secret = _ref(synthesized, "SKYCAM_RELAY_EDGE_SECRET")
+    assert resources[edge_secret]["Type"] == "AWS::SecretsManager::Secret"
+    assert "GenerateSecretString" in resources[edge_secret]["Properties"]
+    (distribution,) = synthesized.resources("AWS::CloudFront::Distribution").values()
+    config = distribution["Properties"]["DistributionConfig"]
+    (api_origin,) = [o for o in config["Origins"] if "CustomOriginConfig" in o]
+    (header,) = api_origin["OriginCustomHeaders"]
+    assert header["HeaderName"] == EDGE_HEADER
+    assert header["HeaderValue"] == {
+        "Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": edge_secret}, ":SecretString:::}}"]]
+    }
+    # No bucket origin gets it (S3 would log it).
+    assert all("OriginCustomHeaders" not in o for o in config["Origins"] if o is not api_origin)
+    (relay_policy,) = [
+        p for k, p in synthesized.resources("AWS::IAM::Policy").items() if k.startswith("RelayRole")
+    ]
+    readable = [
+        st["Resource"]
+        for st in relay_policy["Properties"]["PolicyDocument"]["Statement"]
+        if "secretsmanager:GetSecretValue" in _as_list(st["Action"])
+    ]
+    assert {"Ref": edge_secret} in readable
+
+
+def test_app_shell_function_rewrites_app_routes_only(
+    synthesized: Synthesized, tmp_path: Path
+) -> None:
+    """The deployed CloudFront Function's code, run in Node on sample requests."""
+    (shell,) = synthesized.resources("AWS::CloudFront::Function").values()
+    assert shell["Properties"]["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+    script = tmp_path / "shell.js"
+    uris = ["/", "/timeline", "/cameras/3/live", "/assets/index-ab12.js", "/sw.js", "/index.html"]
+    script.write_text(
+        shell["Properties"]["FunctionCode"]
+        + f"\nconsole.log(JSON.stringify({json.dumps(uris)}.map("
+        + "u => handler({request: {uri: u}}).uri)));\n"
+    )
+    node = shutil.which("node")
+    assert node, "node runs the CDK; it runs this too"
+    out = subprocess.run([node, str(script)], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == [
+        "/index.html",
+        "/index.html",
+        "/index.html",
+        "/assets/index-ab12.js",
+        "/sw.js",
+        "/index.html",
+    ]
+
+
+def test_csp_lets_the_pwa_reach_its_websocket_and_the_media_bucket(
+    synthesized: Synthesized,
+) -> None:
+    (policy,) = synthesized.resources("AWS::CloudFront::ResponseHeadersPolicy").values()
+    csp = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"][
+        "ContentSecurityPolicy"
+    ]["ContentSecurityPolicy"]
+    rendered = _render(csp)
+    connect = next(d for d in rendered.split("; ") if d.startswith("connect-src "))
+    sources = connect.split()[1:]
+    media_bucket = _ref(synthesized, "SKYCAM_RELAY_BUCKET")
+    assert sources == [
+        "'self'",  # the PWA, /v1 and /.well-known through the distribution
+        "wss://ref:WebsocketAPI.execute-api.ref:AWS::Region.ref:AWS::URLSuffix",
+        f"https://att:{media_bucket}.DomainName",  # presigned GETs (botocore's global host)
+        f"https://att:{media_bucket}.RegionalDomainName",
+    ]
 
 
 def _ref(synthesized: Synthesized, env_name: str) -> str:
     function = synthesized.template["Resources"]["APIHandler"]
     ref: str = function["Properties"]["Environment"]["Variables"][env_name]["Ref"]
     return ref
+
+
+def _render(value: Any) -> str:
+    """A template value as text: `Ref X` -> `ref:X`, `GetAtt X.Y` -> `att:X.Y`, joins joined."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return f"ref:{value['Ref']}"
+    if "Fn::GetAtt" in value:
+        return "att:" + ".".join(value["Fn::GetAtt"])
+    separator, parts = value["Fn::Join"]
+    return str(separator).join(_render(part) for part in parts)
 
 
 def _as_list(value: str | list[str]) -> list[str]:

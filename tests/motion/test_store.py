@@ -157,3 +157,21 @@ def test_public_form_has_no_paths() -> None:
     assert data["type"] == "event.start"
     assert data["event"]["has_thumbnail"] is True
     assert "thumbnails/" not in repr(data)
+
+
+async def test_spans_are_oldest_first_with_open_events_at_their_last_motion(
+    store: SqliteEventStore,
+) -> None:
+    await store.insert(event(start=T0 + 20_000, end=T0 + 26_000))
+    await store.insert(event(start=T0, end=T0 + 5_000))
+    await store.insert(event(start=T0 + 40_000, end=None, last_motion_ms=T0 + 43_000))
+    await store.insert(event("back", start=T0 + 1_000, end=T0 + 2_000))
+    front = EventQuery(camera_ids=frozenset({"front"}), start_ms=T0, end_ms=T0 + 60_000)
+    assert await store.spans(front, limit=100) == [
+        (T0, T0 + 5_000),
+        (T0 + 20_000, T0 + 26_000),
+        (T0 + 40_000, T0 + 43_000),
+    ]
+    assert await store.spans(front, limit=2) == [(T0, T0 + 5_000), (T0 + 20_000, T0 + 26_000)]
+    later = EventQuery(camera_ids=frozenset({"front"}), start_ms=T0 + 30_000, end_ms=T0 + 60_000)
+    assert await store.spans(later, limit=100) == [(T0 + 40_000, T0 + 43_000)]

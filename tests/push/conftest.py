@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from recorder.accounts.db import SiteDatabase
 from recorder.accounts.model import Right, Role, User
 from recorder.accounts.store import AccountStore
 from recorder.cameras.registry import CameraRegistry
@@ -21,6 +20,7 @@ from recorder.push.sender import DirectSender
 from recorder.push.service import PushService
 from recorder.push.store import NewSubscription, PushStore, Subscription
 from recorder.push.vapid import VapidKey
+from recorder.site_db import SiteDatabase
 from sim.push_service import Browser, LocalPushService
 
 CAMERAS = [

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from recorder.accounts.db import SiteDatabase
 from recorder.clock import SystemClock
+from recorder.site_db import SiteDatabase
 from recorder.tunnel.identity import RecorderIdentity
 from recorder.tunnel.invitations import InvitationLink, InvitationStore
 from skycam.cli import main

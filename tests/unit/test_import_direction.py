@@ -33,7 +33,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("config", ("recorder.config",)),
     ("storage", ("recorder.storage",)),
-    ("site data", ("recorder.accounts",)),
+    # The site database's schema (every table of site.sqlite3), then what keeps its data.
+    ("site data", ("recorder.site_db", "recorder.accounts")),
     ("capture", ("recorder.capture",)),
     ("media", ("recorder.media",)),
     ("camera services", ("recorder.onvif",)),

@@ -1,8 +1,8 @@
-"""bench/pyav_floor.py: the figures it derives from its windows."""
+"""bench/recording/floor.py: the figures it derives from its windows."""
 
 from __future__ import annotations
 
-from bench.pyav_floor import summarize
+from bench.recording.floor import summarize
 
 
 def window(round_: int, program: str, cost: float) -> dict[str, object]:
@@ -23,3 +23,8 @@ def test_each_ratio_is_taken_against_ffmpeg_of_the_same_round() -> None:
     # Per round 1.25, 1.25 and 0.8: the median is 1.25, where the medians' ratio would say 1.0.
     assert result["ratio_to_ffmpeg"] == {"demux": 1.25}
     assert result["rounds"] == 3 and result["others_cores_max"] == 0.01
+
+
+def test_a_round_in_which_ffmpeg_spent_nothing_gives_no_ratio() -> None:
+    windows = [window(0, "ffmpeg", 0.0), window(0, "demux", 0.003)]
+    assert summarize(1, 4.0, ["ffmpeg", "demux"], windows)["ratio_to_ffmpeg"] == {"demux": None}

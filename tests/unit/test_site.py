@@ -19,9 +19,10 @@ NAMES = {
 # A string equal to one of the names that is not a path: (module, value) -> what it is.
 NOT_PATHS = {
     ("recorder/api/routes/recordings.py", "recordings"): "the OpenAPI tag of the routes",
+    ("recorder/api/routes/previews.py", "recordings"): "the OpenAPI tag of the routes",
     ("recorder/api/routes/clips.py", "clips"): "the OpenAPI tag of the routes",
     ("recorder/api/storage_audit.py", "recordings"): "the target named in the audit log",
-    ("recorder/accounts/db.py", "clips"): "a migration's description",
+    ("recorder/site_db.py", "clips"): "a migration's description",
     ("recorder/api/routes/relay.py", "relay"): "the OpenAPI tag of the routes",
     ("skycam/cli.py", "relay"): "the `skycam relay` command",
     (

@@ -11,12 +11,12 @@ import cv2
 import numpy as np
 import pytest
 
-from recorder.accounts.db import SiteDatabase
 from recorder.clock import FakeClock
 from recorder.errors import InvalidRequest, NotAuthenticated, TooManyAttempts
 from recorder.integrations.picture import jpeg_size, thumbnail_from
 from recorder.integrations.signature import TOLERANCE_S, Signed, sign, verify
 from recorder.integrations.store import IntegrationStore
+from recorder.site_db import SiteDatabase
 
 NOW = 1_700_000_000.0
 

@@ -3,7 +3,9 @@ real recorder (capture, API, live feeds) serving the built PWA on loopback."""
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -12,8 +14,12 @@ from pathlib import Path
 
 from recorder.config import parse_config
 from sim import CameraSpec, Fault, SimCluster
+from sim.ground_truth import GroundTruth
 from tests.cloud.relay_host import RelayProcess
 from tests.e2e.harness import camera_entry
+from tests.onvif.conftest import PROFILES
+from tests.onvif.fake_device import FakeCamera, fake_device
+from tests.onvif.fake_discovery import responder
 from tests.recorder_thread import RecorderThread
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +39,11 @@ class WebStack:
     relay: str | None  # the local relay's REST URL, when the stack has one (it serves the PWA)
     relay_admin: str | None = None  # the relay admin's password (admin@relay.local)
     relay_max_s: float = 7200  # the relay's connection cap (the PWA rolls over before it)
+    # cam1 (the `motion` scene): when its substream shows motion, from the simulator's ground
+    # truth: {"period_s": P, "passes": [[start_s, end_s], ...]}, seconds into each period of
+    # Unix time (scenes loop on it).
+    motion_truth: str = "{}"
+    discovery: str = ""  # 127.0.0.1:PORT of a WS-Discovery responder naming cam1's ONVIF service
 
 
 def build_web() -> None:
@@ -55,6 +66,10 @@ def web_stack(
     recorder's and the browser's rollovers happen within a test."""
     build_web()
     specs = [CameraSpec(f"cam{i + 1}", SCENES[i % len(SCENES)]) for i in range(cameras)]
+    # cam1 has PTZ: a fake ONVIF service on loopback (tests/onvif/fake_device.py), which
+    # authenticates with the camera's credentials like a real camera's.
+    ptz_password = secrets.token_urlsafe(12)
+    specs[0] = CameraSpec("cam1", SCENES[0], user="admin", password=ptz_password)
     if faulty:
         specs.append(CameraSpec("outage", "idle", fault=Fault.drop(12)))
     with ExitStack() as stack:
@@ -65,9 +80,15 @@ def web_stack(
             relay_process = RelayProcess(relay_dir, max_s=relay_max_s, verbose=False).start()
             stack.callback(relay_process.stop)
         cluster = stack.enter_context(SimCluster(specs))
+        onvif = stack.enter_context(
+            fake_device(FakeCamera(user="admin", password=ptz_password, profiles=PROFILES))
+        )
+        answering = stack.enter_context(responder(f"{onvif.base}/onvif/device_service"))
+        entries = [camera_entry(s.name, cluster.cameras[s.name]) for s in specs]
+        entries[0]["onvif"] = {"host": "127.0.0.1", "port": onvif.port, "timeout_s": 5}
         settings: dict[str, object] = {
             "data_dir": str(data_dir),
-            "cameras": [camera_entry(s.name, cluster.cameras[s.name]) for s in specs],
+            "cameras": entries,
             "api": {"http_port": 0, "https": False},
         }
         if relay_process is not None:
@@ -88,7 +109,16 @@ def web_stack(
             relay_process.rest if relay_process else None,
             relay_process.admin_password if relay_process else None,
             relay_max_s,
+            _passes(cluster.cameras["cam1"].sub_ground_truth),
+            f"127.0.0.1:{answering.port}",
         )
+
+
+def _passes(truth: GroundTruth | None) -> str:
+    if truth is None:
+        return "{}"
+    passes = [[m.start_s, m.end_s] for m in truth.motion]
+    return json.dumps({"period_s": truth.duration_s, "passes": passes})
 
 
 def playwright_env(stack: WebStack) -> dict[str, str]:
@@ -105,4 +135,6 @@ def playwright_env(stack: WebStack) -> dict[str, str]:
         if stack.relay
         else "",
         "CHROMIUM": CHROMIUM,
+        "SKYCAM_MOTION_TRUTH": stack.motion_truth,
+        "SKYCAM_DISCOVERY": stack.discovery,
     }

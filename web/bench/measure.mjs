@@ -1,17 +1,61 @@
 // Browser half of bench/web.py: drives Debian's Chromium against a running stack and prints one
-// JSON object of raw measurements on stdout. Environment: SKYCAM_URL, SKYCAM_PASSWORD, RUNS.
+// JSON object of raw measurements on stdout. Environment: SKYCAM_URL, SKYCAM_PASSWORD, RUNS,
+// GRID_S (seconds the 9-tile wall is measured), SCRUB_POINTS (previews hovered).
 import AxeBuilder from '@axe-core/playwright'
 import { chromium } from '@playwright/test'
+import { readdirSync, readFileSync } from 'node:fs'
 import { chromiumArgs } from '../chromium-args.mjs'
 
 const url = process.env.SKYCAM_URL
 const password = process.env.SKYCAM_PASSWORD
 const runs = Number(process.env.RUNS ?? 5)
 const latencySeconds = Number(process.env.LATENCY_S ?? 10)
+const gridSeconds = Number(process.env.GRID_S ?? 20)
+const scrubPoints = Number(process.env.SCRUB_POINTS ?? 20)
+const TICKS = 100 // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
+
+/** CPU seconds used so far by every process descended from this one (Chromium's browser,
+ * GPU, utility and renderer processes; not node itself). */
+function browserCpuSeconds() {
+  const parent = new Map()
+  const cpu = new Map()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    let stat
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+    } catch {
+      continue // exited meanwhile
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    parent.set(Number(name), Number(fields[1]))
+    cpu.set(Number(name), (Number(fields[11]) + Number(fields[12])) / TICKS) // utime + stime
+  }
+  let total = 0
+  for (const [pid, seconds] of cpu) {
+    for (let p = parent.get(pid); p; p = parent.get(p)) {
+      if (p === process.pid) {
+        total += seconds
+        break
+      }
+    }
+  }
+  return total
+}
 
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs, headless: true })
 const consoleErrors = []
-const out = { scripts: [], first_frame_ms: [], latency_ms: [], axe: {}, console_errors: consoleErrors }
+const out = {
+  scripts: [],
+  first_frame_ms: [],
+  latency_ms: [],
+  axe: {},
+  console_errors: consoleErrors,
+  grid9: null,
+  scrub_ms: [],
+  scrub_fetch_ms: [],
+  failures: [],
+}
 
 function watch(page) {
   page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()))
@@ -72,6 +116,73 @@ async function serious(page) {
       out.latency_ms = await p.evaluate(() => [...document.querySelectorAll('video')].flatMap((v) => v.skycamLive.latenciesMs))
     }
     await ctx.close()
+  }
+
+  // 3. A 9-tile wall (substreams): the browser's CPU over GRID_S, and frames shown per tile.
+  try {
+    const ctx = await browser.newContext({ storageState: storage, viewport: { width: 1280, height: 800 } })
+    const p = await ctx.newPage()
+    watch(p)
+    await p.goto(`${url}/?layout=9`)
+    await p.waitForFunction(() => document.querySelectorAll('figure.tile[data-state="playing"]').length >= 9, null, { timeout: 60_000 })
+    await p.waitForTimeout(3000) // settle: the first GOP arrives at once
+    await p.evaluate(() => {
+      window.__frames = [...document.querySelectorAll('video')].map(() => 0)
+      document.querySelectorAll('video').forEach((v, i) => {
+        const count = () => {
+          window.__frames[i] += 1
+          v.requestVideoFrameCallback(count)
+        }
+        v.requestVideoFrameCallback(count)
+      })
+    })
+    const cpuBefore = browserCpuSeconds()
+    const started = performance.now()
+    await p.waitForTimeout(gridSeconds * 1000)
+    const cpuAfter = browserCpuSeconds()
+    const elapsed = (performance.now() - started) / 1000
+    const frames = await p.evaluate(() => window.__frames)
+    out.grid9 = { cpu_s: cpuAfter - cpuBefore, elapsed_s: elapsed, fps: frames.map((n) => n / elapsed) }
+    await ctx.close()
+  } catch (e) {
+    out.failures.push(`grid9: ${e.message.split('\n')[0]}`)
+  }
+
+  // 4. Scrubbing: hover to preview shown on the timeline, SCRUB_POINTS distinct places.
+  try {
+    const ctx = await browser.newContext({ storageState: storage, viewport: { width: 1280, height: 800 } })
+    const p = await ctx.newPage()
+    watch(p)
+    await p.goto(`${url}/timeline/cam1`)
+    await p.locator('.bar .run').first().waitFor({ timeout: 60_000 })
+    const spanOf = () => p.getByRole('slider', { name: /Timeline/ }).evaluate((b) => Number(b.getAttribute('data-end')) - Number(b.getAttribute('data-start')))
+    await p.getByRole('button', { name: 'Zoom in' }).click() // 10 minutes: a 2 s preview grain
+    while ((await spanOf()) > 600_000) await p.waitForTimeout(100)
+    // The zoomed view's runs: drawn once its answer is in (a run's left edge moves).
+    await p.waitForFunction(() => [...document.querySelectorAll('.bar .run')].some((r) => r.getBoundingClientRect().width > 40), null, { timeout: 60_000 })
+    const runs = await p.locator('.bar .run').evaluateAll((els) => els.map((e) => e.getBoundingClientRect()).map((r) => ({ x: r.x, y: r.y, w: r.width, h: r.height })))
+    const run = runs.reduce((a, b) => (b.w > a.w ? b : a))
+    for (let i = 0; i < scrubPoints; i++) {
+      const x = run.x + 4 + ((run.w - 8) * (i + 0.5)) / scrubPoints
+      const before = await p.locator('figure.preview').getAttribute('data-shown-ms').catch(() => null)
+      await p.mouse.move(x, run.y + run.h / 2)
+      const shown = await p
+        .waitForFunction((prior) => {
+          const f = document.querySelector('figure.preview')
+          const now = f?.getAttribute('data-shown-ms')
+          return now && now !== prior ? f.getAttribute('data-latency-ms') : null
+        }, before, { timeout: 5000 })
+        .then((h) => h.jsonValue())
+        .catch(() => null)
+      if (shown !== null) out.scrub_ms.push(Number(shown))
+    }
+    // The request alone (network and recorder), to tell it from the page's part.
+    out.scrub_fetch_ms = await p.evaluate(() =>
+      performance.getEntriesByType('resource').filter((e) => e.name.includes('/preview.jpg')).map((e) => e.responseEnd - e.startTime),
+    )
+    await ctx.close()
+  } catch (e) {
+    out.failures.push(`scrub: ${e.message.split('\n')[0]}`)
   }
 }
 await browser.close()

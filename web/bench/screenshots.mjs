@@ -19,15 +19,29 @@ const png = (name) => !['wall', 'camera', 'events'].includes(name)
 for (const [path, name, ready] of [
   ['/?layout=4', 'wall', 'figure.tile[data-state="playing"]'],
   ['/camera/cam1', 'camera', 'figure.tile[data-state="playing"]'],
-  ['/timeline/cam1', 'timeline', '.bar .run'],
+  ['/timeline/cam1', 'timeline', '.bar .event >> nth=2'],
   ['/events', 'events', 'h1'],
   ['/settings', 'settings', '#name-cam1'],
+  ['/settings', 'zones', '#name-cam1'],
   ['/settings/notifications', 'notifications', '#push-device'],
   ['/settings/remote', 'remote', 'dl dd'],
 ]) {
   if (only.length && !only.includes(name)) continue
   await page.goto(`${url}${path}`)
   await page.locator(ready).first().waitFor({ timeout: 60_000 })
+  if (name === 'timeline') {
+    await page.locator('.bar .run').last().hover() // a preview of the moment under the pointer
+    await page.locator('figure.preview img').waitFor()
+  }
+  if (name === 'zones') {
+    await page.getByRole('tab', { name: 'Motion zones' }).click()
+    await page.getByRole('img', { name: /Snapshot of/ }).waitFor()
+    await page.getByRole('button', { name: 'New zone' }).click()
+    const box = await page.getByTestId('zone-surface').boundingBox()
+    for (const [x, y] of [[0.05, 0.6], [0.45, 0.5], [0.6, 0.95], [0.05, 0.95]]) {
+      await page.getByTestId('zone-surface').click({ position: { x: x * box.width, y: y * box.height } })
+    }
+  }
   if (name === 'remote') {
     await page.getByRole('button', { name: 'Create invitation' }).click()
     await page.locator('.qr svg').waitFor()

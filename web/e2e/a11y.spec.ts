@@ -18,6 +18,25 @@ const views: Array<[string, string]> = [
   ['/settings/remote', 'Remote access'],
 ]
 
+for (const tab of ['Add camera', 'Motion zones', 'Storage']) {
+  test(`the settings tab ${tab} has no serious accessibility violation`, async ({ page }) => {
+    await logIn(page, '/settings')
+    await page.getByRole('tab', { name: tab }).click()
+    await expect(page.getByRole('tabpanel')).toBeVisible()
+    await page.waitForLoadState('networkidle').catch(() => undefined)
+    expect(await seriousViolations(page)).toEqual([])
+  })
+}
+
+test('the timeline with a preview shown has no serious accessibility violation', async ({ page }) => {
+  await logIn(page, '/timeline/cam1')
+  const run = page.locator('.bar .run').last()
+  await expect(run).toBeVisible({ timeout: 60_000 })
+  await run.hover()
+  await expect(page.locator('figure.preview')).toBeVisible()
+  expect(await seriousViolations(page)).toEqual([])
+})
+
 for (const [path, heading] of views) {
   test(`${path} has no serious accessibility violation`, async ({ page }) => {
     await logIn(page, path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from bisect import bisect_left
 from datetime import date, datetime, timedelta
 from pathlib import Path as FsPath
 from typing import Annotated, Literal
@@ -20,6 +21,7 @@ from recorder.api.security import Ctx, camera_right, client_of
 from recorder.errors import InvalidRequest, NotFound
 from recorder.media.download import download_copy
 from recorder.media.hls import vod_playlist
+from recorder.motion.model import EventQuery
 from recorder.storage.index import gaps
 
 router = APIRouter(prefix="/cameras/{camera_id}", tags=["recordings"])
@@ -32,6 +34,7 @@ MAX_TIMELINE_MS = 31 * DAY_MS
 MAX_BUCKETS = 11_000  # a week of minutes
 MAX_PLAYLIST_MS = DAY_MS
 MAX_TIMELINE_EVENTS = 2000
+MAX_DENSITY_EVENTS = 50_000  # a busy camera's month; beyond, the strip undercounts
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 1, 1)  # as parse_time's MIN_MS, MAX_MS
 
 
@@ -60,17 +63,20 @@ async def timeline(
         raise InvalidRequest(f"too many {name}s: use a coarser resolution or a shorter range")
     runs = await ctx.index.runs(camera_id, start_ms, end_ms)
     events = await ctx.events_between({camera_id}, start_ms, end_ms, MAX_TIMELINE_EVENTS)
+    recorded = _Coverage([(r.start_ms, r.end_ms) for r in runs])
+    motion = _Coverage(await _motion_spans(ctx, camera_id, start_ms, end_ms))
     buckets = []
-    i = 0
     for lo in range(start_ms, end_ms, step):
         hi = min(lo + step, end_ms)
-        while i < len(runs) and runs[i].end_ms <= lo:
-            i += 1
-        covered, j = 0, i
-        while j < len(runs) and runs[j].start_ms < hi:
-            covered += min(hi, runs[j].end_ms) - max(lo, runs[j].start_ms)
-            j += 1
-        buckets.append(Bucket(start_ms=lo, end_ms=hi, recorded_ms=max(covered, 0)))
+        buckets.append(
+            Bucket(
+                start_ms=lo,
+                end_ms=hi,
+                recorded_ms=recorded.covered(lo, hi),
+                motion_ms=motion.covered(lo, hi),
+                events=motion.starting(lo, hi),
+            )
+        )
     return Timeline(
         camera_id=camera_id,
         start_ms=start_ms,
@@ -93,6 +99,40 @@ async def timeline(
         ],
         events_truncated=len(events) >= MAX_TIMELINE_EVENTS,
     )
+
+
+async def _motion_spans(
+    ctx: ApiContext, camera_id: str, start_ms: int, end_ms: int
+) -> list[tuple[int, int]]:
+    if ctx.motion is None:
+        return []
+    query = EventQuery(camera_ids=frozenset({camera_id}), start_ms=start_ms, end_ms=end_ms)
+    return await ctx.motion.events.spans(query, MAX_DENSITY_EVENTS)
+
+
+class _Coverage:
+    """How much of a bucket spans cover, and how many start in it; spans sorted by start (they
+    may overlap). Each bucket looks only at spans that can reach it (bisect on the start,
+    less the longest span), so a week of minutes over thousands of events stays cheap."""
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        self._spans = spans
+        self._starts = [a for a, _ in spans]
+        self._longest = max((b - a for a, b in spans), default=0)
+
+    def covered(self, lo: int, hi: int) -> int:
+        covered, reach = 0, lo
+        for a, b in self._spans[bisect_left(self._starts, lo - self._longest) :]:
+            if a >= hi:
+                break
+            a, b = max(a, reach), min(b, hi)
+            if b > a:
+                covered += b - a
+                reach = b
+        return covered
+
+    def starting(self, lo: int, hi: int) -> int:
+        return bisect_left(self._starts, hi) - bisect_left(self._starts, lo)
 
 
 @router.get("/calendar", response_model=Calendar)

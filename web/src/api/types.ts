@@ -36,6 +36,20 @@ export interface Camera {
   status: CameraStatus
   sub_url?: string | null
   main_url?: string
+  motion?: MotionSettings
+  onvif?: { host: string | null; port: number }
+}
+
+export interface MotionZone {
+  name: string
+  points: Array<[number, number]> // fractions of the frame, origin top left
+  kind: 'include' | 'exclude'
+}
+
+export interface MotionSettings {
+  source: string
+  zones: MotionZone[]
+  [setting: string]: unknown
 }
 
 export interface Run {
@@ -51,9 +65,18 @@ export interface EventSummary {
   has_thumbnail: boolean
 }
 
+export interface Bucket {
+  start_ms: number
+  end_ms: number
+  recorded_ms: number
+  motion_ms: number // time covered by motion events
+  events: number // events starting in it
+}
+
 export interface Timeline {
   runs: Run[]
   gaps?: Run[]
+  buckets?: Bucket[]
   events: EventSummary[]
 }
 

@@ -1,8 +1,9 @@
-// The cameras this user may see, with live status from /api/v1/ws.
+// The cameras this user may see, with live status from /api/v1/ws (and the motion events that
+// socket announces, for views that list them).
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import { RemoteTransport } from '../api/remote-transport'
-import type { Camera, CameraStatus } from '../api/types'
+import type { Camera, CameraStatus, MotionEvent } from '../api/types'
 import { useSession } from './session'
 
 const CACHE_KEY = 'skycam.cameras'
@@ -23,6 +24,7 @@ export const useCameras = defineStore('cameras', () => {
   const error = ref('')
   let socket: WebSocket | null = null
   let notices: Promise<() => void> | null = null // remote: the tunnel's realtime notices
+  const eventListeners = new Set<(event: MotionEvent) => void>()
 
   async function load(): Promise<void> {
     const session = useSession()
@@ -37,7 +39,11 @@ export const useCameras = defineStore('cameras', () => {
     follow()
   }
 
-  function onNotice(body: { type: string; camera_id?: string } & CameraStatus): void {
+  function onNotice(body: { type: string; camera_id?: string; event?: MotionEvent } & CameraStatus): void {
+    if (body.type.startsWith('event.') && body.event) {
+      for (const listener of eventListeners) listener(body.event)
+      return
+    }
     if (body.type !== 'camera.status') return
     const camera = list.value.find((c) => c.id === body.camera_id)
     if (camera) camera.status = { ...camera.status, state: body.state, reason: body.reason }
@@ -66,5 +72,12 @@ export const useCameras = defineStore('cameras', () => {
     return list.value.find((c) => c.id === id)?.name ?? id
   }
 
-  return { list, loaded, error, load, name }
+  /** Call `listener` with every motion event started, updated or ended; returns the undo. */
+  function onEvent(listener: (event: MotionEvent) => void): () => void {
+    eventListeners.add(listener)
+    follow()
+    return () => eventListeners.delete(listener)
+  }
+
+  return { list, loaded, error, load, name, onEvent }
 })

@@ -20,10 +20,10 @@ from typing import Any
 
 import psutil
 
-from bench.cameras import Camera
 from bench.errors import BenchError
-from bench.meter import MemorySampler, Usage, measure_window, usage
-from bench.segments import (
+from bench.recording.cameras import Camera
+from bench.recording.meter import MemorySampler, Usage, measure_window, usage
+from bench.recording.segments import (
     Continuity,
     continuity,
     indexed_segments,
@@ -31,7 +31,7 @@ from bench.segments import (
     wait_until_writing,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CONNECT_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
 

@@ -1,4 +1,7 @@
-"""The site database (data_dir/site.sqlite3): users, rights, login sessions, audit log, push.
+"""The site database (data_dir/site.sqlite3) and its whole schema: users, rights, login
+sessions, audit log, clips, camera overrides, integrations, tunnel devices and invitations,
+camera groups, push, webhook signatures. One file, beside recorder/site.py (which names it), so
+a branch adding a table appends a migration here and nowhere else.
 
 Kept apart from the segment index: the index is hot (a row every few seconds per camera) and
 rebuildable from the files; this one is small, precious and cannot be rebuilt, so it commits

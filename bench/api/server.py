@@ -1,6 +1,6 @@
 """The recorder under test, in a process of its own, and the benchmark's handle on it.
 
-    python -m bench.api_server --config CONFIG.json --ready READY.json
+    python -m bench.api.server --config CONFIG.json --ready READY.json
 
 runs the real `Recorder` (reconciliation, retention, capture workers, the API on loopback HTTP)
 as `skycam recorder` would, and once it serves writes its HTTP port and the first-start admin
@@ -29,7 +29,7 @@ from recorder.config import RecorderConfig, parse_config
 from recorder.service import Recorder
 from recorder.site import SITE_DB
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 STOP_TIMEOUT_S = 30.0
 
 
@@ -58,7 +58,7 @@ async def serve(config: RecorderConfig, ready_path: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.api_server")
+    parser = argparse.ArgumentParser(prog="python -m bench.api.server")
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--ready", type=Path, required=True)
     args = parser.parse_args(argv)
@@ -107,7 +107,7 @@ def running_recorder(
     config_path, ready = work / "recorder.json", work / "ready.json"
     config_path.write_text(json.dumps(config, indent=1), encoding="utf-8")
     ready.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "bench.api_server", "--config", str(config_path)]
+    command = [sys.executable, "-m", "bench.api.server", "--config", str(config_path)]
     command += ["--ready", str(ready)]
     log_path = work / "recorder.log"
     launched = time.perf_counter()

@@ -1,10 +1,11 @@
 """API benchmark: the recorder's LAN API on a 30-day, 10-camera store, and live view.
 
-    .venv/bin/python bench/api.py --json bench/out/api.json --repeat 3
+    .venv/bin/python -m bench.api --json bench/out/api.json --repeat 3
+    .venv/bin/python -m bench.api --smoke   # a 2-camera, 1-day store, a few requests (tests)
 
 Phase 1 starts the real recorder (a process of its own, API on loopback HTTP) on a cached data
 dir holding 30 days x 10 cameras of 10 s segments (2,592,000 indexed rows, each with a file:
-bench/api_data.py) whose cameras are unreachable, and measures timeline, playlist, seek, clips
+bench/api/data.py) whose cameras are unreachable, and measures timeline, playlist, seek, clips
 and snapshots over HTTP with httpx. Phase 2 starts simulated cameras and a fresh recorder and
 measures live start, live latency and live snapshots. Prints each figure with its target; the
 JSON holds the medians, every sample, and the setup (rows, index size, machine, load). See
@@ -21,17 +22,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as a script: make `bench` importable from the repository
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.api.client import ApiClient
+from bench.api.data import StoreFacts, ensure_store, index_bytes, store_rows
+from bench.api.live import run_live
+from bench.api.recordings import Counts, RecordingsBench
+from bench.api.report import LoadWindow, Results, machine
+from bench.api.server import forget_accounts, recorder_config, running_recorder
+from bench.output import add_output_arguments, environment, write_json
 
-from bench.api_client import ApiClient
-from bench.api_data import StoreFacts, ensure_store, index_bytes, store_rows
-from bench.api_live import run_live
-from bench.api_recordings import Counts, RecordingsBench
-from bench.api_report import LoadWindow, Results, machine
-from bench.api_server import forget_accounts, recorder_config, running_recorder
-
-OUT = Path(__file__).resolve().parent / "out"
+OUT = Path(__file__).resolve().parents[1] / "out"
 # Port 9 (discard) on loopback refuses at once: the cameras stay offline, as a camera that is
 # unplugged would, and the store stays as built.
 OFFLINE_URL = "rtsp://127.0.0.1:9/stream"
@@ -43,11 +42,13 @@ QUICK = Counts(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="bench/api.py",
+        prog="python -m bench.api",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--json", type=Path, help="write the results here")
+    add_output_arguments(
+        parser, "a 2-camera, 1-day store, one pass of a few requests, 1 live camera"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="passes of every measure (3)")
     parser.add_argument(
         "--store", type=Path, default=OUT / "api-data", help="cached store (bench/out/api-data)"
@@ -56,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=4, help="seed of the random choices")
     parser.add_argument("--skip-live", action="store_true", help="phase 1 only")
     parser.add_argument("--skip-recordings", action="store_true", help="phase 2 only")
-    parser.add_argument("--quick", action="store_true", help="fewer requests (smoke test)")
+    parser.add_argument("--quick", action="store_true", help="fewer requests")
     parser.add_argument(
         "--fresh-connections",
         action="store_true",
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_recordings(
     store_root: Path,
+    size: tuple[int, int],
     work: Path,
     repeats: int,
     counts: Counts,
@@ -75,7 +77,7 @@ def run_recordings(
     results: Results,
 ) -> dict[str, Any]:
     began = time.perf_counter()
-    data_dir, store = ensure_store(store_root)
+    data_dir, store = ensure_store(store_root, *size)
     setup_s = time.perf_counter() - began
     _check_store(data_dir, store, "before the run")
     forget_accounts(data_dir)  # a fresh site database: the first admin and its password
@@ -126,8 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.repeat < 1:
         raise SystemExit("--repeat must be at least 1")
+    size = (10, 30)  # cameras, days
+    if args.smoke:
+        args.repeat, args.quick, size = 1, True, (2, 1)
     counts = QUICK if args.quick else Counts()
     results = Results()
+    env = environment()
     results.facts["machine"] = machine()
     results.facts["repeats"] = args.repeat
     results.facts["connections"] = "fresh" if args.fresh_connections else "kept alive"
@@ -135,7 +141,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.skip_recordings:
         print("phase 1: recordings (the first run builds the store: a few minutes)", flush=True)
         results.facts["recordings"] = run_recordings(
-            args.store, args.work, args.repeat, counts, args.seed, args.fresh_connections, results
+            args.store,
+            size,
+            args.work,
+            args.repeat,
+            counts,
+            args.seed,
+            args.fresh_connections,
+            results,
         )
     if not args.skip_live:
         print("phase 2: live view on simulated cameras", flush=True)
@@ -145,9 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cold = ", ".join(f"{key} {value:.4g}" for key, value in results.cold.items())
         print(f"first request after the recorder started: {cold}")
     print(json.dumps(results.facts, indent=1))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results.to_json(), indent=1) + "\n", encoding="utf-8")
+    write_json({**results.to_json(), "smoke": args.smoke, "environment": env}, args.json, indent=1)
     return 0
 
 

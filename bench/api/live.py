@@ -27,9 +27,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.api_client import ApiClient, ApiError
-from bench.api_report import LoadWindow, Results
-from bench.api_server import recorder_config, running_recorder
+from bench.api.client import ApiClient, ApiError
+from bench.api.report import LoadWindow, Results
+from bench.api.server import recorder_config, running_recorder
 from sim import CameraSpec, SimCluster
 
 ONLINE_TIMEOUT_S = 60.0

@@ -1,6 +1,6 @@
-"""The least a recorder built on PyAV does, as a program to measure (bench/pyav_floor.py).
+"""The least a recorder built on PyAV does, as a program to measure (bench/recording/floor.py).
 
-    python -m bench.pyav_loop {demux,mux} --out DIR URL [URL ...]
+    python -m bench.recording.pyav_loop {demux,mux} --out DIR URL [URL ...]
 
 One thread per camera reads it through the recorder's own opener (recorder/capture/opener.py:
 the same FFmpeg options, the same demux loop). `demux` throws every packet away. `mux` also
@@ -63,7 +63,9 @@ def mux(url: str, out_dir: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.pyav_loop", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.recording.pyav_loop", description=__doc__
+    )
     parser.add_argument("mode", choices=MODES)
     parser.add_argument("--out", type=Path, required=True, help="where `mux` writes")
     parser.add_argument("urls", nargs="+", metavar="URL")

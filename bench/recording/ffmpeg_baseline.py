@@ -18,12 +18,12 @@ from typing import Any
 
 import psutil
 
-from bench.cameras import Camera
 from bench.errors import BenchError
-from bench.meter import MemorySampler, Usage, measure_window, usage
-from bench.segments import packets_in_files, wait_until_writing
+from bench.output import FFMPEG
+from bench.recording.cameras import Camera
+from bench.recording.meter import MemorySampler, Usage, measure_window, usage
+from bench.recording.segments import packets_in_files, wait_until_writing
 
-FFMPEG = "/usr/bin/ffmpeg"
 CONNECT_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
 CLEAN_EXITS = (0, 255)  # 255: stopped by a signal, after writing its trailer

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench.api_client import ApiClient, ApiError
-from bench.api_data import DAY_MS, SEGMENT_MS, StoreFacts
-from bench.api_report import Results
+from bench.api.client import ApiClient, ApiError
+from bench.api.data import DAY_MS, SEGMENT_MS, StoreFacts
+from bench.api.report import Results
 
 HOUR_MS = 3_600_000
 CLIP_POLL_S = 0.02

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from bench.ffmpeg_baseline import FfmpegRun
-from bench.ours import OursRun
+from bench.recording.ffmpeg_baseline import FfmpegRun
+from bench.recording.ours import OursRun
 
 Order = Literal["ours-first", "ffmpeg-first"]
 T = TypeVar("T")

@@ -1,0 +1,5 @@
+import sys
+
+from bench.recording.cli import main
+
+sys.exit(main())
