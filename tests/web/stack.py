@@ -130,6 +130,10 @@ def playwright_env(stack: WebStack) -> dict[str, str]:
         "SKYCAM_RELAY": stack.relay or "",
         "SKYCAM_RELAY_ADMIN": stack.relay_admin or "",
         "SKYCAM_RELAY_MAX_S": str(stack.relay_max_s),
+        # What the relay stores (remote-media.spec.ts checks it holds no plaintext).
+        "SKYCAM_RELAY_DIR": str(stack.data_dir.with_name(f"{stack.data_dir.name}-relay"))
+        if stack.relay
+        else "",
         "CHROMIUM": CHROMIUM,
         "SKYCAM_MOTION_TRUTH": stack.motion_truth,
         "SKYCAM_DISCOVERY": stack.discovery,

@@ -23,7 +23,7 @@ export interface Transport {
   /** A WebSocket URL under /api/v1 (authentication is sent as the first message). */
   socketUrl(path: string): string
   /** A URL for media elements and downloads, which cannot send headers ('' where there is
-   * none: remote video comes with the remote-media work). */
+   * none: remotely, video and clips go through remote media, web/src/remote/media*.ts). */
   mediaUrl(path: string, token: string): string
   /** A URL an <img> can show (remote: fetched through the tunnel, as an object URL). */
   imageUrl(path: string, token: string): Promise<string>
