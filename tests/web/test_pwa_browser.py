@@ -15,7 +15,8 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
 ]
-PLAYWRIGHT_TIMEOUT_S = 420
+# About 40 specs take 5-6 minutes on a quiet 2-core machine; a loaded CI run may take twice that.
+PLAYWRIGHT_TIMEOUT_S = 900
 
 
 @pytest.fixture(scope="module")
