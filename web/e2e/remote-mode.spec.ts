@@ -3,50 +3,13 @@
 // the recorder's views through the tunnel only; the connection rolls over before the relay's
 // cap (shortened to SKYCAM_RELAY_MAX_S by the stack) without a failed call; the relay admin's
 // console. The recorder's own origin is never contacted by the remote page.
-import type { APIRequestContext, Page } from '@playwright/test'
 import { expect, password, seriousViolations, test } from './fixtures'
+import { cloudPassword, enrol, invitation, recorder, relay, watchRecorderCalls } from './remote-fixtures'
 
-const relay = process.env.SKYCAM_RELAY ?? ''
 const relayAdmin = process.env.SKYCAM_RELAY_ADMIN ?? ''
 const relayMaxS = Number(process.env.SKYCAM_RELAY_MAX_S ?? '7200')
-const recorder = process.env.SKYCAM_URL ?? ''
-const cloudPassword = 'correct horse battery'
 
 test.describe.configure({ mode: 'serial' })
-
-/** A fresh invitation link for the recorder's `admin`, made on the LAN API once the recorder is
- * connected to the relay (so the relay knows the invitation id). */
-async function invitation(request: APIRequestContext): Promise<string> {
-  const login = await request.post(`${recorder}/api/v1/auth/login`, { data: { username: 'admin', password } })
-  const headers = { Authorization: `Bearer ${(await login.json()).access_token}` }
-  await expect
-    .poll(async () => (await (await request.get(`${recorder}/api/v1/relay`, { headers })).json()).connected, { timeout: 45_000 })
-    .toBe(true)
-  const made = await request.post(`${recorder}/api/v1/relay/invitations`, { headers, data: { username: 'admin' } })
-  expect(made.status()).toBe(201)
-  return (await made.json()).link as string
-}
-
-/** The recorder's origin is never called by a remote page: everything goes through the relay. */
-function watchRecorderCalls(page: Page): string[] {
-  const calls: string[] = []
-  page.on('request', (r) => {
-    if (r.url().startsWith(recorder)) calls.push(r.url())
-  })
-  return calls
-}
-
-async function enrol(page: Page, request: APIRequestContext, email: string): Promise<void> {
-  const link = await invitation(request)
-  expect(link.startsWith(`${relay}/#/join?`), link).toBe(true)
-  await page.goto(link)
-  await expect(page.locator('h1')).toContainText('Join a SkyCam recorder')
-  await page.getByLabel('Email').fill(email)
-  await page.getByLabel('Password').fill(cloudPassword)
-  await page.getByRole('button', { name: 'Join' }).click()
-  await expect(page.locator('h1')).toHaveText('Live', { timeout: 45_000 })
-  expect(page.url()).toBe(`${relay}/`) // the secret is out of the address bar
-}
 
 test('a browser enrols by invitation and uses the recorder through the relay', async ({ page, request }) => {
   test.skip(!relay, 'the stack has no relay (SKYCAM_RELAY)')
