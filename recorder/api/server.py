@@ -125,7 +125,7 @@ class ApiServer:
             "log_level": "warning",
             "access_log": False,
             "lifespan": "off",
-            "ws": "websockets",
+            "ws": "websockets-sansio",
             "date_header": False,  # _DateHeader adds it without a timer
             # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise, and every
             # local client (the relay tunnel, anything on the box) comes from there: only the

@@ -259,7 +259,7 @@ async def test_rights_are_checked_at_both_doors(site: Site, owner: Phone) -> Non
     await nanny.close()
 
 
-def test_privacy_canary_nothing_on_the_relay_is_plaintext(site: Site) -> None:
+async def test_privacy_canary_nothing_on_the_relay_is_plaintext(site: Site) -> None:
     """Runs last: everything the relay stored and logged, against the camera's id and every
     plaintext object the devices decrypted in the tests above."""
     assert len(site.plaintexts) >= 10
