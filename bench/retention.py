@@ -1,8 +1,8 @@
 """Retention and index queries on a full-size index: 10 cameras x 30 days of 10 s segments.
 
-Not collected by pytest (it takes a minute and ~1 GB of disk). Run:
+The full run takes a minute and ~1 GB of disk; `--smoke` builds 2,000 rows per camera:
 
-    .venv/bin/python tests/storage/bench_retention.py [--db /tmp/bench.db] [--per-camera 259200]
+    .venv/bin/python -m bench.retention [--db /tmp/bench.db] [--per-camera 259200] [--json OUT]
 
 Rows are bulk-inserted with sqlite3 into a schema created by `SqliteSegmentIndex` (so the
 triggers and indexes are the real ones); no media files exist, so unlinks find nothing, which
@@ -18,8 +18,9 @@ import sqlite3
 import time
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from bench.output import add_output_arguments, emit_figures, environment
 from recorder.clock import FakeClock
 from recorder.storage.capacity import FixedCapacity
 from recorder.storage.keyframe_codec import pack_keyframes
@@ -41,7 +42,7 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def build(db: Path, per_camera: int) -> None:
+async def build(db: Path, per_camera: int) -> float:
     async with SqliteSegmentIndex(db) as index:
         for camera in CAMERAS:
             await index.ensure_camera(camera)
@@ -62,17 +63,28 @@ async def build(db: Path, per_camera: int) -> None:
                 rows,
             )
             conn.commit()
-    print(f"built {per_camera * len(CAMERAS):,} rows in {time.perf_counter() - started:.1f} s")
+    elapsed = time.perf_counter() - started
+    print(f"built {per_camera * len(CAMERAS):,} rows in {elapsed:.1f} s")
+    return elapsed
 
 
-async def timed(label: str, coro: Awaitable[T]) -> T:
-    started = time.perf_counter()
-    result = await coro
-    print(f"{label}: {(time.perf_counter() - started) * 1000:.1f} ms")
-    return result
+class Timings:
+    """Each measured step's wall time in ms, printed as it comes and kept for the JSON."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+
+    async def __call__(self, label: str, coro: Awaitable[T]) -> T:
+        started = time.perf_counter()
+        result = await coro
+        self.ms[label] = round((time.perf_counter() - started) * 1000, 2)
+        print(f"{label}: {self.ms[label]:.1f} ms")
+        return result
 
 
-async def bench(db: Path, per_camera: int) -> None:
+async def bench(db: Path, per_camera: int) -> dict[str, Any]:
+    timed = Timings()
+    figures: dict[str, Any] = {"timings_ms": timed.ms}
     end = T0 + per_camera * SEG_MS
     clock = FakeClock(start=(end + 60_000) / 1000)  # a minute after the last segment
     layout = SegmentLayout(db.parent / "bench-data")
@@ -99,7 +111,8 @@ async def bench(db: Path, per_camera: int) -> None:
         # Steady state: retention by age, a minute's worth of segments expired.
         aged = RetentionPolicy(default_retention_days=days)
         report = await timed("run_once, steady state (age)", worker(aged).run_once())
-        print(f"  deleted {sum(report.deleted.values())} segments")
+        figures["steady_state_deleted"] = sum(report.deleted.values())
+        print(f"  deleted {figures['steady_state_deleted']} segments")
         # Nothing to do: the common case every 30 s.
         await timed("run_once, nothing to delete", worker(aged).run_once())
         # Space: the quota was just crossed (90.01 %): plan alone, then plan + execute to 85 %.
@@ -109,11 +122,17 @@ async def bench(db: Path, per_camera: int) -> None:
         plan = await timed(
             "plan one round (space, window 2000)", worker(spaced).plan(int(clock.now() * 1000))
         )
-        print(f"  first round deletes {len(plan.deletions[0].segment_ids)} segments")
+        figures["space_first_round_segments"] = len(plan.deletions[0].segment_ids)
+        print(f"  first round deletes {figures['space_first_round_segments']} segments")
         started = time.perf_counter()
         report = await worker(spaced).run_once()
         elapsed = time.perf_counter() - started
         deleted = sum(report.deleted.values())
+        figures["space_run"] = {
+            "s": round(elapsed, 3),
+            "segments": deleted,
+            "rounds": report.rounds,
+        }
         print(f"run_once, space (90.01 % -> 85 %): {elapsed:.2f} s, {deleted:,} segments in "
               f"{report.rounds} rounds ({deleted / elapsed:,.0f} segments/s)")  # fmt: skip
         # Events everywhere: every camera's whole history inside an event, the quota crossed
@@ -128,29 +147,54 @@ async def bench(db: Path, per_camera: int) -> None:
         plan = await timed(
             "plan one round (events everywhere)", worker(protected).plan(int(clock.now() * 1000))
         )
-        print(f"  first round gives up {len(plan.deletions[0].segment_ids)} event segments")
+        figures["events_first_round_segments"] = len(plan.deletions[0].segment_ids)
+        print(f"  first round gives up {figures['events_first_round_segments']} event segments")
         started = time.perf_counter()
         report = await worker(protected).run_once()
         elapsed = time.perf_counter() - started
         given_up = report.deleted[DeleteReason.EVENT_SPACE]
+        figures["events_run"] = {
+            "s": round(elapsed, 3),
+            "segments": given_up,
+            "rounds": report.rounds,
+        }
         print(f"run_once, events everywhere (90.01 % -> 85 %): {elapsed:.2f} s, "
               f"{given_up:,} segments in {report.rounds} rounds")  # fmt: skip
         await timed("run_once, events everywhere, nothing to delete", worker(protected).run_once())
     print(f"peak RSS {_rss_mb():.0f} MB")
+    figures["peak_rss_mb"] = round(_rss_mb())
+    return figures
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, default=Path("/tmp/skycam-bench/index.db"))
     parser.add_argument("--per-camera", type=int, default=30 * 8640)
+    add_output_arguments(parser, smoke="2,000 segments per camera")
     args = parser.parse_args()
+    per_camera = 2000 if args.smoke else args.per_camera
+    env = environment()
     args.db.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{args.db}{suffix}").unlink(missing_ok=True)
-    asyncio.run(build(args.db, args.per_camera))
-    print(f"index file: {args.db.stat().st_size / 1e6:.0f} MB")
+    build_s = asyncio.run(build(args.db, per_camera))
+    index_mb = args.db.stat().st_size / 1e6
+    print(f"index file: {index_mb:.0f} MB")
     print(f"RSS after build {_rss_mb():.0f} MB")
-    asyncio.run(bench(args.db, args.per_camera))
+    figures = asyncio.run(bench(args.db, per_camera))
+    print()
+    emit_figures(
+        {
+            "smoke": args.smoke,
+            "environment": env,
+            "rows": per_camera * len(CAMERAS),
+            "cameras": len(CAMERAS),
+            "build_s": round(build_s, 2),
+            "index_mb": round(index_mb, 1),
+            **figures,
+        },
+        args.json,
+    )
 
 
 if __name__ == "__main__":
