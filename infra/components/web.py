@@ -9,8 +9,10 @@ this one address, and the PWA learns the WebSocket URL from the relay itself. Th
 carry the edge key (components/secrets.py), so the relay takes the viewer's address from
 CloudFront's header and not from anyone's. Remote media
 (`media/*`) and event thumbnails (`thumbnails/*`) are paths of the same distribution, served from
-the media bucket only with CloudFront signed cookies checked against a key group whose private key
-lives in Secrets Manager (the relay signs presigned S3 GETs for now: docs/ref/remote-media.md).
+the media bucket (origin access control: the bucket answers CloudFront only) to requests signed
+with a key of the distribution's key group: the relay signs each device's links with the private
+half, which lives in Secrets Manager (cloud/chalicelib/media/cloudfront_links.py). Same origin
+as the PWA: no CORS anywhere.
 Other paths are the PWA's files; a path without a file extension is one of the app's routes
 (history mode) and gets the app shell, rewritten at the edge so API errors stay errors.
 """
@@ -114,7 +116,7 @@ class WebDistribution(Construct):
             self,
             "MediaKey",
             encoded_key=media_public_key_pem,
-            comment="SkyCam remote media: signed cookies (private half in Secrets Manager)",
+            comment="SkyCam remote media: signed URLs (private half in Secrets Manager)",
         )
         self.key_group = cloudfront.KeyGroup(self, "MediaKeys", items=[self.public_key])
         media_origin = origins.S3BucketOrigin.with_origin_access_control(media_bucket)
@@ -122,7 +124,10 @@ class WebDistribution(Construct):
             origin=media_origin,
             viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
             allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
-            cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+            # Nothing cached: a live playlist is rewritten every second and a thumbnail when its
+            # event improves it, under the same key; each session's parts have one viewer. With
+            # no query string in the cache policy none reaches S3 (nor its access log).
+            cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
             trusted_key_groups=[self.key_group],
             response_headers_policy=self.headers,
         )
@@ -189,11 +194,11 @@ class WebDistribution(Construct):
             self.distribution,
             "AwsSolutions-CFR1",
             "Owners and their invitees watch their cameras from wherever they travel; every "
-            "media object needs a signed cookie anyway",
+            "media object needs a signed URL anyway",
         )
         acknowledge(
             self.distribution,
             "AwsSolutions-CFR2",
             "WAF costs at least $5 a month plus per-request fees, more than the whole relay for "
-            "a single owner; the site is static files and media behind signed cookies",
+            "a single owner; the site is static files and media behind signed URLs",
         )
