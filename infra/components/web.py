@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import aws_cdk as cdk
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -182,6 +183,19 @@ class WebDistribution(Construct):
             log_bucket=access_logs,
             log_file_prefix="cloudfront/",
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+        )
+        # Origin access control lets this distribution GET objects; with ListBucket too, S3 tells
+        # it that a missing key is missing (404, as the local host answers: the player waits for
+        # an object not uploaded yet, or gone) instead of hiding it behind a 403. CloudFront asks
+        # S3 only for object keys under media/ and thumbnails/ (no query string reaches S3), so
+        # this lists nothing.
+        media_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[media_bucket.bucket_arn],
+                principals=[iam.ServicePrincipal("cloudfront.amazonaws.com")],
+                conditions={"StringEquals": {"AWS:SourceArn": self.distribution.distribution_arn}},
+            )
         )
         acknowledge(
             self.distribution,

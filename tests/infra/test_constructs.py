@@ -219,11 +219,18 @@ def test_media_reaches_devices_only_through_cloudfront_signed_with_the_relays_ke
     allows = [
         st for st in policy["Properties"]["PolicyDocument"]["Statement"] if st["Effect"] == "Allow"
     ]
-    (allow,) = allows
-    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
-    assert allow["Action"] == "s3:GetObject"
-    source = _render(allow["Condition"]["StringEquals"]["AWS:SourceArn"])
-    assert source.endswith(f":distribution/ref:{distribution_id}")
+    # Objects to this distribution, and whether a key exists (404 rather than 403 for one not
+    # uploaded yet, as on the local host); to nobody else.
+    assert sorted(_as_list(st["Action"])[0] for st in allows) == ["s3:GetObject", "s3:ListBucket"]
+    for allow in allows:
+        assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+        source = _render(allow["Condition"]["StringEquals"]["AWS:SourceArn"])
+        assert source.endswith(f":distribution/ref:{distribution_id}"), source
+        resource = allow["Resource"]
+        if allow["Action"] == "s3:ListBucket":
+            assert resource == {"Fn::GetAtt": [media_bucket, "Arn"]}
+        else:
+            assert resource == {"Fn::Join": ["", [{"Fn::GetAtt": [media_bucket, "Arn"]}, "/*"]]}
     # The relay signs for exactly that key, with the private half of the deploy-time pair.
     env = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert env["SKYCAM_RELAY_MEDIA_LINKS"] == "cloudfront"
