@@ -11,7 +11,10 @@ Links are origin-relative (`/media/...?Policy=...`): the PWA, `/v1` and the medi
 one distribution, so the browser fetches them same-origin (no CORS). The relay cannot name the
 distribution's host itself (the distribution's API origin depends on the relay's functions, so
 the functions' environment cannot depend on the distribution), hence the host wildcard: the key
-is trusted by this distribution alone.
+is trusted by this distribution alone. A `*` also spans `/`, so the policy would match a path
+ending in `/media/RID/MSID/NAME` under another prefix too; the only other signed paths are
+`thumbnails/RID/...`, and no recorder can upload `thumbnails/media/...` (a recorder id is 26
+base32 characters).
 
 The private key is the RSA half of the pair infra/ makes at deploy time (KMS
 GenerateDataKeyPair, components/secrets.py), read once from Secrets Manager
