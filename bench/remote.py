@@ -41,9 +41,12 @@ from tests.remote.site import CANARY, SLOW_GOP, Phone, Site, remote_site
 
 # AWS list prices (us-east-1, 2026), USD.
 PRICE_S3_PUT = 0.005 / 1000  # PUT/POST/LIST requests, S3 Standard
-PRICE_S3_GET = 0.0004 / 1000
+PRICE_S3_GET = 0.0004 / 1000  # CloudFront's origin fetch (the media behavior caches nothing)
 PRICE_S3_GB_MONTH = 0.023
-PRICE_EGRESS_GB = 0.09  # data transfer out to the internet, first 10 TB (CloudFront: 0.085)
+# Devices download through CloudFront (signed URLs, docs/DEPLOYMENT.md): its egress, first 10 TB
+# North America/Europe (S3 to CloudFront is free), and its HTTPS requests.
+PRICE_EGRESS_GB = 0.085
+PRICE_CLOUDFRONT_REQUEST = 0.0100 / 10_000
 PRICE_REST_REQUEST = 3.50 / 1e6  # API Gateway REST API, first 333 million
 PRICE_WS_MESSAGE = 1.00 / 1e6  # API Gateway WebSocket, per 32 KB message
 PRICE_LAMBDA_REQUEST = 0.20 / 1e6
@@ -162,6 +165,7 @@ def viewer_hour_cost(watch: dict[str, Any], uploads: int, upload_bytes: int) -> 
         "s3_downloads": watch["gets"] * scale * PRICE_S3_GET,
         "s3_storage": gb_stored * PRICE_S3_GB_MONTH * OBJECT_DAYS / 30,
         "egress": gb_down * PRICE_EGRESS_GB,
+        "cloudfront_requests": watch["gets"] * scale * PRICE_CLOUDFRONT_REQUEST,
         "link_requests": watch["link_requests"] * scale * PRICE_REST_REQUEST,
         "lease_messages": watch["renewals"] * scale * CALL_MESSAGES * PRICE_WS_MESSAGE,
         "lambda": lambdas * (PRICE_LAMBDA_REQUEST + LAMBDA_GB * LAMBDA_S * PRICE_LAMBDA_GB_S),

@@ -38,11 +38,12 @@ TABLE_ACTIONS = (
     "dynamodb:DeleteItem",
     "dynamodb:Query",
 )
-# The relay never reads or writes media itself: it presigns. A presigned POST (a recorder's
-# upload) carries the role's PutObject right, a presigned GET (a device's link) its GetObject
-# right, and only under the prefixes the relay names keys in (cloud/chalicelib/media/keys.py).
-# Objects are deleted by the bucket's lifecycle rules, not by the relay: no DeleteObject.
-BUCKET_ACTIONS = ("s3:GetObject", "s3:PutObject")
+# The relay never reads or writes media itself: it signs. A presigned POST (a recorder's upload)
+# carries the role's PutObject right, and only under the prefixes the relay names keys in
+# (cloud/chalicelib/media/keys.py). Devices read through CloudFront (its origin access control,
+# with links the relay signs with the CloudFront key), so the role needs no GetObject. Objects
+# are deleted by the bucket's lifecycle rules, not by the relay: no DeleteObject.
+BUCKET_ACTIONS = ("s3:PutObject",)
 BUCKET_PREFIXES = (MEDIA_SESSIONS_PREFIX, THUMBNAILS_PREFIX)
 DAY_S = 86400
 
@@ -66,7 +67,6 @@ class RelayStack(cdk.Stack):
         self.media = MediaStorage(
             self,
             "Media",
-            cors_origins=stage.cors_origins,
             thumbnail_days=stage.thumbnail_days,
             media_session_days=stage.media_session_days,
             removal_policy=stage.removal_policy,
@@ -85,6 +85,8 @@ class RelayStack(cdk.Stack):
             signing_secret=self.secrets.signing_secret.secret_arn,
             vapid_secret=self.secrets.vapid_secret.secret_arn,
             edge_secret=self.secrets.edge_secret.secret_arn,
+            media_links="cloudfront",
+            cloudfront_key_secret=self.secrets.cloudfront_secret.secret_arn,
             open_signup=stage.open_signup,
             push_subject=_push_subject(stage),
             # What the local host deletes by age, the bucket's lifecycle rules expire here: one
@@ -112,14 +114,18 @@ class RelayStack(cdk.Stack):
             api_domain=self.relay.rest_domain,
             api_stage=API_STAGE,
             edge_secret=self.secrets.edge_secret,
-            connect_sources=[
-                _origin(self.relay.websocket_url),
-                # Presigned GETs: botocore names the global virtual host; the regional one too.
-                f"https://{self.media.bucket.bucket_domain_name}",
-                f"https://{self.media.bucket.bucket_regional_domain_name}",
-            ],
+            # Media comes from the distribution itself ('self'); only the WebSocket is elsewhere.
+            connect_sources=[_origin(self.relay.websocket_url)],
             access_logs=self.media.access_logs,
             removal_policy=stage.removal_policy,
+        )
+        # The relay signs media links for the key group's public key (its private half is in
+        # the CloudFront key secret); the key exists only with the distribution's construct.
+        self.relay_config = replace(
+            self.relay_config, cloudfront_key_pair_id=self.web.public_key.public_key_id
+        )
+        self.relay.add_environment(
+            env_name("cloudfront_key_pair_id"), self.relay_config.cloudfront_key_pair_id
         )
         self.public_url = f"https://{self.web.distribution.distribution_domain_name}"
         self.alarms = RelayAlarms(
@@ -172,7 +178,7 @@ class RelayStack(cdk.Stack):
                 policy,
                 f"AwsSolutions-IAM5[Resource::<{media_objects}.Arn>/{prefix}*]",
                 "Media objects are named per recorder, camera and session at run time; the role "
-                f"may presign reads and writes under {prefix} of this one bucket, nothing else",
+                f"may presign uploads under {prefix} of this one bucket, nothing else",
             )
         for method in ("POST", "DELETE"):
             acknowledge(

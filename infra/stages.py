@@ -34,17 +34,8 @@ class Stage:
     open_signup: bool = False
     """The relay's SKYCAM_RELAY_OPEN_SIGNUP: by invitation only unless set."""
     pwa_domain: str = ""
-    """The PWA's own domain if it has one (CNAME to the distribution); empty: CloudFront's."""
-
-    @property
-    def cors_origins(self) -> tuple[str, ...]:
-        """Who may read presigned media URLs from a page. The CloudFront domain is only known
-        once the distribution exists, and the distribution serves the media bucket, so naming it
-        in the bucket's CORS would be a cycle: without a domain of its own, any CloudFront page
-        may read (the objects are ciphertext and each URL is a short-lived capability)."""
-        if self.pwa_domain:
-            return (f"https://{self.pwa_domain}",)
-        return ("https://*.cloudfront.net",)
+    """The PWA's own domain if it has one (CNAME to the distribution); empty: CloudFront's.
+    The push contact (VAPID `sub`) names it when no `alarm_email` is given."""
 
 
 STAGES: dict[str, Stage] = {

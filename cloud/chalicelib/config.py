@@ -74,6 +74,16 @@ class RelayConfig:
     viewer renews its lease; each renewal checks the grant again)."""
     media_link_s: int = 60
     """How long a device's signed download link lasts."""
+    media_links: str = "store"
+    """Who signs devices' download links: `store`, the object store, one link per object (the
+    local host's HMAC links; S3 presigned GETs); `cloudfront` (AWS, set by infra/): CloudFront
+    signed URLs, one signature per media session prefix, fetched through the distribution that
+    serves the PWA (needs the next two settings)."""
+    cloudfront_key_secret: str = ""
+    """Secrets Manager id of the CloudFront signing key pair (JSON `private_key_pem`, made at
+    deploy by infra/)."""
+    cloudfront_key_pair_id: str = ""
+    """The id of that key pair's CloudFront public key (in the distribution's key group)."""
     media_session_max_s: int = 6 * 3600
     """A media session's record expires after this, renewed or not (the viewer asks again)."""
     media_object_max_bytes: int = 64 * 1024 * 1024
@@ -128,6 +138,17 @@ def load_config(env: Mapping[str, str]) -> RelayConfig:
     worst += (config.push_attempts - 1) * config.push_backoff_cap_s
     if config.storage == "dynamodb" and worst > LAMBDA_BUDGET_S:
         raise ConfigError(f"push tries could take {worst} s, over the Lambda's {LAMBDA_BUDGET_S} s")
+    if config.media_links not in ("store", "cloudfront"):
+        raise ConfigError(f"{PREFIX}MEDIA_LINKS must be store or cloudfront")
+    if config.media_links == "cloudfront" and (
+        config.storage == "local"
+        or not config.cloudfront_key_secret
+        or not config.cloudfront_key_pair_id
+    ):
+        raise ConfigError(
+            f"{PREFIX}MEDIA_LINKS=cloudfront needs AWS storage, {PREFIX}CLOUDFRONT_KEY_SECRET "
+            f"and {PREFIX}CLOUDFRONT_KEY_PAIR_ID"
+        )
     if config.websocket_url and not config.websocket_url.startswith(("wss://", "ws://")):
         raise ConfigError(f"{PREFIX}WEBSOCKET_URL must be a wss:// or ws:// URL")
     if not config.push_subject.startswith(("mailto:", "https://")):

@@ -12,10 +12,11 @@ from .accounts.throttle import LoginThrottle
 from .accounts.tokens import TokenSigner
 from .audit.log import AuditLog
 from .clock import Clock, SystemClock
-from .config import RelayConfig
+from .config import ConfigError, RelayConfig
 from .console.views import ConsoleViews
 from .grants.grants import GrantStore
 from .invitations.registry import InvitationRegistry
+from .media.links import LinkSigner, StoreLinks
 from .media.service import MediaLimits, MediaService
 from .media.uploads import LocalUploadSigner, UploadSigner
 from .push.delivery import DeliveryPolicy, PushDelivery
@@ -77,14 +78,29 @@ def media_storage_for(config: RelayConfig, clock: Clock) -> tuple[ObjectStore, U
     if config.storage == "local":
         return local_media_storage(Path(config.data_dir), "", clock)
     import boto3
-    from botocore.config import Config
 
     from .media.s3_uploads import S3UploadSigner
     from .storage.s3_objects import S3ObjectStore
 
-    # SigV4 presigning: every region takes it (some only it), and its URLs carry the expiry.
-    client = boto3.session.Session().client("s3", config=Config(signature_version="s3v4"))
+    session: Any = boto3.session.Session()
+    if not session.region_name:  # Lambda sets AWS_REGION; elsewhere it must be given
+        raise ConfigError("no AWS region: set AWS_DEFAULT_REGION to the media bucket's region")
+    client = session.client("s3", config=s3_presign_config())
     return S3ObjectStore(client, config.bucket), S3UploadSigner(client, config.bucket, clock)
+
+
+def s3_presign_config() -> Any:
+    """SigV4 (every region takes it, some only it; its URLs carry their expiry) on the bucket's
+    regional virtual host (`BUCKET.s3.REGION.amazonaws.com`). botocore's default is the global
+    host `BUCKET.s3.amazonaws.com`, which S3 answers for a bucket outside us-east-1 with a 307
+    to the regional one until DNS catches up (up to a day after the bucket is made): a browser
+    or form POST does not follow that with its body and CORS intact."""
+    from botocore.config import Config
+
+    return Config(
+        signature_version="s3v4",
+        s3={"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"},
+    )
 
 
 def local_media_storage(
@@ -95,6 +111,18 @@ def local_media_storage(
     )
     uploads = LocalUploadSigner(base_url, FileSecret(data / LOCAL_UPLOADS_KEY).signing_key(), clock)
     return objects, uploads
+
+
+def links_for(config: RelayConfig, objects: ObjectStore, clock: Clock) -> LinkSigner:
+    if config.media_links == "cloudfront":
+        import boto3
+
+        from .media.cloudfront_links import CloudFrontLinks, SecretsManagerRsaKey
+
+        secrets = boto3.session.Session().client("secretsmanager")
+        key = SecretsManagerRsaKey(secrets, config.cloudfront_key_secret)
+        return CloudFrontLinks(config.cloudfront_key_pair_id, key, clock)
+    return StoreLinks(objects)
 
 
 def media_limits(config: RelayConfig) -> MediaLimits:
@@ -126,6 +154,7 @@ def build_relay(
     secret: SecretSource | None = None,
     objects: ObjectStore | None = None,
     uploads: UploadSigner | None = None,
+    links: LinkSigner | None = None,
     vapid: VapidSource | None = None,
     push_runner: Runner | None = None,
 ) -> Relay:
@@ -159,9 +188,9 @@ def build_relay(
     )
     recorders = RecorderRegistry(items, clock, audit, config.challenge_s)
     grants = GrantStore(items, clock)
-    media = MediaService(
-        items, clock, grants, accounts, objects, uploads, audit, media_limits(config)
-    )
+    links = links or links_for(config, objects, clock)
+    limits = media_limits(config)
+    media = MediaService(items, clock, grants, accounts, links, uploads, audit, limits)
     tickets = TicketOffice(items, clock, config.ticket_s)
     limiter = AccountRateLimiter(items, clock)
     delivery = PushDelivery(

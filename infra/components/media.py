@@ -1,14 +1,14 @@
 """The media bucket: ciphertext only (encrypted event thumbnails, remote live and playback parts).
 
-Private: public access blocked, SSE-S3, TLS-only bucket policy; devices read through CloudFront
-with signed cookies (components/web.py) or presigned URLs, which is why the PWA's origin gets a
-CORS rule. Objects expire by prefix: thumbnails after days, media session parts after a day (a
-session lasts minutes; the rule is the backstop if the recorder never cleans up).
+Private: public access blocked, SSE-S3, TLS-only bucket policy. Devices read only through the
+CloudFront distribution that serves the PWA (components/web.py: origin access control, URLs
+signed by the relay), same-origin, so the bucket has no CORS rule; recorders upload with
+presigned POSTs from a process, which CORS does not concern. Objects expire by prefix:
+thumbnails after days, media session parts after a day (a session lasts minutes; the rule is
+the backstop if the recorder never cleans up).
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_s3 as s3
@@ -26,7 +26,6 @@ class MediaStorage(Construct):
         scope: Construct,
         id: str,
         *,
-        cors_origins: Sequence[str],
         thumbnail_days: int,
         media_session_days: int,
         removal_policy: cdk.RemovalPolicy,
@@ -51,14 +50,6 @@ class MediaStorage(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="media/",
-            cors=[
-                s3.CorsRule(
-                    allowed_methods=[s3.HttpMethods.GET, s3.HttpMethods.HEAD],
-                    allowed_origins=list(cors_origins),
-                    allowed_headers=["*"],
-                    max_age=3600,
-                )
-            ],
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-thumbnails",

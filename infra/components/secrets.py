@@ -82,7 +82,7 @@ class RelaySecrets(Construct):
             "Vapid", "ECC_NIST_P256", "VAPID key pair for Web Push", removal_policy
         )
         self.cloudfront_secret, self.cloudfront_public_key_pem = self._key_pair(
-            "CloudFrontKey", "RSA_2048", "CloudFront signed-cookie key pair", removal_policy
+            "CloudFrontKey", "RSA_2048", "CloudFront signing key pair (media links)", removal_policy
         )
         for secret in (
             self.signing_secret,

@@ -9,8 +9,10 @@ this one address, and the PWA learns the WebSocket URL from the relay itself. Th
 carry the edge key (components/secrets.py), so the relay takes the viewer's address from
 CloudFront's header and not from anyone's. Remote media
 (`media/*`) and event thumbnails (`thumbnails/*`) are paths of the same distribution, served from
-the media bucket only with CloudFront signed cookies checked against a key group whose private key
-lives in Secrets Manager (the relay signs presigned S3 GETs for now: docs/ref/remote-media.md).
+the media bucket (origin access control: the bucket answers CloudFront only) to requests signed
+with a key of the distribution's key group: the relay signs each device's links with the private
+half, which lives in Secrets Manager (cloud/chalicelib/media/cloudfront_links.py). Same origin
+as the PWA: no CORS anywhere.
 Other paths are the PWA's files; a path without a file extension is one of the app's routes
 (history mode) and gets the app shell, rewritten at the edge so API errors stay errors.
 """
@@ -22,6 +24,7 @@ from collections.abc import Sequence
 import aws_cdk as cdk
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -114,7 +117,7 @@ class WebDistribution(Construct):
             self,
             "MediaKey",
             encoded_key=media_public_key_pem,
-            comment="SkyCam remote media: signed cookies (private half in Secrets Manager)",
+            comment="SkyCam remote media: signed URLs (private half in Secrets Manager)",
         )
         self.key_group = cloudfront.KeyGroup(self, "MediaKeys", items=[self.public_key])
         media_origin = origins.S3BucketOrigin.with_origin_access_control(media_bucket)
@@ -122,7 +125,10 @@ class WebDistribution(Construct):
             origin=media_origin,
             viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
             allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
-            cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+            # Nothing cached: a live playlist is rewritten every second and a thumbnail when its
+            # event improves it, under the same key; each session's parts have one viewer. With
+            # no query string in the cache policy none reaches S3 (nor its access log).
+            cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
             trusted_key_groups=[self.key_group],
             response_headers_policy=self.headers,
         )
@@ -178,6 +184,19 @@ class WebDistribution(Construct):
             log_file_prefix="cloudfront/",
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
         )
+        # Origin access control lets this distribution GET objects; with ListBucket too, S3 tells
+        # it that a missing key is missing (404, as the local host answers: the player waits for
+        # an object not uploaded yet, or gone) instead of hiding it behind a 403. CloudFront asks
+        # S3 only for object keys under media/ and thumbnails/ (no query string reaches S3), so
+        # this lists nothing.
+        media_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[media_bucket.bucket_arn],
+                principals=[iam.ServicePrincipal("cloudfront.amazonaws.com")],
+                conditions={"StringEquals": {"AWS:SourceArn": self.distribution.distribution_arn}},
+            )
+        )
         acknowledge(
             self.distribution,
             "AwsSolutions-CFR4",
@@ -189,11 +208,11 @@ class WebDistribution(Construct):
             self.distribution,
             "AwsSolutions-CFR1",
             "Owners and their invitees watch their cameras from wherever they travel; every "
-            "media object needs a signed cookie anyway",
+            "media object needs a signed URL anyway",
         )
         acknowledge(
             self.distribution,
             "AwsSolutions-CFR2",
             "WAF costs at least $5 a month plus per-request fees, more than the whole relay for "
-            "a single owner; the site is static files and media behind signed cookies",
+            "a single owner; the site is static files and media behind signed URLs",
         )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from cloud.chalicelib.config import ConfigError, RelayConfig, load_config
+from cloud.chalicelib.config import PREFIX, ConfigError, RelayConfig, load_config
 from cloud.chalicelib.signing_keys import FileSecret
 
 
@@ -37,3 +38,12 @@ def test_signing_key_file_is_generated_private_and_stable(tmp_path: Path) -> Non
     assert FileSecret(path).signing_key() == key  # a restart keeps tokens valid
     other = FileSecret(tmp_path / "other.key").signing_key()
     assert other != key
+
+
+def test_every_setting_is_documented_in_the_relay_reference() -> None:
+    """docs/ref/relay.md's settings table names each `SKYCAM_RELAY_*` the relay reads."""
+    reference = (Path(__file__).resolve().parents[2] / "docs" / "ref" / "relay.md").read_text()
+    missing = [
+        f.name for f in fields(RelayConfig) if f"| `{PREFIX}{f.name.upper()}` |" not in reference
+    ]
+    assert missing == []

@@ -98,7 +98,7 @@ def test_buckets_are_private_encrypted_and_tls_only(synthesized: Synthesized) ->
         assert denies_plain_http, f"{name} accepts plain HTTP"
 
 
-def test_media_bucket_expires_thumbnails_and_sessions_and_allows_the_pwa(
+def test_media_bucket_expires_thumbnails_and_sessions_and_has_no_cors(
     synthesized: Synthesized,
 ) -> None:
     media = synthesized.template["Resources"][_ref(synthesized, "SKYCAM_RELAY_BUCKET")]
@@ -120,11 +120,9 @@ def test_media_bucket_expires_thumbnails_and_sessions_and_allows_the_pwa(
     )
     # Objects outlive the longest media session they belong to.
     assert int(env["SKYCAM_RELAY_MEDIA_SESSION_MAX_S"]) < int(env["SKYCAM_RELAY_MEDIA_KEEP_S"])
-    # Browsers only read (presigned GETs from the PWA's page); the uploads are the recorder's
-    # form POSTs from a process, which CORS does not concern: no write method is allowed.
-    cors = props["CorsConfiguration"]["CorsRules"]
-    assert [sorted(r["AllowedMethods"]) for r in cors] == [["GET", "HEAD"]]
-    assert all(origin.startswith("https://") for r in cors for origin in r["AllowedOrigins"])
+    # Browsers read through the distribution, same-origin; the recorder's uploads are form POSTs
+    # from a process, which CORS does not concern: the bucket answers no cross-origin request.
+    assert "CorsConfiguration" not in props
 
 
 def test_pwa_and_media_behind_cloudfront_with_headers_and_signed_cookies(
@@ -179,6 +177,77 @@ def test_pwa_and_media_behind_cloudfront_with_headers_and_signed_cookies(
         {"EventType": "viewer-request", "FunctionARN": {"Fn::GetAtt": [shell, "FunctionARN"]}}
     ]
     assert "CustomErrorResponses" not in config
+
+
+def test_media_reaches_devices_only_through_cloudfront_signed_with_the_relays_key(
+    synthesized: Synthesized,
+) -> None:
+    """`media/*` and `thumbnails/*` come from the media bucket through origin access control,
+    uncached, only to requests signed with a key of the key group; that key's private half is
+    the secret the relay signs links with (SKYCAM_RELAY_CLOUDFRONT_KEY_SECRET, readable by its
+    role) and its id the relay's SKYCAM_RELAY_CLOUDFRONT_KEY_PAIR_ID. The bucket's policy lets
+    in this distribution and nobody else (the relay's role may only presign uploads)."""
+    resources = synthesized.template["Resources"]
+    ((distribution_id, distribution),) = synthesized.resources(
+        "AWS::CloudFront::Distribution"
+    ).items()
+    config = distribution["Properties"]["DistributionConfig"]
+    ((key_group_id, key_group),) = synthesized.resources("AWS::CloudFront::KeyGroup").items()
+    ((public_key_id, public_key),) = synthesized.resources("AWS::CloudFront::PublicKey").items()
+    assert key_group["Properties"]["KeyGroupConfig"]["Items"] == [{"Ref": public_key_id}]
+    access_controls = synthesized.resources("AWS::CloudFront::OriginAccessControl")
+    media_bucket = _ref(synthesized, "SKYCAM_RELAY_BUCKET")
+    origins = {origin["Id"]: origin for origin in config["Origins"]}
+    behaviors = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
+    for path in (f"{MEDIA_SESSIONS_PREFIX}*", f"{THUMBNAILS_PREFIX}*"):
+        behavior = behaviors[path]
+        assert behavior["TrustedKeyGroups"] == [{"Ref": key_group_id}]
+        # A live playlist and a thumbnail are rewritten under their keys: nothing is cached.
+        assert behavior["CachePolicyId"] == CACHING_DISABLED
+        assert sorted(behavior["AllowedMethods"]) == ["GET", "HEAD"]
+        assert "OriginRequestPolicyId" not in behavior  # no signature is passed on to S3
+        origin = origins[behavior["TargetOriginId"]]
+        assert origin["DomainName"] == {"Fn::GetAtt": [media_bucket, "RegionalDomainName"]}
+        (oac_id, _) = origin["OriginAccessControlId"]["Fn::GetAtt"]
+        oac = access_controls[oac_id]["Properties"]["OriginAccessControlConfig"]
+        assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"]) == ("s3", "always")
+    (policy,) = [
+        p
+        for p in synthesized.resources("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": media_bucket}
+    ]
+    allows = [
+        st for st in policy["Properties"]["PolicyDocument"]["Statement"] if st["Effect"] == "Allow"
+    ]
+    # Objects to this distribution, and whether a key exists (404 rather than 403 for one not
+    # uploaded yet, as on the local host); to nobody else.
+    assert sorted(_as_list(st["Action"])[0] for st in allows) == ["s3:GetObject", "s3:ListBucket"]
+    for allow in allows:
+        assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+        source = _render(allow["Condition"]["StringEquals"]["AWS:SourceArn"])
+        assert source.endswith(f":distribution/ref:{distribution_id}"), source
+        resource = allow["Resource"]
+        if allow["Action"] == "s3:ListBucket":
+            assert resource == {"Fn::GetAtt": [media_bucket, "Arn"]}
+        else:
+            assert resource == {"Fn::Join": ["", [{"Fn::GetAtt": [media_bucket, "Arn"]}, "/*"]]}
+    # The relay signs for exactly that key, with the private half of the deploy-time pair.
+    env = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert env["SKYCAM_RELAY_MEDIA_LINKS"] == "cloudfront"
+    assert env["SKYCAM_RELAY_CLOUDFRONT_KEY_PAIR_ID"] == {"Ref": public_key_id}
+    key_secret = _ref(synthesized, "SKYCAM_RELAY_CLOUDFRONT_KEY_SECRET")
+    (maker,) = public_key["Properties"]["PublicKeyConfig"]["EncodedKey"]["Fn::GetAtt"][:1]
+    assert resources[maker]["Properties"]["SecretId"] == {"Ref": key_secret}
+    assert resources[maker]["Properties"]["KeyPairSpec"] == "RSA_2048"
+    (relay_policy,) = [
+        p for k, p in synthesized.resources("AWS::IAM::Policy").items() if k.startswith("RelayRole")
+    ]
+    readable = [
+        st["Resource"]
+        for st in relay_policy["Properties"]["PolicyDocument"]["Statement"]
+        if "secretsmanager:GetSecretValue" in _as_list(st["Action"])
+    ]
+    assert {"Ref": key_secret} in readable
 
 
 def test_secrets_are_generated_at_deploy_never_written(synthesized: Synthesized) -> None:
@@ -255,8 +324,8 @@ def test_no_wildcard_action_and_least_privilege_on_data(synthesized: Synthesized
         "dynamodb:Query",
     }
     assert "dynamodb:Scan" not in relay_actions
-    # The relay only presigns (a GET for a device, a POST for a recorder), and only under the
-    # two prefixes it names keys in; lifecycle rules delete, so no DeleteObject.
+    # The relay only presigns a recorder's POSTs, and only under the two prefixes it names keys
+    # in; lifecycle rules delete, so no DeleteObject.
     (relay_policy,) = [
         p for k, p in synthesized.resources("AWS::IAM::Policy").items() if k.startswith("RelayRole")
     ]
@@ -267,7 +336,8 @@ def test_no_wildcard_action_and_least_privilege_on_data(synthesized: Synthesized
     ]
     assert len(s3_statements) == 1
     (statement,) = s3_statements
-    assert sorted(_as_list(statement["Action"])) == ["s3:GetObject", "s3:PutObject"]
+    # Uploads only: devices read through CloudFront, which the bucket's own policy lets in.
+    assert _as_list(statement["Action"]) == ["s3:PutObject"]
     media_bucket = _ref(synthesized, "SKYCAM_RELAY_BUCKET")
     assert statement["Resource"] == [
         {"Fn::Join": ["", [{"Fn::GetAtt": [media_bucket, "Arn"]}, f"/{prefix}*"]]}
@@ -393,7 +463,7 @@ def test_app_shell_function_rewrites_app_routes_only(
     ]
 
 
-def test_csp_lets_the_pwa_reach_its_websocket_and_the_media_bucket(
+def test_csp_lets_the_pwa_reach_itself_and_its_websocket_only(
     synthesized: Synthesized,
 ) -> None:
     (policy,) = synthesized.resources("AWS::CloudFront::ResponseHeadersPolicy").values()
@@ -403,12 +473,9 @@ def test_csp_lets_the_pwa_reach_its_websocket_and_the_media_bucket(
     rendered = _render(csp)
     connect = next(d for d in rendered.split("; ") if d.startswith("connect-src "))
     sources = connect.split()[1:]
-    media_bucket = _ref(synthesized, "SKYCAM_RELAY_BUCKET")
     assert sources == [
-        "'self'",  # the PWA, /v1 and /.well-known through the distribution
+        "'self'",  # the PWA, /v1, /.well-known and the media through the distribution
         "wss://ref:WebsocketAPI.execute-api.ref:AWS::Region.ref:AWS::URLSuffix",
-        f"https://att:{media_bucket}.DomainName",  # presigned GETs (botocore's global host)
-        f"https://att:{media_bucket}.RegionalDomainName",
     ]
 
 

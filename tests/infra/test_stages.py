@@ -21,7 +21,7 @@ def test_prod_keeps_its_data_and_takes_overrides() -> None:
     )
     assert stage.removal_policy == cdk.RemovalPolicy.RETAIN
     assert (stage.budget_usd, stage.alarm_email) == (40, "a@b.c")
-    assert stage.cors_origins == ("https://cams.x.org",)
+    assert stage.pwa_domain == "cams.x.org"
 
 
 @pytest.mark.parametrize(

@@ -26,8 +26,8 @@ from ..errors import BadRequest, Forbidden, NoGrant, NotFound
 from ..grants.grants import GrantStore
 from ..ids import b64url, session_id, token_id
 from ..storage.items import ItemStore
-from ..storage.objects import ObjectStore
-from .keys import media_prefix, parse_key, thumbnails_prefix
+from .keys import ObjectRef, media_prefix, parse_key, thumbnails_prefix
+from .links import LinkSigner
 from .uploads import UploadSigner
 
 KINDS = frozenset({"live", "playback", "clip"})
@@ -58,7 +58,7 @@ class MediaService:
         clock: Clock,
         grants: GrantStore,
         accounts: AccountService,
-        objects: ObjectStore,
+        links: LinkSigner,
         uploads: UploadSigner,
         audit: AuditLog,
         limits: MediaLimits,
@@ -67,7 +67,7 @@ class MediaService:
         self._clock = clock
         self._grants = grants
         self._accounts = accounts
-        self._objects = objects
+        self._links = links
         self._uploads = uploads
         self._audit = audit
         self.limits = limits
@@ -168,7 +168,14 @@ class MediaService:
             if session is None or session.acct != acct or session.rid != ref.rid:
                 raise Forbidden("no such media session for this account")
         expires = int(self._clock.now()) + self.limits.link_s
-        return {
-            "links": {r.key: self._objects.presign_get(r.key, self.limits.link_s) for r in refs},
-            "expires_at": expires,
-        }
+        return {"links": self._links.sign(_scopes(refs), self.limits.link_s), "expires_at": expires}
+
+
+def _scopes(refs: list[ObjectRef]) -> dict[str, list[str]]:
+    """The keys grouped under what their reader may read: its media session's prefix, or the
+    recorder's thumbnails (any of which a grant lets the account ask a link for)."""
+    scopes: dict[str, list[str]] = {}
+    for ref in refs:
+        prefix = thumbnails_prefix(ref.rid) if ref.msid is None else media_prefix(ref.rid, ref.msid)
+        scopes.setdefault(prefix, []).append(ref.key)
+    return scopes
