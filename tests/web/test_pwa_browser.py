@@ -22,8 +22,13 @@ PLAYWRIGHT_TIMEOUT_S = 900
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
     # A 60 s relay connection cap: remote-mode.spec.ts sees the browser roll over within a test.
+    # A second recorder on the relay: the recorder picker of an account enrolled with both.
     with web_stack(
-        tmp_path_factory.mktemp("web-stack"), faulty=True, relay=True, relay_max_s=60
+        tmp_path_factory.mktemp("web-stack"),
+        faulty=True,
+        relay=True,
+        relay_max_s=60,
+        second_recorder=True,
     ) as running:
         yield running
 
