@@ -192,3 +192,37 @@ test('the relay admin sees the console, and a grant revoked there ends the devic
   await expect(device.getByRole('alert')).toContainText('no longer has access')
   await other.close()
 })
+
+test('every view and settings section opens remotely without an error', async ({ page, request }) => {
+  test.skip(!relay, 'the stack has no relay (SKYCAM_RELAY)')
+  test.setTimeout(150_000)
+  const recorderCalls = watchRecorderCalls(page)
+  await enrol(page, request, `views-${Date.now()}@relay.local`)
+  const views: Array<[string, string]> = [
+    ['Timeline', 'Timeline'], ['Events', 'Events'], ['Clips', 'Clips'], ['Settings', 'Settings'],
+    ['Notifications', 'Notifications'], ['Remote access', 'Remote access'], ['Audit', 'Audit log'], ['Live', 'Live'],
+  ]
+  // The view's reads through the tunnel are all answered (then an error would be on screen).
+  const answered = async (what: string) => {
+    await page.waitForLoadState('networkidle')
+    await expect
+      .poll(() => page.evaluate(() => (window as unknown as { skycamTunnel: { stats: { pending: number } } }).skycamTunnel.stats.pending), { message: what })
+      .toBe(0)
+  }
+  for (const [link, heading] of views) {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: link, exact: true }).click()
+    await expect(page.locator('h1').first(), link).toContainText(heading)
+    await answered(link)
+    await expect(page.getByRole('alert'), link).toHaveCount(0)
+    if (link === 'Settings') {
+      for (const tab of await page.getByRole('tab').all()) {
+        const name = (await tab.textContent())?.trim() ?? ''
+        await tab.click()
+        await expect(page.getByRole('tabpanel').first(), name).toBeVisible()
+        await answered(name)
+        await expect(page.getByRole('alert'), name).toHaveCount(0)
+      }
+    }
+  }
+  expect(recorderCalls).toEqual([])
+})
