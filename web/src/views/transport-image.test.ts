@@ -54,7 +54,7 @@ describe('RecorderImages', () => {
     expect(await alive(c)).toBe(false)
   })
 
-  it('asks again for a picture that failed', async () => {
+  it('asks again for a picture the recorder refused', async () => {
     const asked: string[] = []
     const transport = remoteTransport(asked)
     const images = new RecorderImages(() => transport, () => null)
