@@ -49,17 +49,21 @@ export class Tunnel {
   /** One API call (path under /api/v1, with its query). */
   async request(method: string, pathAndQuery: string, body: Uint8Array | null, headers: [string, string][]): Promise<Answer> {
     const [path, query = ''] = pathAndQuery.split(/\?(.*)/s, 2)
-    const call = async () => (await this.current()).call(method, `/api/v1${path}`, query, body, headers)
+    const call = async () => {
+      this.stats.pending += 1
+      try {
+        return await (await this.current()).call(method, `/api/v1${path}`, query, body, headers)
+      } finally {
+        this.stats.pending -= 1
+      }
+    }
     let answer: Answer
-    this.stats.pending += 1
     try {
       answer = await call()
     } catch (error) {
       if (!(error instanceof SessionEnded) || !IDEMPOTENT.has(method)) throw error
       this.stats.retried += 1
       answer = await call()
-    } finally {
-      this.stats.pending -= 1
     }
     if (answer.status === 401) {
       this.stats.retried += 1
