@@ -41,7 +41,9 @@ def _looks_like_a_file(path: str) -> bool:
 
 
 def _cache_headers(path: str, response: Any) -> None:
-    name = path.rsplit("/", 1)[-1] or "index.html"
+    name = path.rsplit("/", 1)[-1]
+    if name in ("", "."):  # "/" itself (Starlette names it "."): index.html, not a file name
+        name = path = "index.html"
     if path.startswith("assets/"):
         response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     elif name in NO_CACHE or not _looks_like_a_file(path):

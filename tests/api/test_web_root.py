@@ -30,6 +30,8 @@ async def test_views_reload_to_the_app_and_the_shell_is_not_cached(
     app = create_app(api.parts.context, web_dir=tmp_path)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://recorder") as client:
+        root = await client.get("/")  # the shell itself: a new build must reach users at once
+        assert root.status_code == 200 and root.headers["cache-control"] == "no-cache"
         view = await client.get("/camera/cam1")  # a reload on a view of the app
         assert view.status_code == 200 and "<title>SkyCam</title>" in view.text
         assert view.headers["cache-control"] == "no-cache"

@@ -44,6 +44,10 @@ class WebStack:
     # Unix time (scenes loop on it).
     motion_truth: str = "{}"
     discovery: str = ""  # 127.0.0.1:PORT of a WS-Discovery responder naming cam1's ONVIF service
+    # With a relay: a second recorder on the same relay (its own identity, data and admin), with
+    # one camera, `yard` (cam2's simulator): one cloud account enrolled with both picks either.
+    second_url: str = ""
+    second_password: str = ""
 
 
 def build_web() -> None:
@@ -58,12 +62,14 @@ def web_stack(
     faulty: bool = False,
     relay: bool = False,
     relay_max_s: float = 7200,
+    second_recorder: bool = False,
 ) -> Iterator[WebStack]:
     """`cameras` healthy cameras cam1..camN, and with `faulty` one more, `outage`, that drops
     its clients every 12 s (tiles must show the loss and recover by themselves). With `relay`,
     a real local relay (`skycam relay`) the recorder dials, for the remote-access settings and
     remote mode (it serves the PWA too); `relay_max_s` shortens its connection cap so that the
-    recorder's and the browser's rollovers happen within a test."""
+    recorder's and the browser's rollovers happen within a test. `second_recorder` (with
+    `relay`) adds another recorder on the same relay (WebStack.second_url)."""
     build_web()
     specs = [CameraSpec(f"cam{i + 1}", SCENES[i % len(SCENES)]) for i in range(cameras)]
     # cam1 has PTZ: a fake ONVIF service on loopback (tests/onvif/fake_device.py), which
@@ -100,6 +106,13 @@ def web_stack(
                 relay_settings |= {"connection_max_s": relay_max_s * 2 / 3, "rollover_drain_s": 2}
             settings["relay"] = relay_settings
         thread = stack.enter_context(RecorderThread(parse_config(settings)))
+        second = None
+        if second_recorder and relay_process is not None:
+            second_dir = data_dir.with_name(f"{data_dir.name}-second")
+            second_dir.mkdir(exist_ok=True)
+            yard = camera_entry("cam2", cluster.cameras["cam2"]) | {"id": "yard", "name": "Yard"}
+            second_settings = settings | {"data_dir": str(second_dir), "cameras": [yard]}
+            second = stack.enter_context(RecorderThread(parse_config(second_settings)))
         yield WebStack(
             thread.http_url,
             thread.admin_password,
@@ -111,6 +124,8 @@ def web_stack(
             relay_max_s,
             _passes(cluster.cameras["cam1"].sub_ground_truth),
             f"127.0.0.1:{answering.port}",
+            second.http_url if second else "",
+            second.admin_password if second else "",
         )
 
 
@@ -137,4 +152,6 @@ def playwright_env(stack: WebStack) -> dict[str, str]:
         "CHROMIUM": CHROMIUM,
         "SKYCAM_MOTION_TRUTH": stack.motion_truth,
         "SKYCAM_DISCOVERY": stack.discovery,
+        "SKYCAM_SECOND_URL": stack.second_url,
+        "SKYCAM_SECOND_PASSWORD": stack.second_password,
     }

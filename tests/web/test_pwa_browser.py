@@ -15,15 +15,21 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
 ]
-# About 40 specs take 5-6 minutes on a quiet 2-core machine; a loaded CI run may take twice that.
-PLAYWRIGHT_TIMEOUT_S = 900
+# About 46 specs take 6-7 minutes on a quiet 2-core machine; a loaded CI run may take twice that
+# (36 of them took 8.9 minutes at a load average of 30).
+PLAYWRIGHT_TIMEOUT_S = 1200
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
     # A 60 s relay connection cap: remote-mode.spec.ts sees the browser roll over within a test.
+    # A second recorder on the relay: the recorder picker of an account enrolled with both.
     with web_stack(
-        tmp_path_factory.mktemp("web-stack"), faulty=True, relay=True, relay_max_s=60
+        tmp_path_factory.mktemp("web-stack"),
+        faulty=True,
+        relay=True,
+        relay_max_s=60,
+        second_recorder=True,
     ) as running:
         yield running
 

@@ -1,6 +1,8 @@
 // Screenshots of the main views for docs/screenshots/ (run against a stack like bench/web.py's):
 //   SKYCAM_URL=... SKYCAM_PASSWORD=... node bench/screenshots.mjs ../docs/screenshots [name...]
-// (names: only those views; remote needs a stack with a relay, it creates an invitation)
+// (names: only those views; remote needs a stack with a relay, it creates an invitation;
+// remote-wall also needs SKYCAM_RELAY: a fresh browser enrols by invitation and shows the wall
+// through the relay)
 import { chromium } from '@playwright/test'
 import { chromiumArgs } from '../chromium-args.mjs'
 
@@ -48,5 +50,28 @@ for (const [path, name, ready] of [
   }
   await page.waitForTimeout(1500)
   await page.screenshot({ path: `${outDir}/${name}.${png(name) ? 'png' : 'jpg'}`, quality: png(name) ? undefined : 70 })
+}
+if (process.env.SKYCAM_RELAY && (!only.length || only.includes('remote-wall'))) {
+  // A fresh browser (no LAN login) enrols with an invitation made on the LAN API.
+  const login = await fetch(`${url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: process.env.SKYCAM_PASSWORD }),
+  })
+  const headers = { Authorization: `Bearer ${(await login.json()).access_token}`, 'Content-Type': 'application/json' }
+  const made = await fetch(`${url}/api/v1/relay/invitations`, { method: 'POST', headers, body: JSON.stringify({ username: 'admin' }) })
+  const { link } = await made.json()
+  const remote = await browser.newPage({ viewport: { width: 1024, height: 640 } })
+  await remote.goto(link)
+  await remote.getByLabel('Email').fill(`screenshots-${Date.now()}@relay.local`)
+  await remote.getByLabel('Password').fill('correct horse battery')
+  await remote.getByRole('button', { name: 'Join' }).click()
+  await remote.locator('h1', { hasText: 'Live' }).waitFor({ timeout: 60_000 })
+  await remote.goto(`${process.env.SKYCAM_RELAY}/?layout=4`)
+  for (const camera of ['cam1', 'cam2', 'cam3', 'cam4']) {
+    await remote.locator(`figure.tile[data-camera="${camera}"][data-state="playing"]`).waitFor({ timeout: 90_000 })
+  }
+  await remote.waitForTimeout(2500) // a few seconds of video in every tile
+  await remote.screenshot({ path: `${outDir}/remote-wall.jpg`, quality: 70 }) // video: JPEG
 }
 await browser.close()

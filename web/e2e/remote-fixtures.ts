@@ -7,19 +7,23 @@ export const relay = process.env.SKYCAM_RELAY ?? ''
 export const recorder = process.env.SKYCAM_URL ?? ''
 export const cloudPassword = 'correct horse battery'
 
-export async function lanHeaders(request: APIRequestContext): Promise<Record<string, string>> {
-  const login = await request.post(`${recorder}/api/v1/auth/login`, { data: { username: 'admin', password } })
+// A second recorder on the same relay (tests/web/stack.py), when the stack has one.
+export const secondRecorder = process.env.SKYCAM_SECOND_URL ?? ''
+export const secondPassword = process.env.SKYCAM_SECOND_PASSWORD ?? ''
+
+export async function lanHeaders(request: APIRequestContext, at = recorder, adminPassword = password): Promise<Record<string, string>> {
+  const login = await request.post(`${at}/api/v1/auth/login`, { data: { username: 'admin', password: adminPassword } })
   return { Authorization: `Bearer ${(await login.json()).access_token}` }
 }
 
 /** A fresh invitation link for the recorder's `admin`, made on the LAN API once the recorder is
- * connected to the relay (so the relay knows the invitation id). */
-export async function invitation(request: APIRequestContext): Promise<string> {
-  const headers = await lanHeaders(request)
+ * connected to the relay (so the relay knows the invitation id); `at`: another recorder's URL. */
+export async function invitation(request: APIRequestContext, at = recorder, adminPassword = password): Promise<string> {
+  const headers = await lanHeaders(request, at, adminPassword)
   await expect
-    .poll(async () => (await (await request.get(`${recorder}/api/v1/relay`, { headers })).json()).connected, { timeout: 45_000 })
+    .poll(async () => (await (await request.get(`${at}/api/v1/relay`, { headers })).json()).connected, { timeout: 45_000 })
     .toBe(true)
-  const made = await request.post(`${recorder}/api/v1/relay/invitations`, { headers, data: { username: 'admin' } })
+  const made = await request.post(`${at}/api/v1/relay/invitations`, { headers, data: { username: 'admin' } })
   expect(made.status()).toBe(201)
   return (await made.json()).link as string
 }

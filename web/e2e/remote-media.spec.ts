@@ -11,6 +11,7 @@ test.describe.configure({ mode: 'serial' })
 
 test('remote live plays on the wall and in the camera view', async ({ page, request, expectConsole }) => {
   expectConsole(/status of 403/) // the links of an ended session, asked on purpose
+  expectConsole(/ERR_FILE_NOT_FOUND/) // a revoked snapshot's object URL, fetched on purpose
   test.skip(!relay, 'the stack has no relay (SKYCAM_RELAY)')
   test.setTimeout(180_000)
   const recorderCalls = watchRecorderCalls(page)
@@ -73,6 +74,54 @@ test('remote live plays on the wall and in the camera view', async ({ page, requ
   const mainPlayed = await playbackOver(page, 'figure.tile[data-camera="cam1"] video', 3000)
   expect(mainPlayed.frames, JSON.stringify(mainPlayed)).toBeGreaterThan(15)
   expect(await main.locator('video').evaluate((v: HTMLVideoElement) => v.videoWidth)).toBeGreaterThan(sub)
+
+  // The snapshot: through the tunnel, shown from an object URL; a second one replaces it and
+  // the first object URL is revoked (memory does not grow with each snapshot).
+  await page.getByRole('button', { name: 'Snapshot' }).click()
+  const snapshot = page.getByRole('img', { name: 'Snapshot of cam1' })
+  await expect(snapshot).toHaveAttribute('src', /^blob:/)
+  await expect.poll(() => snapshot.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(100)
+  const firstUrl = (await snapshot.getAttribute('src'))!
+  await page.getByRole('button', { name: 'Snapshot' }).click()
+  await expect(snapshot).not.toHaveAttribute('src', firstUrl)
+  await expect.poll(() => snapshot.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(100)
+  const revoked = await page.evaluate((url) => fetch(url).then(() => false, () => true), firstUrl)
+  expect(revoked, 'the replaced snapshot\'s object URL is revoked').toBe(true)
+  expect(recorderCalls).toEqual([])
+})
+
+test('pictures through the tunnel: the timeline\'s hover preview and the motion zones\' snapshot', async ({ page, request }) => {
+  test.skip(!relay, 'the stack has no relay (SKYCAM_RELAY)')
+  test.setTimeout(150_000)
+  const recorderCalls = watchRecorderCalls(page)
+  await enrol(page, request, `pictures-${Date.now()}@relay.local`)
+  await page.getByRole('link', { name: 'Timeline' }).click()
+  await expect(page.locator('h1')).toHaveText('Timeline')
+  const run = page.locator('.bar .run').last()
+  await expect.poll(async () => (await run.boundingBox())?.width ?? 0, { timeout: 60_000 }).toBeGreaterThan(20)
+  const box = (await run.boundingBox())!
+  // Hovering shows a 160 px picture of the recording under the pointer, come through the tunnel.
+  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2)
+  const preview = page.locator('figure.preview')
+  await expect(preview.locator('img')).toHaveAttribute('src', /^blob:/, { timeout: 20_000 })
+  await expect(preview).not.toHaveAttribute('data-shown-ms', '')
+  expect(await preview.locator('img').evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(160)
+  console.log(`remote hover preview (pointer to picture shown): ${await preview.getAttribute('data-latency-ms')} ms`)
+  expect(Math.abs(Number(await preview.getAttribute('data-shown-ms')) - Number(await preview.getAttribute('data-wanted-ms')))).toBeLessThan(60_000)
+  // Moving on shows another moment.
+  const shown = Number(await preview.getAttribute('data-shown-ms'))
+  await page.mouse.move(box.x + box.width * 0.1, box.y + box.height / 2, { steps: 4 })
+  await expect.poll(async () => Number(await preview.getAttribute('data-shown-ms')), { timeout: 20_000 }).toBeLessThan(shown)
+  await page.mouse.move(box.x, box.y + 300)
+  await expect(preview).toHaveCount(0)
+
+  // The motion zones are drawn on the camera's snapshot, through the tunnel too.
+  await page.getByRole('link', { name: 'Settings' }).click()
+  await page.getByRole('tab', { name: 'Motion zones' }).click()
+  const picture = page.getByRole('img', { name: /^Snapshot of/ })
+  await expect(picture).toHaveAttribute('src', /^blob:/, { timeout: 20_000 })
+  await expect.poll(() => picture.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(100)
+  await expect(page.getByRole('alert')).toHaveCount(0)
   expect(recorderCalls).toEqual([])
 })
 

@@ -36,3 +36,13 @@ test('a kiosk URL shows only the wall', async ({ page }) => {
   await expect(page.getByRole('navigation')).toHaveCount(0)
   await expect(page.locator('figure.tile')).toHaveCount(4)
 })
+
+test('the camera view takes a snapshot, a plain recorder URL on the LAN', async ({ page }) => {
+  await logIn(page, '/camera/cam1')
+  await page.getByRole('button', { name: 'Snapshot' }).click()
+  const snapshot = page.getByRole('img', { name: 'Snapshot of cam1' })
+  // On the LAN the browser loads the picture itself (no object URL, no extra hop).
+  await expect(snapshot).toHaveAttribute('src', new RegExp(`^${process.env.SKYCAM_URL}/api/v1/cameras/cam1/snapshot\\.jpg\\?`))
+  await expect.poll(() => snapshot.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(100)
+  await expect(page.getByRole('link', { name: 'Download the snapshot' })).toHaveAttribute('download', 'cam1.jpg')
+})

@@ -49,6 +49,9 @@ export const signup = (email: string, password: string, invitation: string) =>
 
 export const login = (email: string, password: string) => send<CloudTokens>('POST', '/auth/login', { email, password })
 
+/** Revoke one refresh token (a pair this page does not keep). */
+export const logoutToken = (refreshToken: string) => send<null>('POST', '/auth/logout', { refresh_token: refreshToken })
+
 /** Calls as an account, refreshing its access token once on a 401 (refresh tokens rotate:
  * `keep` stores the new pair). */
 export class CloudSession {

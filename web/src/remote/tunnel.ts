@@ -18,12 +18,14 @@ const IDEMPOTENT = new Set(['GET', 'HEAD'])
 const DRAIN_MS = 30_000
 const BACKOFF_MS = [500, 1000, 2000, 5000]
 
-/** What a test or the header can read: connections opened, rollovers done, calls retried. */
+/** What a test or the header can read: connections opened, rollovers done, calls retried and
+ * calls not answered yet. */
 export interface TunnelStats {
   connections: number
   rollovers: number
   sessions: number
   retried: number
+  pending: number
 }
 
 export class Tunnel {
@@ -35,7 +37,7 @@ export class Tunnel {
   private redials = 0
   private closed = false
   private readonly subscribers = new Set<(notice: unknown) => void>()
-  readonly stats: TunnelStats = { connections: 0, rollovers: 0, sessions: 0, retried: 0 }
+  readonly stats: TunnelStats = { connections: 0, rollovers: 0, sessions: 0, retried: 0, pending: 0 }
 
   constructor(
     private readonly relay: RelayInfo,
@@ -47,7 +49,14 @@ export class Tunnel {
   /** One API call (path under /api/v1, with its query). */
   async request(method: string, pathAndQuery: string, body: Uint8Array | null, headers: [string, string][]): Promise<Answer> {
     const [path, query = ''] = pathAndQuery.split(/\?(.*)/s, 2)
-    const call = async () => (await this.current()).call(method, `/api/v1${path}`, query, body, headers)
+    const call = async () => {
+      this.stats.pending += 1
+      try {
+        return await (await this.current()).call(method, `/api/v1${path}`, query, body, headers)
+      } finally {
+        this.stats.pending -= 1
+      }
+    }
     let answer: Answer
     try {
       answer = await call()

@@ -1,9 +1,10 @@
 // The cameras this user may see, with live status from /api/v1/ws (and the motion events that
 // socket announces, for views that list them).
 import { defineStore } from 'pinia'
-import { ref } from 'vue'
+import { ref, watch } from 'vue'
 import { RemoteTransport } from '../api/remote-transport'
 import type { Camera, CameraStatus, MotionEvent } from '../api/types'
+import { useRemote } from './remote'
 import { useSession } from './session'
 
 const CACHE_KEY = 'skycam.cameras'
@@ -25,6 +26,18 @@ export const useCameras = defineStore('cameras', () => {
   let socket: WebSocket | null = null
   let notices: Promise<() => void> | null = null // remote: the tunnel's realtime notices
   const eventListeners = new Set<(event: MotionEvent) => void>()
+
+  // Remote: another recorder opened (the picker): its cameras, not the last one's, and its
+  // tunnel's notices (the last tunnel is closed).
+  watch(
+    () => useRemote().current,
+    () => {
+      list.value = []
+      loaded.value = false
+      notices = null
+      localStorage.removeItem(CACHE_KEY)
+    },
+  )
 
   async function load(): Promise<void> {
     const session = useSession()

@@ -79,7 +79,11 @@ export const useRemote = defineStore('remote', () => {
 
   function keepTokens(tokens: CloudTokens | null): void {
     saved.value = { ...saved.value, tokens, ...(tokens ? {} : { user: null, current: null }) }
-    if (!tokens) dropTunnel()
+    if (!tokens) {
+      dropTunnel()
+      // Signed out (or the account's tokens refused): the service worker's pair goes too.
+      void import('../push/worker-cloud').then((w) => w.dropWorkerCloud(location.origin))
+    }
     persist()
   }
 
@@ -106,8 +110,24 @@ export const useRemote = defineStore('remote', () => {
   async function signIn(email: string, password: string, invitation?: string): Promise<void> {
     const api = await import('../remote/cloud')
     if (invitation) await api.signup(email, password, invitation)
-    keepTokens(await api.login(email, password))
+    const tokens = await api.login(email, password)
+    keepTokens(tokens)
+    void handWorkerItsOwnLogin(email, password, tokens.account.id)
     await refreshGrants()
+  }
+
+  /** The service worker fetches push thumbnails with a token pair of its own (a second login,
+   * push/worker-cloud.ts): not the page's, whose single-use refresh token it must not spend.
+   * In the background: a sign-in does not wait for it, and without it pushes show no picture. */
+  async function handWorkerItsOwnLogin(email: string, password: string, account: string): Promise<void> {
+    try {
+      const [api, worker] = await Promise.all([import('../remote/cloud'), import('../push/worker-cloud')])
+      const pair = await api.login(email, password)
+      if (saved.value.tokens?.account.id === account) await worker.handCloudToWorker(location.origin, pair)
+      else await api.logoutToken(pair.refresh_token) // signed out meanwhile
+    } catch {
+      // No picture in this browser's notifications until the next sign-in.
+    }
   }
 
   async function refreshGrants(): Promise<void> {

@@ -15,16 +15,17 @@ export interface PreviewState {
   missing: boolean // nothing recorded near there
 }
 
-/** `urlFor(t)`: the picture's URL; `recorded(t)`: whether anything is recorded near `t` (a gap
+/** `urlFor(t)`: the picture's URL (a promise of one remotely, where it comes through the tunnel:
+ * views/transport-image.ts); `recorded(t)`: whether anything is recorded near `t` (a gap
  * is not asked for: it has no picture, and a 404 would only be noise in the console). */
-export function useTimelinePreview(urlFor: (t: number) => string, recorded: (t: number) => boolean) {
+export function useTimelinePreview(urlFor: (t: number) => string | Promise<string>, recorded: (t: number) => boolean) {
   const state = ref<PreviewState>({ wantedMs: null, src: '', shownMs: null, latencyMs: null, missing: false })
   let loading = false
   let next: { t: number; askedAt: number } | null = null
 
   function load(t: number, askedAt: number): void {
     loading = true
-    const url = urlFor(t)
+    let url = ''
     const image = new Image()
     const done = (ok: boolean) => {
       loading = false
@@ -45,7 +46,13 @@ export function useTimelinePreview(urlFor: (t: number) => string, recorded: (t: 
     }
     image.onload = () => done(true)
     image.onerror = () => done(false)
-    image.src = url
+    const wanted = urlFor(t)
+    if (typeof wanted === 'string') image.src = url = wanted
+    else
+      wanted.then(
+        (made) => (image.src = url = made),
+        () => done(false),
+      )
   }
 
   /** The pointer is at `t`; `grainMs` rounds it, so nearby positions share one picture (and
