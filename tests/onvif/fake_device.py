@@ -89,9 +89,12 @@ class FakeCamera:
 
 
 class FakeOnvifDevice:
-    def __init__(self, camera: FakeCamera | None = None) -> None:
+    def __init__(self, camera: FakeCamera | None = None, host: str = "127.0.0.1") -> None:
+        """`host`: a loopback address to listen on (another than 127.0.0.1 is a camera at an
+        address of its own, as on a LAN)."""
         self.camera = camera or FakeCamera()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self.host = host
+        self._server = ThreadingHTTPServer((host, 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._sub_counter = 0
@@ -103,7 +106,7 @@ class FakeOnvifDevice:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self) -> FakeOnvifDevice:
         self._thread.start()
@@ -122,8 +125,10 @@ class FakeOnvifDevice:
 
 
 @contextmanager
-def fake_device(camera: FakeCamera | None = None) -> Iterator[FakeOnvifDevice]:
-    device = FakeOnvifDevice(camera).start()
+def fake_device(
+    camera: FakeCamera | None = None, host: str = "127.0.0.1"
+) -> Iterator[FakeOnvifDevice]:
+    device = FakeOnvifDevice(camera, host).start()
     try:
         yield device
     finally:
