@@ -1,0 +1,81 @@
+// Synced playback of several cameras' recordings: one playhead in wall time (ms since the
+// epoch) that every tile follows. Each tile reports the wall time it shows (hls.js playingDate,
+// from the recording's EXT-X-PROGRAM-DATE-TIME); `correction` says how to bring it back to the
+// playhead: nothing, a small change of playback rate (no visible jump), or a seek when it is too
+// far off for the rate to catch up soon (after a stall, or a seek that landed on a keyframe).
+
+export const SEEK_AFTER_MS = 700 // further off than this: seek
+export const TOLERANCE_MS = 40 // closer than this: play at the playhead's rate
+export const MAX_NUDGE = 0.15 // rate changes at most by this fraction (1.15x, 0.85x)
+export const CATCH_UP_S = 1 // a rate nudge aims to absorb the error in about this long
+
+export type Correction = { kind: 'none'; rate: number } | { kind: 'rate'; rate: number } | { kind: 'seek'; byS: number; rate: number }
+
+/** How a tile showing `shownMs` should play to follow a playhead at `targetMs` moving at `rate`. */
+export function correction(shownMs: number, targetMs: number, rate: number): Correction {
+  const error = shownMs - targetMs // positive: the tile is ahead
+  if (Math.abs(error) > SEEK_AFTER_MS) return { kind: 'seek', byS: -error / 1000, rate }
+  if (Math.abs(error) <= TOLERANCE_MS) return { kind: 'none', rate }
+  const nudge = Math.max(-MAX_NUDGE, Math.min(MAX_NUDGE, -error / 1000 / CATCH_UP_S / rate))
+  return { kind: 'rate', rate: rate * (1 + nudge) }
+}
+
+/** The shared playhead: wall time that advances at `rate` while playing and holds while paused
+ * or while a tile waits for data (so that nobody runs ahead of a stalled tile). */
+export class Playhead {
+  private anchorMs: number
+  private anchorPerf: number
+  private running = false
+  private rateValue = 1
+
+  constructor(
+    startMs: number,
+    private readonly perfNow: () => number = () => performance.now(),
+  ) {
+    this.anchorMs = startMs
+    this.anchorPerf = perfNow()
+  }
+
+  now(): number {
+    return this.running ? this.anchorMs + (this.perfNow() - this.anchorPerf) * this.rateValue : this.anchorMs
+  }
+
+  get playing(): boolean {
+    return this.running
+  }
+
+  get rate(): number {
+    return this.rateValue
+  }
+
+  /** Start or stop advancing (from where it is). */
+  run(on: boolean): void {
+    this.reanchor()
+    this.running = on
+  }
+
+  setRate(rate: number): void {
+    this.reanchor()
+    this.rateValue = rate
+  }
+
+  seek(ms: number): void {
+    this.anchorMs = ms
+    this.anchorPerf = this.perfNow()
+  }
+
+  private reanchor(): void {
+    this.anchorMs = this.now()
+    this.anchorPerf = this.perfNow()
+  }
+}
+
+/** The media time (s) of wall time `ms` in a playlist's fragments, or null outside them. */
+export function mediaTimeOf(fragments: ReadonlyArray<{ start: number; duration: number; programDateTime: number | null }>, ms: number): number | null {
+  for (const f of fragments) {
+    if (f.programDateTime === null) continue
+    const into = (ms - f.programDateTime) / 1000
+    if (into >= 0 && into < f.duration) return f.start + into
+  }
+  return null
+}
