@@ -15,8 +15,9 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
 ]
-# About 40 specs take 5-6 minutes on a quiet 2-core machine; a loaded CI run may take twice that.
-PLAYWRIGHT_TIMEOUT_S = 900
+# About 45 specs take 7-8 minutes on a quiet 2-core machine (the zone test waits for two of the
+# simulator's scripted crossings, up to a minute); a loaded CI run may take twice that.
+PLAYWRIGHT_TIMEOUT_S = 1200
 
 
 @pytest.fixture(scope="module")
