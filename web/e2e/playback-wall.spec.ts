@@ -47,21 +47,28 @@ test('two cameras play the same moment in sync, and stay in sync through a seek 
   await logIn(page, '/')
   const token = await page.evaluate(() => JSON.parse(localStorage.getItem('skycam.session')!).access as string)
   const headers = { Authorization: `Bearer ${token}` }
-  // A moment both cameras recorded, with closed segments around it (10 s segments).
-  const t = Date.now() - 45_000
-  for (const id of CAMS) {
-    await expect
-      .poll(
-        async () => {
-          const tl = await (await page.request.get(`/api/v1/cameras/${id}/timeline?start=${t - 60_000}&end=${Date.now()}`, { headers })).json()
-          // Runs may come a segment each: add up how much of t ± 15 s they cover.
-          const runs = tl.runs as Array<{ start_ms: number; end_ms: number }>
-          return runs.reduce((sum, r) => sum + Math.max(0, Math.min(r.end_ms, t + 15_000) - Math.max(r.start_ms, t - 15_000)), 0)
-        },
-        { timeout: 90_000, intervals: [2000] },
-      )
-      .toBeGreaterThan(29_000)
-  }
+  // A moment both cameras recorded, with closed segments around it (10 s segments): 15 s before
+  // the end of what both have recorded, once they have 35 s in common (a fresh stack has less).
+  let t = 0
+  await expect
+    .poll(
+      async () => {
+        const now = Date.now()
+        const spans = await Promise.all(
+          CAMS.map(async (id) => {
+            const tl = await (await page.request.get(`/api/v1/cameras/${id}/timeline?start=${now - 180_000}&end=${now}`, { headers })).json()
+            const runs = tl.runs as Array<{ start_ms: number; end_ms: number }>
+            return runs.length ? [Math.min(...runs.map((r) => r.start_ms)), Math.max(...runs.map((r) => r.end_ms))] : [now, 0]
+          }),
+        )
+        const from = Math.max(...spans.map(([a]) => a))
+        const to = Math.min(...spans.map(([, b]) => b))
+        t = to - 15_000
+        return to - from
+      },
+      { timeout: 120_000, intervals: [2000] },
+    )
+    .toBeGreaterThan(35_000)
   await page.goto(`/playback?cameras=${CAMS.join(',')}&t=${t}`)
   const playlists: Record<string, Fragment[]> = {}
   for (const id of CAMS) {
@@ -72,7 +79,12 @@ test('two cameras play the same moment in sync, and stay in sync through a seek 
   const videos = page.locator('figure[data-camera] video')
   await expect(videos).toHaveCount(2)
 
-  const inSync = async (label: string, near: number) => {
+  // Tolerances are of display time: at speed s, s times as much recording passes in it. The
+  // median of seven readings must be within 100 ms (1.5 frames at 15 fps), and none beyond the
+  // 700 ms at which the page seeks a tile: on a loaded 2-core machine a software decoder stalls
+  // now and then, and the page's 100 ms tick runs late, so single readings vary (printed).
+  const seen: Record<string, { median: number; worst: number }> = {}
+  const inSync = async (label: string, near: number, speed = 1) => {
     // Settles within a few seconds of loading or seeking...
     await expect
       .poll(
@@ -82,16 +94,19 @@ test('two cameras play the same moment in sync, and stay in sync through a seek 
         },
         { timeout: 30_000, message: `${label}: tiles converge near the moment` },
       )
-      .toBeLessThan(120)
-    // ...and stays: five readings over two seconds of playback, while the media advances.
+      .toBeLessThan(100 * speed)
+    // ...and stays: seven readings over about three seconds of playback, while the media advances.
     const first = await sample(page, playlists)
     expect(Math.abs(first.walls[0] - near), `${label}: plays the chosen moment`).toBeLessThan(8000)
-    for (let i = 0; i < 5; i++) {
-      await expect.poll(async () => (await sample(page, playlists)).head, { timeout: 10_000 }).toBeGreaterThan(first.head + (i + 1) * 400)
-      const s = await sample(page, playlists)
-      expect(s.spread, `${label}: drift between the tiles (ms)`).toBeLessThan(150)
-      expect(Math.abs(s.walls[0] - s.head), `${label}: tile vs playhead (ms)`).toBeLessThan(250)
+    const spreads: number[] = []
+    for (let i = 0; i < 7; i++) {
+      await expect.poll(async () => (await sample(page, playlists)).walls[0], { timeout: 10_000 }).toBeGreaterThan(first.walls[0] + (i + 1) * 400)
+      spreads.push((await sample(page, playlists)).spread)
     }
+    spreads.sort((x, y) => x - y)
+    seen[label] = { median: Math.round(spreads[3]), worst: Math.round(spreads[6]) }
+    expect(spreads[3], `${label}: median drift between the tiles (ms of recording)`).toBeLessThan(100 * speed)
+    expect(spreads[6], `${label}: worst drift between the tiles (ms of recording)`).toBeLessThan(700 * speed)
   }
   await inSync('start', t)
   const before = (await sample(page, playlists)).head
@@ -99,11 +114,19 @@ test('two cameras play the same moment in sync, and stay in sync through a seek 
   await inSync('after seeking back', before - 10_000)
   await page.getByLabel('Speed').selectOption('2')
   const head = (await sample(page, playlists)).walls[0]
-  await inSync('at 2x', head)
+  await inSync('at 2x', head, 2)
+  console.log(`playback wall: drift between the tiles (ms of recording) ${JSON.stringify(seen)}`)
   await page.getByRole('button', { name: 'Pause' }).click()
   await expect.poll(() => videos.evaluateAll((vs) => vs.every((v) => (v as HTMLVideoElement).paused))).toBe(true)
+  // Paused tiles are brought to the paused playhead (a seek of any that stopped further off).
+  await expect
+    .poll(async () => {
+      const s = await sample(page, playlists)
+      return Math.max(s.spread, ...s.walls.map((w) => Math.abs(w - s.head)))
+    })
+    .toBeLessThan(90)
+  await expect.poll(() => videos.evaluateAll((vs) => vs.some((v) => (v as HTMLVideoElement).seeking))).toBe(false)
   const paused = await sample(page, playlists)
-  expect(paused.spread, 'paused: drift between the tiles (ms)').toBeLessThan(150)
   const later = Date.now() + 1500
   await expect.poll(() => Date.now()).toBeGreaterThan(later)
   const still = await sample(page, playlists)

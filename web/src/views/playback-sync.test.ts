@@ -1,6 +1,6 @@
 // The playback wall's sync rules: a tile's correction toward the playhead, and the playhead.
 import { describe, expect, it } from 'vitest'
-import { correction, MAX_NUDGE, mediaTimeOf, Playhead, SEEK_AFTER_MS } from './playback-sync'
+import { correction, MAX_NUDGE, mediaTimeOf, Playhead, pullBackTo, SEEK_AFTER_MS } from './playback-sync'
 
 describe('playback wall sync', () => {
   it('leaves a tile within tolerance alone, nudges a small error, seeks a large one', () => {
@@ -9,8 +9,10 @@ describe('playback wall sync', () => {
     expect(behind.kind).toBe('rate')
     expect(behind.rate).toBeGreaterThan(2)
     expect(behind.rate).toBeLessThanOrEqual(2 * (1 + MAX_NUDGE))
-    const ahead = correction(10_300, 10_000, 1)
+    const ahead = correction(10_100, 10_000, 1)
     expect(ahead.kind === 'rate' && ahead.rate < 1).toBe(true)
+    expect(correction(10_300, 10_000, 1).kind).toBe('hold') // waits for the playhead
+    expect(correction(10_200, 10_000, 2).kind).toBe('rate') // within 120 ms x 2
     expect(correction(10_000 + SEEK_AFTER_MS + 500, 10_000, 1)).toEqual({ kind: 'seek', byS: -(SEEK_AFTER_MS + 500) / 1000, rate: 1 })
     expect(correction(4_000, 10_000, 1)).toEqual({ kind: 'seek', byS: 6, rate: 1 })
   })
@@ -31,6 +33,14 @@ describe('playback wall sync', () => {
     expect(head.now()).toBe(1_006_000)
     head.seek(2_000_000)
     expect(head.now()).toBe(2_000_000)
+  })
+
+  it('pulls the playhead back to a tile that cannot keep up, not to one about to seek', () => {
+    expect(pullBackTo(10_000, [9_990, 9_950], 1)).toBeNull()
+    expect(pullBackTo(10_000, [9_990, 9_700], 1)).toBe(9_700)
+    expect(pullBackTo(10_000, [9_990, 9_850], 2)).toBeNull() // within 100 ms x 2
+    expect(pullBackTo(10_000, [9_990, 9_000], 1)).toBeNull() // 1 s off: that tile seeks instead
+    expect(pullBackTo(10_000, [], 1)).toBeNull()
   })
 
   it('maps wall time to media time through the playlist fragments', () => {
