@@ -43,8 +43,10 @@ test('an ONVIF camera found by discovery is tested, added, shown on the wall and
     await page.getByRole('link', { name: 'See porch on the live wall' }).click()
     const tile = page.locator('figure.tile[data-camera="porch"]')
     await expect(tile).toHaveAttribute('data-state', 'playing', { timeout: 30_000 })
-    const shown = await playbackOver(page, 'figure.tile[data-camera="porch"] video', 2000)
-    expect(shown.frames).toBeGreaterThan(5)
+    // Frames advance (six tiles on a loaded machine: counts vary; the wall test judges rates).
+    const shown = await playbackOver(page, 'figure.tile[data-camera="porch"] video', 3000)
+    expect(shown.frames, 'frames shown in 3 s').toBeGreaterThan(3)
+    expect(shown.advanced, 'media time advanced (s)').toBeGreaterThan(1)
     // And recording: a closed segment shows on its timeline.
     await expect
       .poll(
