@@ -139,5 +139,10 @@ class OnvifUnsupported(OnvifError):
     """The device does not offer what was asked (PTZ, events, a media profile)."""
 
 
+class OnvifRefused(OnvifError):
+    """The device supports the request but refused it (a preset name it has already, no room
+    for another preset, a preset token it does not know)."""
+
+
 class DiscoveryError(OnvifError):
     """WS-Discovery could not probe the network (no usable interface, socket error)."""

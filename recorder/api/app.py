@@ -42,6 +42,7 @@ from recorder.capture.health import CameraHealth
 from recorder.errors import (
     OnvifAuthError,
     OnvifError,
+    OnvifRefused,
     OnvifUnsupported,
     RequestError,
     TooManyAttempts,
@@ -93,6 +94,8 @@ def create_app(ctx: ApiContext, web_dir: Path | None = WEB_DIST) -> FastAPI:
             return _error(502, "camera_auth", str(exc))
         if isinstance(exc, OnvifUnsupported):
             return _error(409, "camera_unsupported", str(exc))
+        if isinstance(exc, OnvifRefused):
+            return _error(409, "camera_refused", str(exc))
         return _error(502, "camera_unreachable", str(exc))
 
     @app.exception_handler(RequestValidationError)

@@ -359,6 +359,29 @@ class PresetOut(BaseModel):
     name: str
 
 
+class PtzCentre(_In):
+    x: StrictFloat = Field(ge=0, le=1, description="of the picture, 0 left .. 1 right")
+    y: StrictFloat = Field(ge=0, le=1, description="of the picture, 0 top .. 1 bottom")
+    aspect: StrictFloat = Field(default=16 / 9, ge=0.2, le=5, description="picture width/height")
+
+
+class CentringOut(BaseModel):
+    method: Literal["relative", "continuous"]
+    pan: float
+    tilt: float
+
+
+class PtzStatusOut(BaseModel):
+    pan: float | None
+    tilt: float | None
+    zoom: float | None
+    moving: bool
+
+
+class NewPreset(_In):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[^<>&\x00-\x1f]+$")
+
+
 class NewIntegration(_In):
     name: str = Field(min_length=1, max_length=63, description="a-z, 0-9, '-', '_'")
     cameras: list[str] = Field(

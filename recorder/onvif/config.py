@@ -26,6 +26,29 @@ class OnvifConfig(BaseModel):
     timeout_s: Annotated[float, Field(ge=1, le=120)] = 10
     """Time allowed for one ONVIF request (default 10 s)."""
 
+    hfov_deg: Annotated[float, Field(gt=1, lt=180)] = 60
+    """Horizontal field of view at the widest zoom, in degrees (default 60): turns a click
+    on the picture into a pan/tilt angle for click-to-centre."""
+
+    pan_range_deg: Annotated[float, Field(gt=1, le=360)] = 360
+    """Degrees the head pans from one end to the other (default 360): ONVIF's generic
+    translation space spans the full range, whatever it is."""
+
+    tilt_range_deg: Annotated[float, Field(gt=1, le=360)] = 90
+    """Degrees the head tilts from one end to the other (default 90)."""
+
+    def view(self) -> FieldOfView:
+        return FieldOfView(self.hfov_deg, self.pan_range_deg, self.tilt_range_deg)
+
+
+@dataclass(frozen=True)
+class FieldOfView:
+    """What click-to-centre needs to know of a PTZ head (see `OnvifConfig`)."""
+
+    hfov_deg: float = 60.0
+    pan_range_deg: float = 360.0
+    tilt_range_deg: float = 90.0
+
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOCAL_NETWORKS = (

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from recorder.errors import OnvifAuthError, OnvifError, OnvifUnsupported
+from recorder.errors import OnvifAuthError, OnvifError, OnvifRefused, OnvifUnsupported
 from recorder.onvif.config import OnvifEndpoint
 from recorder.onvif.notifications import Notification, parse_notification
 
@@ -51,6 +51,17 @@ class MediaProfile:
 class Preset:
     token: str
     name: str
+
+
+@dataclass(frozen=True)
+class PtzStatus:
+    """Where the head is, in ONVIF's generic spaces (pan, tilt -1..1; zoom 0..1); None where
+    the camera does not say."""
+
+    pan: float | None
+    tilt: float | None
+    zoom: float | None
+    moving: bool
 
 
 class EventSubscription(Protocol):
@@ -91,6 +102,18 @@ class OnvifDevice(Protocol):
     async def ptz_presets(self, profile_token: str) -> list[Preset]: ...
 
     async def ptz_goto(self, profile_token: str, preset_token: str) -> None: ...
+
+    async def ptz_relative(self, profile_token: str, pan: float, tilt: float,
+                           zoom: float) -> None:  # fmt: skip
+        """Translate by the given amounts in the generic relative spaces (-1..1 is the full
+        range of each axis); OnvifUnsupported where the camera has no relative move."""
+
+    async def ptz_status(self, profile_token: str) -> PtzStatus: ...
+
+    async def ptz_set_preset(self, profile_token: str, name: str) -> str:
+        """Save the current position as a new preset; its token."""
+
+    async def ptz_remove_preset(self, profile_token: str, preset_token: str) -> None: ...
 
 
 class ZeepOnvifDevice:
@@ -212,6 +235,44 @@ class ZeepOnvifDevice:
         request = {"ProfileToken": profile_token, "PresetToken": preset_token}
         await self._call("GotoPreset", lambda: service.GotoPreset(request))
 
+    async def ptz_relative(self, profile_token: str, pan: float, tilt: float, zoom: float) -> None:
+        service = await self._service("ptz")
+        translation: dict[str, Any] = {"PanTilt": {"x": pan, "y": tilt}}
+        if zoom:
+            translation["Zoom"] = {"x": zoom}
+        request = {"ProfileToken": profile_token, "Translation": translation}
+        await self._call("RelativeMove", lambda: service.RelativeMove(request))
+
+    async def ptz_status(self, profile_token: str) -> PtzStatus:
+        service = await self._service("ptz")
+        answer = await self._call(
+            "GetStatus", lambda: service.GetStatus({"ProfileToken": profile_token})
+        )
+        position = _attr(answer, "Position")
+        pan_tilt, zoom = _attr(position, "PanTilt"), _attr(position, "Zoom")
+        moves = _attr(answer, "MoveStatus")
+        states = {str(_attr(moves, "PanTilt") or ""), str(_attr(moves, "Zoom") or "")}
+        return PtzStatus(
+            pan=_float(_attr(pan_tilt, "x")),
+            tilt=_float(_attr(pan_tilt, "y")),
+            zoom=_float(_attr(zoom, "x")),
+            moving="MOVING" in states,
+        )
+
+    async def ptz_set_preset(self, profile_token: str, name: str) -> str:
+        service = await self._service("ptz")
+        request = {"ProfileToken": profile_token, "PresetName": name}
+        answer = await self._call("SetPreset", lambda: service.SetPreset(request))
+        token = answer if isinstance(answer, str) else _attr(answer, "PresetToken")
+        if not token:
+            raise OnvifError(f"{self.endpoint.where}: SetPreset answered no preset token")
+        return str(token)
+
+    async def ptz_remove_preset(self, profile_token: str, preset_token: str) -> None:
+        service = await self._service("ptz")
+        request = {"ProfileToken": profile_token, "PresetToken": preset_token}
+        await self._call("RemovePreset", lambda: service.RemovePreset(request))
+
     # -- plumbing ---------------------------------------------------------------------------
 
     def _require(self) -> Any:
@@ -289,6 +350,8 @@ async def translated_errors(endpoint: OnvifEndpoint, what: str) -> AsyncIterator
             ) from exc
         if "ActionNotSupported" in codes:
             raise OnvifUnsupported(f"{where}: {what} is not supported by the device") from exc
+        if any(code in codes for code in ("PresetExist", "TooManyPresets", "NoToken")):
+            raise OnvifRefused(f"{where}: {what} refused: {exc.message}") from exc
         raise OnvifError(f"{where}: {what} failed: {exc.message}") from exc
     except zeep.exceptions.TransportError as exc:
         if exc.status_code == 401:
@@ -305,6 +368,10 @@ async def translated_errors(endpoint: OnvifEndpoint, what: str) -> AsyncIterator
 def _text(obj: Any, name: str) -> str:
     value = _attr(obj, name)
     return "" if value is None else str(value)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _attr(obj: Any, name: str) -> Any:

@@ -3,7 +3,8 @@
 Device management (GetDeviceInformation, GetServices or GetCapabilities, GetSystemDateAndTime),
 media (GetProfiles, GetStreamUri, GetSnapshotUri, a JPEG snapshot), events (PullPoint:
 CreatePullPointSubscription, PullMessages with CellMotionDetector notifications, Renew,
-Unsubscribe, SetSynchronizationPoint) and PTZ (ContinuousMove, Stop, GetPresets, GotoPreset).
+Unsubscribe, SetSynchronizationPoint) and PTZ (a head whose position and presets change:
+tests/onvif/fake_ptz.py).
 Requests must carry a valid WS-UsernameToken digest, as on a real camera. Every call is
 recorded, so tests can assert what the client did.
 """
@@ -26,6 +27,8 @@ from xml.etree import ElementTree as ET
 
 import cv2
 import numpy as np
+
+from tests.onvif.fake_ptz import PTZ_OPERATIONS, FakePtz, PtzFault
 
 NS = {
     "env": "http://www.w3.org/2003/05/soap-envelope",
@@ -73,7 +76,7 @@ class FakeCamera:
     events: bool = True
     get_services: bool = True  # False: GetServices faults, clients fall back to GetCapabilities
     termination_s: int = 60
-    presets: tuple[tuple[str, str], ...] = (("1", "Gate"), ("2", "Yard"))
+    head: FakePtz = field(default_factory=FakePtz)  # position and presets
     calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     notifications: queue.Queue[tuple[str, bool]] = field(default_factory=queue.Queue)
     subscriptions: dict[str, bool] = field(default_factory=dict)  # path -> alive
@@ -86,9 +89,12 @@ class FakeCamera:
 
 
 class FakeOnvifDevice:
-    def __init__(self, camera: FakeCamera | None = None) -> None:
+    def __init__(self, camera: FakeCamera | None = None, host: str = "127.0.0.1") -> None:
+        """`host`: a loopback address to listen on (another than 127.0.0.1 is a camera at an
+        address of its own, as on a LAN)."""
         self.camera = camera or FakeCamera()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self.host = host
+        self._server = ThreadingHTTPServer((host, 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._sub_counter = 0
@@ -100,7 +106,7 @@ class FakeOnvifDevice:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self) -> FakeOnvifDevice:
         self._thread.start()
@@ -119,8 +125,10 @@ class FakeOnvifDevice:
 
 
 @contextmanager
-def fake_device(camera: FakeCamera | None = None) -> Iterator[FakeOnvifDevice]:
-    device = FakeOnvifDevice(camera).start()
+def fake_device(
+    camera: FakeCamera | None = None, host: str = "127.0.0.1"
+) -> Iterator[FakeOnvifDevice]:
+    device = FakeOnvifDevice(camera, host).start()
     try:
         yield device
     finally:
@@ -150,12 +158,13 @@ def _handler_for(device: FakeOnvifDevice) -> type[BaseHTTPRequestHandler]:
                 self._send(400, b"not XML", "text/plain")
                 return
             operation, args = _operation(root)
+            request = _request(root)
             device.camera.calls.append((operation, args))
             if operation != "GetSystemDateAndTime" and not _authorised(root, device.camera):
                 self._fault(400, "ter:NotAuthorized", "Sender not Authorized")
                 return
             try:
-                status, answer = _answer(device, self.path, operation, args)
+                status, answer = _answer(device, self.path, operation, args, request)
             except _Fault as fault:
                 self._fault(fault.status, fault.code, fault.reason)
                 return
@@ -204,6 +213,11 @@ def _operation(root: ET.Element) -> tuple[str, dict[str, str]]:
     return request.tag.split("}")[-1], args
 
 
+def _request(root: ET.Element) -> ET.Element:
+    body = root.find("env:Body", NS)
+    return body[0] if body is not None and len(body) else ET.Element("none")
+
+
 def _authorised(root: ET.Element, camera: FakeCamera) -> bool:
     token = root.find("env:Header/wsse:Security/wsse:UsernameToken", NS)
     if token is None:
@@ -230,7 +244,7 @@ def _duration_s(text: str, default: float) -> float:
 
 
 def _answer(
-    device: FakeOnvifDevice, path: str, operation: str, args: dict[str, str]
+    device: FakeOnvifDevice, path: str, operation: str, args: dict[str, str], request: ET.Element
 ) -> tuple[int, str]:
     cam, base = device.camera, device.base
     if operation == "GetSystemDateAndTime":
@@ -299,15 +313,13 @@ def _answer(
         if not cam.subscriptions.get(path):
             raise _Fault(400, "ter:InvalidArgVal", "unknown subscription")
         return 200, _subscription_call(cam, path, operation, args)
-    if operation in ("ContinuousMove", "Stop", "GotoPreset", "GetPresets"):
+    if operation in PTZ_OPERATIONS:
         if not cam.ptz:
             raise _Fault(400, "ter:ActionNotSupported", "no PTZ")
-        if operation == "GetPresets":
-            return 200, "<tptz:GetPresetsResponse>" + "".join(
-                f'<tptz:Preset token="{token}"><tt:Name>{name}</tt:Name></tptz:Preset>'
-                for token, name in cam.presets
-            ) + "</tptz:GetPresetsResponse>"
-        return 200, f"<tptz:{operation}Response/>"
+        try:
+            return 200, cam.head.answer(operation, request)
+        except PtzFault as fault:
+            raise _Fault(400, fault.code, fault.reason) from fault
     raise _Fault(400, "ter:ActionNotSupported", f"{operation} not supported")
 
 

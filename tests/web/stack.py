@@ -18,7 +18,7 @@ from sim.ground_truth import GroundTruth
 from tests.cloud.relay_host import RelayProcess
 from tests.e2e.harness import camera_entry
 from tests.onvif.conftest import PROFILES
-from tests.onvif.fake_device import FakeCamera, fake_device
+from tests.onvif.fake_device import FakeCamera, FakeProfile, fake_device
 from tests.onvif.fake_discovery import responder
 from tests.recorder_thread import RecorderThread
 
@@ -48,6 +48,10 @@ class WebStack:
     # one camera, `yard` (cam2's simulator): one cloud account enrolled with both picks either.
     second_url: str = ""
     second_password: str = ""
+    # A camera the recorder does not have yet: its WS-Discovery responder (127.0.0.1:PORT),
+    # naming its ONVIF service, whose stream URIs are a simulated camera's; and its password.
+    new_camera: str = ""
+    new_camera_password: str = ""
 
 
 def build_web() -> None:
@@ -78,6 +82,11 @@ def web_stack(
     specs[0] = CameraSpec("cam1", SCENES[0], user="admin", password=ptz_password)
     if faulty:
         specs.append(CameraSpec("outage", "idle", fault=Fault.drop(12)))
+    # `porch` streams but is not configured: the browser finds it by discovery and adds it. Its
+    # ONVIF service is at an address of its own (127.0.0.2; every simulated stream is on
+    # 127.0.0.1), as a camera on a LAN is: the recorder knows a camera by its address.
+    porch_password = secrets.token_urlsafe(12)
+    porch = CameraSpec("porch", "idle", user="admin", password=porch_password)
     with ExitStack() as stack:
         relay_process = None
         if relay:
@@ -85,11 +94,25 @@ def web_stack(
             relay_dir.mkdir(exist_ok=True)
             relay_process = RelayProcess(relay_dir, max_s=relay_max_s, verbose=False).start()
             stack.callback(relay_process.stop)
-        cluster = stack.enter_context(SimCluster(specs))
+        cluster = stack.enter_context(SimCluster([*specs, porch]))
         onvif = stack.enter_context(
             fake_device(FakeCamera(user="admin", password=ptz_password, profiles=PROFILES))
         )
         answering = stack.enter_context(responder(f"{onvif.base}/onvif/device_service"))
+        porch_sim = cluster.cameras["porch"]
+        porch_profiles = (
+            FakeProfile("main", "MainStream", 1280, 720, porch_sim.url("main", credentials=False)),
+            FakeProfile("sub", "SubStream", 640, 360, porch_sim.url("sub", credentials=False)),
+        )
+        porch_onvif = stack.enter_context(
+            fake_device(
+                FakeCamera(
+                    password=porch_password, profiles=porch_profiles, ptz=False, model="Porch 2"
+                ),
+                host="127.0.0.2",
+            )
+        )
+        porch_answering = stack.enter_context(responder(f"{porch_onvif.base}/onvif/device_service"))
         entries = [camera_entry(s.name, cluster.cameras[s.name]) for s in specs]
         entries[0]["onvif"] = {"host": "127.0.0.1", "port": onvif.port, "timeout_s": 5}
         settings: dict[str, object] = {
@@ -126,6 +149,8 @@ def web_stack(
             f"127.0.0.1:{answering.port}",
             second.http_url if second else "",
             second.admin_password if second else "",
+            f"127.0.0.1:{porch_answering.port}",
+            porch_password,
         )
 
 
@@ -154,4 +179,6 @@ def playwright_env(stack: WebStack) -> dict[str, str]:
         "SKYCAM_DISCOVERY": stack.discovery,
         "SKYCAM_SECOND_URL": stack.second_url,
         "SKYCAM_SECOND_PASSWORD": stack.second_password,
+        "SKYCAM_NEW_CAMERA": stack.new_camera,
+        "SKYCAM_NEW_CAMERA_PASSWORD": stack.new_camera_password,
     }

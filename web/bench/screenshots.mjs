@@ -17,12 +17,14 @@ await page.getByLabel('Password').fill(process.env.SKYCAM_PASSWORD)
 await page.getByRole('button', { name: 'Log in' }).click()
 await page.waitForURL((u) => !u.pathname.startsWith('/login'))
 // Text-heavy views as PNG, video as JPEG.
-const png = (name) => !['wall', 'camera', 'events'].includes(name)
+const png = (name) => !['wall', 'camera', 'events', 'playback'].includes(name)
+const aMinuteAgo = Date.now() - 60_000
 for (const [path, name, ready] of [
   ['/?layout=4', 'wall', 'figure.tile[data-state="playing"]'],
   ['/camera/cam1', 'camera', 'figure.tile[data-state="playing"]'],
   ['/timeline/cam1', 'timeline', '.bar .event >> nth=2'],
   ['/events', 'events', 'h1'],
+  [`/playback?cameras=cam1,cam2,cam3,cam4&t=${aMinuteAgo}`, 'playback', 'figure.tile[data-state="ready"] >> nth=3'],
   ['/settings', 'settings', '#name-cam1'],
   ['/settings', 'zones', '#name-cam1'],
   ['/settings/notifications', 'notifications', '#push-device'],

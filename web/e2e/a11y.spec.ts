@@ -10,6 +10,7 @@ const views: Array<[string, string]> = [
   ['/', 'Live'],
   ['/camera/cam1', ''],
   ['/timeline/cam1', 'Timeline'],
+  ['/playback?cameras=cam1,cam2', 'Playback wall'],
   ['/events', 'Events'],
   ['/clips', 'Clips'],
   ['/settings', 'Settings'],

@@ -21,6 +21,12 @@ export const router = createRouter({
       component: () => import('./views/TimelineView.vue'),
       meta: { title: 'Timeline' },
     },
+    {
+      path: '/playback',
+      name: 'playback',
+      component: () => import('./views/PlaybackWall.vue'),
+      meta: { title: 'Playback wall' },
+    },
     { path: '/events', name: 'events', component: () => import('./views/EventsView.vue'), meta: { title: 'Events' } },
     { path: '/clips', name: 'clips', component: () => import('./views/ClipsView.vue'), meta: { title: 'Clips' } },
     {
