@@ -26,6 +26,7 @@ from recorder.remote.uploads import ObjectUploader, RelayRights, UploadRights
 
 log = logging.getLogger(__name__)
 REUPLOAD_S = 7 * 86400  # well inside the relay's expiry (30 days by default)
+MAX_REMEMBERED = 4096  # events whose upload is remembered (a busy week of a few cameras)
 
 
 class ThumbnailPublisher:
@@ -48,7 +49,9 @@ class ThumbnailPublisher:
         self._connected = connected
         self._rights: UploadRights | None = None
         self._lock = asyncio.Lock()
-        self._uploaded: dict[int, tuple[bytes, float]] = {}  # event id -> (JPEG digest, when)
+        # event id -> (JPEG digest, when), oldest upload first. Only the last REUPLOAD_S and
+        # at most MAX_REMEMBERED are kept: what is forgotten would be uploaded again anyway.
+        self._uploaded: dict[int, tuple[bytes, float]] = {}
         self.uploads = 0
 
     def object_key(self, event: MotionEvent) -> str:
@@ -99,9 +102,23 @@ class ThumbnailPublisher:
         sealed = seal(self._secret.thumbnail_key(key), thumbnail_aad(key), jpeg)
         rights = await self._current_rights()
         await self._uploader.upload(rights, key.removeprefix(rights.prefix), sealed)
-        self._uploaded[event.id] = (digest, now)
+        self._remember(event.id, digest, now)
         self.uploads += 1
         return True
+
+    @property
+    def remembered(self) -> int:
+        return len(self._uploaded)
+
+    def _remember(self, event_id: int, digest: bytes, now: float) -> None:
+        uploaded = self._uploaded
+        uploaded.pop(event_id, None)  # the newest at the end
+        uploaded[event_id] = (digest, now)
+        while True:
+            oldest = next(iter(uploaded))
+            if len(uploaded) <= MAX_REMEMBERED and now - uploaded[oldest][1] < REUPLOAD_S:
+                break
+            del uploaded[oldest]
 
     async def _current_rights(self) -> UploadRights:
         async with self._lock:
