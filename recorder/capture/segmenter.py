@@ -26,6 +26,10 @@ Segments are cut at the first keyframe at least `segment_s` after the segment's 
 closed GOPs (every camera's IDR frames), a keyframe's PTS is the smallest of everything decoded
 after it, so a segment shows exactly [its keyframe's PTS, the next cut keyframe's PTS).
 
+A clock re-based mid-GOP (FFmpeg re-bases a session with audio on its RTCP reports) is
+absorbed before any of this: `RebaseAbsorber` (capture/rebase.py) subtracts the step from the
+packet's timestamps, so the rules below see one continuous timeline.
+
 Missing timestamps. FFmpeg leaves the DTS out of the first `reorder` packets of a stream with
 B-frames (it cannot order them yet): they get the DTS FFmpeg's own rule would have given them
 (`_guess_dts`), a guess never taken as a restart; the first real DTS replaces the anchor a
