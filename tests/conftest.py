@@ -13,8 +13,9 @@ ClipFactory = Callable[..., Path]
 
 @pytest.fixture(scope="session")
 def make_clip(tmp_path_factory: pytest.TempPathFactory) -> ClipFactory:
-    """Build (once per parameters) an H.264 clip with a GOP of `gop_s` (default 1 s) and no
-    B-frames, optionally with AAC audio, as an RTSP camera would send it."""
+    """Build (once per parameters) an H.264 clip with a GOP of `gop_s` (default 1 s) and
+    `bframes` B-frames (default none), optionally with AAC audio, as an RTSP camera would send
+    it."""
     cache: dict[tuple[object, ...], Path] = {}
     folder = tmp_path_factory.mktemp("clips")
 
@@ -24,8 +25,9 @@ def make_clip(tmp_path_factory: pytest.TempPathFactory) -> ClipFactory:
         size: str = "320x240",
         audio: bool = True,
         gop_s: float = 1,
+        bframes: int = 0,
     ) -> Path:
-        key = (seconds, fps, size, audio, gop_s)
+        key = (seconds, fps, size, audio, gop_s, bframes)
         if key in cache:
             return cache[key]
         out = folder / f"clip-{len(cache)}.mkv"
@@ -33,7 +35,7 @@ def make_clip(tmp_path_factory: pytest.TempPathFactory) -> ClipFactory:
         cmd += ["-i", f"testsrc2=size={size}:rate={fps}"]
         if audio:
             cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000"]
-        cmd += ["-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-bf", "0"]
+        cmd += ["-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-bf", str(bframes)]
         cmd += [
             "-g",
             str(round(fps * gop_s)),

@@ -26,6 +26,10 @@ Segments are cut at the first keyframe at least `segment_s` after the segment's 
 closed GOPs (every camera's IDR frames), a keyframe's PTS is the smallest of everything decoded
 after it, so a segment shows exactly [its keyframe's PTS, the next cut keyframe's PTS).
 
+A clock re-based mid-GOP (FFmpeg re-bases a session with audio on its RTCP reports) is
+absorbed before any of this: `RebaseAbsorber` (capture/rebase.py) subtracts the step from the
+packet's timestamps, so the rules below see one continuous timeline.
+
 Missing timestamps. FFmpeg leaves the DTS out of the first `reorder` packets of a stream with
 B-frames (it cannot order them yet): they get the DTS FFmpeg's own rule would have given them
 (`_guess_dts`), a guess never taken as a restart; the first real DTS replaces the anchor a
@@ -42,6 +46,8 @@ import heapq
 from dataclasses import dataclass
 from enum import Enum
 from typing import NamedTuple
+
+from recorder.capture.rebase import RebaseAbsorber
 
 # Frames of decode delay assumed when the stream's DTS must be rebuilt: x264's B-pyramid needs
 # 2, cameras rarely more than 3.
@@ -91,6 +97,9 @@ class SegmenterSettings:
     # A DTS that goes back less than this is a clock re-based (RTCP), not a camera restart: a
     # restarted camera's clock starts far from where it was.
     max_backstep_s: float = 0.25
+    # A step off a steady camera's frame grid up to this long is a clock re-based by RTCP,
+    # absorbed so the run's timeline stays continuous (capture/rebase.py).
+    max_rebase_s: float = 1.0
 
 
 class Segmenter:
@@ -126,12 +135,40 @@ class Segmenter:
         self._rebuilt: list[int] | None = None
         self._pts_backsteps = 0
         self._last_was_pts = False
+        self._rebase = RebaseAbsorber(round(settings.max_rebase_s / self._tick_s), reorder)
+
+    @property
+    def offset_s(self) -> float:
+        """How far the video's timestamps were moved back to absorb clock re-bases: the
+        audio moves by as much, so the two stay as RTCP aligned them."""
+        return self._rebase.offset * self._tick_s
+
+    @property
+    def rebases(self) -> int:
+        """Clock re-bases absorbed so far."""
+        return self._rebase.rebases
+
+    def look_ahead(self, frames: list[tuple[int | None, bool]]) -> None:
+        """The (PTS, keyframe) of the video packets about to be placed, in order: a step in
+        their clock is told from jitter, and measured, by the frames after it."""
+        self._rebase.look_ahead(frames)
 
     # -- per packet -------------------------------------------------------------------------
 
     def video(self, dts: int | None, pts: int | None, keyframe: bool, arrival: float) -> Placement:
         """Place one video packet. Called for every video packet of every camera, so the usual
         case (no break, no cut) is a few comparisons."""
+        rebase = self._rebase
+        moved = rebase.place(pts, keyframe, self._frame_ticks)
+        if moved or rebase.settling:
+            if pts is not None:
+                pts -= moved
+            if dts is not None:
+                dts = rebase.dts(dts)
+                if pts is not None and dts > pts:
+                    # FFmpeg ordered this window by PTS from both sides of the step: no
+                    # frame is decoded after it is shown (the order is kept below).
+                    dts = pts
         guessed = dts is None
         if self._rebuilt is not None:  # the camera's DTS are its PTS: decode times rebuilt
             pts = pts if pts is not None else dts
@@ -155,6 +192,7 @@ class Segmenter:
             and dts < last
             and self._last_was_pts
             and self._rebuilt is None
+            and not rebase.settling  # a DTS set to its PTS just above, not FFmpeg's copy
         ):
             # A DTS equal to its PTS going backwards: FFmpeg did not know the stream has
             # B-frames (its probe missed them) and copied each PTS. Less than a frame, once,
@@ -202,6 +240,7 @@ class Segmenter:
                     self._anchor_guessed = False
         else:
             closed = self._close()  # with the old run's anchor
+            rebase.regrid()
             self._run_start_ms = None
             self.run_zero_dts = None
             self.anchor = arrival - dts * self._tick_s

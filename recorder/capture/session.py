@@ -121,6 +121,7 @@ class CaptureSession:
         self._cut_s = 0.0  # where the segment in flight starts to be shown (PTS, seconds)
         self._video: Any = None  # the stream's video stream: tells video packets from audio
         self._audio_tick_s = 0.0
+        self._audio_shift = 0  # audio ticks moved back with the video's absorbed re-bases
         self._size: tuple[int, int] | None = None  # when the probe found none: from a keyframe
         self._paused = False
         self._keyless_since: float | None = None  # first video packet since the last keyframe
@@ -257,6 +258,11 @@ class CaptureSession:
         """Handle the packets received so far, in order (lock held). A packet that fails loses
         the rest of its batch with it: the session ends on that failure."""
         pending = self._pending
+        segmenter, video = self._segmenter, self._video
+        assert segmenter is not None
+        # The segmenter sees the batch's video timestamps first: a clock re-based mid-GOP is
+        # measured by the frames after the step (capture/rebase.py).
+        segmenter.look_ahead([(p.pts, p.is_keyframe) for p, _, _ in pending if p.stream is video])
         try:
             for packet, arrival, mono in pending:
                 self._on_packet(packet, arrival, mono, stream)
@@ -293,6 +299,10 @@ class CaptureSession:
 
     def _on_audio(self, packet: Any) -> None:
         pts, dts = packet.pts, packet.dts
+        shift = self._audio_shift
+        if shift:  # the video's clock re-bases were absorbed: the audio follows (rebase.py)
+            pts = pts - shift if pts is not None else None
+            dts = dts - shift if dts is not None else None
         tap = self._tap
         assert tap is not None
         tap.packet(packet, False, packet.is_keyframe, pts, dts, 0)
@@ -325,7 +335,15 @@ class CaptureSession:
             self._check_keyframes(mono)
         segmenter = self._segmenter
         assert segmenter is not None and self._tap is not None
+        rebases = segmenter.rebases
         placed = segmenter.video(packet.dts, packet.pts, keyframe, arrival)
+        if segmenter.rebases != rebases:
+            offset_s = segmenter.offset_s
+            self._audio_shift = round(offset_s / self._audio_tick_s) if self._audio_tick_s else 0
+            log.info(
+                "%s: the camera's clock was re-based mid-GOP: absorbed (video %+.1f ms in all)",
+                self.camera_id, -offset_s * 1000,
+            )  # fmt: skip
         if keyframe:
             self._tap.keyframe(packet, placed.wall_ms)
         self._tap.packet(packet, True, keyframe, placed.pts, placed.dts, placed.wall_ms)

@@ -115,6 +115,8 @@ class LiveUpload:
                 else:
                     await self._uploads.put(part_name(item.sequence), item.data)
                     if not self._listed or self._listed[-1] is not item:  # not on a retry
+                        if len(self._listed) == WINDOW:  # it leaves the playlist
+                            self._uploads.forget(part_name(self._listed[0].sequence))
                         self._listed.append(item)
                     playlist = live_playlist(self._listed, self._part_s).encode()
                     await self._uploads.put(PLAYLIST, playlist)

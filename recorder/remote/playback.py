@@ -102,11 +102,21 @@ class PlaybackUpload:
             and i.media not in self._uploads.uploaded
         ]
 
+    def _forget_behind(self) -> None:
+        """Segments that end more than `ahead_s` behind the playhead leave the lease's list (a
+        seek back that far uploads them again): the list stays about two windows long."""
+        behind = self._position - self._ahead_s
+        for item in self.items:
+            if item.offset_s + item.duration_s >= behind:
+                break
+            self._uploads.forget(item.media)
+
     async def run(self) -> None:
         """Until cancelled (the session ends); RightsRefused from the relay ends it too."""
         by_id = {s.id: s for s in self._segments}
         while True:
             self._moved.clear()
+            self._forget_behind()
             for item in self._wanted():
                 if self._moved.is_set():
                     break  # a seek: start again from the new playhead
@@ -123,6 +133,6 @@ class PlaybackUpload:
             media = await asyncio.to_thread(_read, path, segment.init_bytes, None)
         except OSError as exc:
             log.warning("remote playback: segment %d unreadable: %s", segment.id, exc)
-            self._uploads.uploaded.add(item.media)  # not tried again; the player skips it
+            self._uploads.mark(item.media)  # not tried again; the player skips it
             return
         await self._uploads.put(item.media, media)

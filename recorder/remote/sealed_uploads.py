@@ -1,5 +1,12 @@
 """`SessionUploads`: seals and uploads the objects of one media session with its rights,
-renewing them from the relay before they expire (each renewal is the relay's grant check)."""
+renewing them from the relay before they expire (each renewal is the relay's grant check).
+
+`uploaded` names the objects the device may fetch now (the lease answer lists them). It is not
+a history: the work forgets what left its window (live: parts out of the playlist; playback:
+segments far behind the playhead), and at most `MAX_REMEMBERED` names are kept, the oldest
+forgotten first, so a session of hours answers each renewal with a short list. A forgotten
+object is at worst uploaded again.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from recorder.remote.sealing import media_aad, seal
 from recorder.remote.uploads import ObjectUploader, RelayRights, UploadRights
 
 IN_THREAD_BYTES = 1024 * 1024
+MAX_REMEMBERED = 1024  # a 24 h playback at 10 s segments lists 8,640: its window is far less
 
 
 class SessionUploads:
@@ -29,7 +37,7 @@ class SessionUploads:
         self._uploader = uploader
         self._clock = clock
         self._renewing = asyncio.Lock()
-        self.uploaded: set[str] = set()
+        self.uploaded: dict[str, None] = {}  # names, oldest first (a dict keeps the order)
         self.bytes = 0
 
     @property
@@ -49,5 +57,16 @@ class SessionUploads:
         else:
             sealed = seal(self._key, aad, plaintext)
         await self._uploader.upload(await self._current(), name, sealed)
-        self.uploaded.add(name)
+        self.mark(name)
         self.bytes += len(sealed)
+
+    def mark(self, name: str) -> None:
+        """`name` is there (or need not be tried again)."""
+        uploaded = self.uploaded
+        uploaded.pop(name, None)  # the newest at the end
+        uploaded[name] = None
+        while len(uploaded) > MAX_REMEMBERED:
+            del uploaded[next(iter(uploaded))]
+
+    def forget(self, name: str) -> None:
+        self.uploaded.pop(name, None)

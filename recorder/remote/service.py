@@ -3,6 +3,7 @@ session manager, the thumbnail publisher) from the tunnel it rides on."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,11 +46,20 @@ class RemoteMediaService:
             lease_s=lease_s,
         )
         self.thumbnails: ThumbnailPublisher | None = None
+        self._tasks: set[asyncio.Task[int]] = set()
         if motion is not None:
             self.thumbnails = ThumbnailPublisher(
                 rid, self.secret, relay, self.uploader, motion, clock, self.connected
             )
             motion.bus.add_listener(self.thumbnails.on_notice)
+
+    def relay_connected(self) -> None:
+        """The tunnel is (back) up (the tunnel service calls this on every connect): event
+        thumbnails the link missed are uploaded, beside whatever else starts now."""
+        if self.thumbnails is not None:
+            task = asyncio.create_task(self.thumbnails.catch_up(), name="thumbnails-catch-up")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def owner_login(self, session: MediaSession) -> TunnelLogin | None:
         """The login of the tunnel session a media session was asked from (None once ended)."""
@@ -69,6 +79,8 @@ class RemoteMediaService:
         return None
 
     async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
         await self.sessions.close()
         if self._own_uploader and isinstance(self.uploader, FormUploader):
             await self.uploader.close()

@@ -9,6 +9,15 @@ the key: the key leaves the recorder only in that sealed answer.
 Each session is held by a lease the device renews (`lease_s`); it ends when the lease lapses,
 when the device stops it, when the tunnel session it was asked from ends (revocation, the
 device leaving), or when the relay refuses to renew the upload rights (grant revoked).
+
+A live view is shared (`join_live`): devices of one cloud account watching the same camera
+stream get the same session (id, prefix, key) and the recorder uploads each part once. Each
+device still has its own `MediaSession` here, with its own lease, user and right (checked at
+each renewal and at once on an access change); the upload stops when the last of them leaves.
+Sharing stays within an account because the relay gives links to a session's account only,
+which is also why a device that loses its right while another device of its account keeps
+watching could still fetch that session's objects until it ends: the recorder stops renewing
+its lease at once, the relay cannot tell the two devices apart (docs/design/remote-media.md).
 """
 
 from __future__ import annotations
@@ -46,6 +55,21 @@ class MediaSession:
     end_reason: str = ""
     camera_id: str = ""  # the camera and right the device must keep holding to renew
     right: str = ""
+    share: SharedLive | None = None  # the upload it watches with other devices (live)
+
+
+@dataclass(eq=False)
+class SharedLive:
+    """One live upload watched by the devices in `viewers` (same account, camera, stream)."""
+
+    account: str
+    camera_id: str
+    stream: str
+    uploads: SessionUploads
+    key: bytes
+    work: Any
+    task: asyncio.Task[Any]
+    viewers: set[MediaSession] = field(default_factory=set)
 
 
 class RemoteMedia:
@@ -64,13 +88,17 @@ class RemoteMedia:
         self._clock = clock
         self._tunnel_alive = tunnel_alive
         self.lease_s = lease_s
-        self.sessions: dict[str, MediaSession] = {}
+        self.sessions: dict[tuple[str, str], MediaSession] = {}  # by (msid, device)
+        self.shared: dict[tuple[str, str, str], SharedLive] = {}  # by (account, camera, stream)
 
-    async def open(self, kind: str, account: str, owner: str, user_id: int) -> MediaSession:
+    def _check_busy(self, owner: str) -> None:
         if sum(1 for s in self.sessions.values() if s.owner == owner) >= MAX_SESSIONS_PER_TUNNEL:
             raise RightsRefused(
                 f"at most {MAX_SESSIONS_PER_TUNNEL} media sessions per device", code="busy"
             )
+
+    async def open(self, kind: str, account: str, owner: str, user_id: int) -> MediaSession:
+        self._check_busy(owner)
         grant = await self._relay.open(account, kind)
         key = new_key()
         uploads = SessionUploads(
@@ -79,7 +107,38 @@ class RemoteMedia:
         session = MediaSession(
             grant.msid, kind, owner, user_id, uploads, key, self._clock.monotonic() + self.lease_s
         )
-        self.sessions[session.msid] = session
+        self.sessions[session.msid, owner] = session
+        return session
+
+    async def join_live(
+        self,
+        account: str,
+        owner: str,
+        user_id: int,
+        camera_id: str,
+        stream: str,
+        make_work: Callable[[SessionUploads], Any],
+    ) -> MediaSession:
+        """A device's live view of `camera_id`'s `stream`: it joins the upload a device of the
+        same account already runs, or starts one (`make_work(uploads)` -> a LiveUpload)."""
+        key = (account, camera_id, stream)
+        share = self.shared.get(key)
+        if share is None or share.task.done():
+            session = await self.open("live", account, owner, user_id)
+            work = make_work(session.uploads)
+            task = asyncio.create_task(work.run(), name=f"media-live-{session.msid}")
+            share = SharedLive(account, camera_id, stream, session.uploads, session.key, work, task)
+            self.shared[key] = share
+        else:
+            self._check_busy(owner)
+            lease_until = self._clock.monotonic() + self.lease_s
+            session = MediaSession(
+                share.uploads.msid, "live", owner, user_id, share.uploads, share.key, lease_until
+            )
+            self.sessions[session.msid, owner] = session
+        session.camera_id, session.share, session.work = camera_id, share, share.work
+        share.viewers.add(session)
+        session.task = asyncio.create_task(self._hold(session, None), name="media-viewer")
         return session
 
     def start(
@@ -89,9 +148,16 @@ class RemoteMedia:
         session.task = asyncio.create_task(self._hold(session, run), name=f"media-{session.msid}")
 
     async def _hold(
-        self, session: MediaSession, run: Callable[[], Coroutine[Any, Any, Any]]
+        self, session: MediaSession, run: Callable[[], Coroutine[Any, Any, Any]] | None
     ) -> None:
-        worker: asyncio.Task[Any] = asyncio.create_task(run())
+        """Until the device's lease lapses, its tunnel session ends or the upload stops.
+        `run` is the session's own upload; None: it watches its share's."""
+        share = session.share
+        if share is not None:
+            worker: asyncio.Task[Any] = share.task
+        else:
+            assert run is not None
+            worker = asyncio.create_task(run())
         reason = "lease lapsed"
         try:
             while True:
@@ -103,29 +169,30 @@ class RemoteMedia:
                     break
                 done, _ = await asyncio.wait([worker], timeout=min(left, 1.0))
                 if done:
-                    exc = worker.exception()
+                    exc = None if worker.cancelled() else worker.exception()
                     reason = f"upload stopped: {exc}" if exc else "finished"
                     if exc is None:  # a finished upload (playback) still holds its lease
                         worker = asyncio.create_task(session.ended.wait())
                         continue
                     break
         finally:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await worker
+            if share is None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await worker
             await self._finish(session, reason)
 
     def lease(self, msid: str, owner: str) -> MediaSession | None:
         """Renew a session's lease; None if there is no such session for this device."""
-        session = self.sessions.get(msid)
-        if session is None or session.owner != owner or session.ended.is_set():
+        session = self.sessions.get((msid, owner))
+        if session is None or session.ended.is_set():
             return None
         session.lease_until = self._clock.monotonic() + self.lease_s
         return session
 
     async def stop(self, msid: str, owner: str, reason: str = "stopped by the device") -> bool:
-        session = self.sessions.get(msid)
-        if session is None or session.owner != owner:
+        session = self.sessions.get((msid, owner))
+        if session is None:
             return False
         if session.task is not None:
             session.task.cancel()
@@ -139,7 +206,19 @@ class RemoteMedia:
             return
         session.ended.set()
         session.end_reason = reason
-        self.sessions.pop(session.msid, None)
+        self.sessions.pop((session.msid, session.owner), None)
+        share = session.share
+        if share is not None:
+            share.viewers.discard(session)
+            if share.viewers:  # others still watch: the upload goes on
+                log.info("remote live %s: a viewer left (%s)", session.msid, reason)
+                return
+            key = (share.account, share.camera_id, share.stream)
+            if self.shared.get(key) is share:
+                del self.shared[key]
+            share.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await share.task
         log.info("remote media session %s ended: %s", session.msid, reason)
         with contextlib.suppress(RightsRefused):
             await self._relay.end(session.msid)

@@ -62,6 +62,8 @@ class RelayLinks:
             if reply.status_code != 200:
                 raise RemoteMediaError(f"links refused: {reply.status_code} {reply.text[:200]}")
             body = reply.json()
+            for key in [k for k, (_, until) in self._cache.items() if until <= now]:
+                del self._cache[key]  # expired: a long view would otherwise keep them all
             for key, url in body["links"].items():
                 self._cache[key] = (url if "://" in url else self._base + url, body["expires_at"])
         return {k: self._cache[k][0] for k in keys}

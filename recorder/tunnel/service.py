@@ -120,6 +120,9 @@ class TunnelService:
         push = getattr(self._ctx, "push", None)
         if push is not None:
             push.relay_connected()  # notifications that waited for the link go now
+        remote = getattr(self._ctx, "remote", None)
+        if remote is not None:
+            remote.relay_connected()  # and the event thumbnails they name
         await self.sync()
 
     def device_of_login(self, login_session_id: str) -> int | None:

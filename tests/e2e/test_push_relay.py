@@ -44,7 +44,7 @@ SCENE = MotionScene(
     duration_s=LOOP_S, passes=(MotionPass(*PASS, (-0.06, 0.5), (1.06, 0.5), (0.12, 0.22)),)
 )
 COOLDOWN_S = 20  # the next loop's pass (15 s later) is inside it
-DOORS = ("door1", "door2", "door3", "door4", "door5")
+DOORS = ("door1", "door2", "door3", "door4", "door5", "door6", "door7", "door8")
 
 
 @dataclass
@@ -277,6 +277,52 @@ async def test_a_remote_subscription_belongs_to_the_device(push_site: PushSite) 
         assert made["id"] in listed
         assert lan.delete(f"/api/v1/relay/devices/{made['device_id']}").status_code == 200
         assert made["id"] not in {s["id"] for s in lan.get("/api/v1/push/subscriptions").json()}
+
+
+def picture(hue: int) -> bytes:
+    """A JPEG of its own for each event."""
+    image = np.zeros((120, 160, 3), np.uint8)
+    cv2.circle(image, (80, 60), 40, (hue, 200, 255 - hue), -1)
+    return bytes(cv2.imencode(".jpg", image)[1].tobytes())
+
+
+async def test_thumbnails_of_events_while_the_relay_is_down_reach_it_after(
+    push_site: PushSite,
+) -> None:
+    """The notifications wait in the outbox; the thumbnails they name wait with their events
+    on disk and are uploaded at the reconnect: each opens on the phone afterwards."""
+    ps, relay = push_site, push_site.site.relay
+    await until(lambda: ps.site.status()["connected"], 30, "connected")
+    device, session, _ = await enrol(ps.site, "away@example.test")  # a grant: thumbnails go up
+    phone = Browser()
+    ps.subscribe("away", phone, cameras=["door6", "door7", "door8"])
+    ports = relay.ports
+    relay.stop(signal.SIGKILL)
+    await until(lambda: not ps.site.status()["connected"], 30, "the recorder noticed")
+    jpegs = {ps.ring(door, f"ring {CANARY}", picture(40 * n)): picture(40 * n)
+             for n, door in enumerate(("door6", "door7", "door8"))}  # fmt: skip
+    await until(lambda: ps.push_status()["outbox"] >= 3, 20, "three notifications queued")
+    relay.ports = ports
+    relay.start()
+    received = ps.pusher.wait_for("away", 3, timeout=60)
+    async with httpx.AsyncClient(base_url=relay.rest, timeout=10) as cloud:
+        login = {"email": "away@example.test", "password": PASSWORD}
+        token = (await cloud.post("/v1/auth/login", json=login)).json()["access_token"]
+    links = RelayLinks(relay.rest, token)
+    try:
+        for request in received:
+            message = phone.decrypt(request.body)
+            deadline = time.monotonic() + 30
+            while (opened := await links.thumbnail(message["remote_thumbnail"])) is None:
+                assert time.monotonic() < deadline, f"event {message['event_id']}: no thumbnail"
+                await asyncio.sleep(0.2)
+            with ps.lan() as lan:
+                stored = lan.get(f"/api/v1/events/{message['event_id']}/thumbnail.jpg").content
+            assert opened == stored and message["event_id"] in jpegs
+    finally:
+        await links.close()
+        await session.close()
+        await device.close()
 
 
 def test_the_relay_stores_and_logs_no_notification_text(push_site: PushSite) -> None:

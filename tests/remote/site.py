@@ -92,6 +92,16 @@ class Site:
         session, _ = await device.enroll(link, timeout_s=30)
         return Phone(device, session, RelayLinks(self.relay.rest, token), account, token)
 
+    async def another_device(self, email: str, username: str = "admin") -> Phone:
+        """A second device of an existing cloud account (the owner's tablet), enrolled with
+        an invitation of its own."""
+        link = await self.invitation(username)
+        token, account = await cloud_login(self.relay.rest, email, PASSWORD)
+        ws = await cloud_ticket_link(self.relay.rest, token, ws_url=self.relay.ws)
+        device = DeviceClient(ws, account)
+        session, _ = await device.enroll(link, timeout_s=30)
+        return Phone(device, session, RelayLinks(self.relay.rest, token), account, token)
+
 
 def slow_gop_spec() -> CameraSpec:
     return CameraSpec(

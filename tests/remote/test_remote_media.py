@@ -91,6 +91,39 @@ async def test_a_device_watches_live_through_the_relay(site: Site, owner: Phone)
     assert await links_status(site, owner, view) == 403  # its session ended on the relay
 
 
+def session_prefixes(site: Site) -> set[str]:
+    media = site.relay.data_dir / "objects" / "media"
+    return {p.name for p in media.glob("*/*") if p.is_dir()}
+
+
+async def test_two_devices_of_one_account_share_one_live_upload(site: Site, owner: Phone) -> None:
+    """The owner's phone and tablet watch the same camera: one session (prefix, key), each
+    part uploaded once, both decode; one leaves and the other keeps watching."""
+    tablet = await site.another_device("owner@example.test")
+    before = session_prefixes(site)
+    live = "/api/v1/remote/live"
+    phone_view = await RemoteView.start(owner.session, owner.links, live, {"camera_id": CANARY})
+    tablet_view = await RemoteView.start(tablet.session, tablet.links, live, {"camera_id": CANARY})
+    try:
+        assert tablet_view.msid == phone_view.msid
+        assert tablet_view.answer["key"] == phone_view.answer["key"]
+        started = time.monotonic()
+        seen = await watch(site, phone_view, 4)
+        assert set(await watch(site, tablet_view, 4)) & set(seen)  # the same parts, both decode
+        # One upload: one new session prefix, parts at the rate of one viewer (~1 per second).
+        assert session_prefixes(site) - before == {phone_view.msid}
+        elapsed = time.monotonic() - started
+        assert stored_parts(site, phone_view) <= elapsed / 1.0 + 4
+        await phone_view.stop()
+        assert await links_status(site, tablet, tablet_view) == 200  # the tablet goes on
+        later = await watch(site, tablet_view, 3)
+        assert later[-1] > seen[-1]
+    finally:
+        await tablet_view.stop()
+        await tablet.close()
+    assert await links_status(site, tablet, tablet_view) == 403  # the last one left: it ended
+
+
 async def test_main_stream_on_request_and_one_second_parts_with_a_4s_gop(
     site: Site, owner: Phone
 ) -> None:

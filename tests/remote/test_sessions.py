@@ -123,3 +123,49 @@ async def test_a_failing_upload_ends_the_session_and_a_refusal_is_a_4xx() -> Non
     with pytest.raises(RightsRefused) as refused:
         await media.open("live", "acct-1", "tunnel-1", 7)
     assert refused.value.code == "no_grant"
+
+
+class Uploading:
+    """A live upload stand-in: runs until cancelled, counting how often it was started."""
+
+    started = 0
+
+    def __init__(self, uploads: Any) -> None:
+        self.uploads = uploads
+        self.cancelled = asyncio.Event()
+
+    async def run(self) -> None:
+        Uploading.started += 1
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self.cancelled.set()
+
+
+async def test_devices_of_one_account_share_a_live_upload_and_leave_it_one_by_one() -> None:
+    media, relay, _, _ = world(alive={"phone", "tablet", "stranger"})
+    Uploading.started = 0
+    phone = await media.join_live("acct-1", "phone", 7, "front", "sub", Uploading)
+    tablet = await media.join_live("acct-1", "tablet", 8, "front", "sub", Uploading)
+    other = await media.join_live("acct-2", "stranger", 9, "front", "sub", Uploading)
+    await asyncio.sleep(0)
+    # One upload for the account's two devices (one relay session, one key); another account
+    # gets its own.
+    assert tablet.msid == phone.msid and media.answer(tablet)["key"] == media.answer(phone)["key"]
+    assert other.msid != phone.msid
+    assert relay.opened == 2 and Uploading.started == 2
+    work = phone.work
+    # The phone's user loses the right: it alone is dropped, at once; the tablet goes on.
+    assert await media.stop(phone.msid, "phone", reason="access withdrawn")
+    assert media.lease(phone.msid, "phone") is None
+    assert media.lease(tablet.msid, "tablet") is tablet
+    assert not work.cancelled.is_set()
+    assert {"t": "media_end", "msid": phone.msid} not in relay.sent
+    # The last device leaves: the upload stops and the relay forgets the session.
+    assert await media.stop(tablet.msid, "tablet")
+    assert work.cancelled.is_set()
+    assert relay.sent.count({"t": "media_end", "msid": phone.msid}) == 1
+    # A device joining afterwards starts a new upload.
+    again = await media.join_live("acct-1", "phone", 7, "front", "sub", Uploading)
+    assert again.msid != phone.msid
+    await media.close()

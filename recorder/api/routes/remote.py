@@ -28,6 +28,7 @@ from recorder.remote.errors import RemoteMediaError, RightsRefused
 from recorder.remote.live import LiveUpload
 from recorder.remote.parts import PLAYLIST
 from recorder.remote.playback import PlaybackUpload
+from recorder.remote.sealed_uploads import SessionUploads
 from recorder.remote.service import RemoteMediaService
 from recorder.remote.sessions import MediaSession
 
@@ -103,12 +104,22 @@ async def remote_live(
     remote = _remote(ctx)
     _require(ctx, principal, body.camera_id, Right.LIVE)
     camera = ctx.camera(body.camera_id)
-    session = await _open(remote, principal, "live", body.camera_id, Right.LIVE)
-    work = LiveUpload(
-        session.uploads, feeds_of(request), body.camera_id, body.stream,
-        camera.stream_url(body.stream), ctx.clock, ctx.config.relay.media_part_s,
-    )  # fmt: skip
-    remote.sessions.start(session, work, work.run)
+    owner = _owner(remote, principal)
+
+    def work(uploads: SessionUploads) -> LiveUpload:
+        return LiveUpload(
+            uploads, feeds_of(request), body.camera_id, body.stream,
+            camera.stream_url(body.stream), ctx.clock, ctx.config.relay.media_part_s,
+        )  # fmt: skip
+
+    try:
+        # Devices of one account watching this stream share one upload (remote/sessions.py).
+        session = await remote.sessions.join_live(
+            owner.account, owner.sid, principal.user_id, body.camera_id, body.stream, work
+        )
+    except RemoteMediaError as exc:
+        raise _refused(exc) from exc
+    session.right = Right.LIVE.value
     await ctx.audit.record(
         "video.live", principal.username, camera_id=body.camera_id, client="tunnel"
     )
