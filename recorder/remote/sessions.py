@@ -14,10 +14,13 @@ A live view is shared (`join_live`): devices of one cloud account watching the s
 stream get the same session (id, prefix, key) and the recorder uploads each part once. Each
 device still has its own `MediaSession` here, with its own lease, user and right (checked at
 each renewal and at once on an access change); the upload stops when the last of them leaves.
-Sharing stays within an account because the relay gives links to a session's account only,
-which is also why a device that loses its right while another device of its account keeps
-watching could still fetch that session's objects until it ends: the recorder stops renewing
-its lease at once, the relay cannot tell the two devices apart (docs/design/remote-media.md).
+Sharing stays within an account because the relay gives links to a session's account only.
+The relay cannot tell that account's devices apart, so a device that leaves for any reason but
+its own stop (its right withdrawn, its tunnel session ended: a revoked device; its lease
+lapsed) ends the shared session for everyone: the relay refuses its links from then on, and
+the devices still watching start a new session with a new key (their players restart a lost
+live view by themselves). Otherwise a revoked device, which still holds the key, could fetch
+the parts of a session its account's other devices keep alive (docs/design/remote-media.md).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from recorder.remote.uploads import ObjectUploader, RelayRights
 log = logging.getLogger(__name__)
 LEASE_S = 20.0
 MAX_SESSIONS_PER_TUNNEL = 8
+STOPPED_BY_DEVICE = "stopped by the device"  # the one way to leave a shared live view alone
 
 
 @dataclass(eq=False)
@@ -53,6 +57,7 @@ class MediaSession:
     task: asyncio.Task[None] | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     end_reason: str = ""
+    stop_reason: str = ""  # why `stop` cancelled its holder (which then finishes it)
     camera_id: str = ""  # the camera and right the device must keep holding to renew
     right: str = ""
     share: SharedLive | None = None  # the upload it watches with other devices (live)
@@ -180,7 +185,7 @@ class RemoteMedia:
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await worker
-            await self._finish(session, reason)
+            await self._finish(session, session.stop_reason or reason)
 
     def lease(self, msid: str, owner: str) -> MediaSession | None:
         """Renew a session's lease; None if there is no such session for this device."""
@@ -190,11 +195,12 @@ class RemoteMedia:
         session.lease_until = self._clock.monotonic() + self.lease_s
         return session
 
-    async def stop(self, msid: str, owner: str, reason: str = "stopped by the device") -> bool:
+    async def stop(self, msid: str, owner: str, reason: str = STOPPED_BY_DEVICE) -> bool:
         session = self.sessions.get((msid, owner))
         if session is None:
             return False
         if session.task is not None:
+            session.stop_reason = reason
             session.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await session.task
@@ -210,9 +216,16 @@ class RemoteMedia:
         share = session.share
         if share is not None:
             share.viewers.discard(session)
-            if share.viewers:  # others still watch: the upload goes on
+            if share.viewers and reason == STOPPED_BY_DEVICE:  # the upload goes on for the others
                 log.info("remote live %s: a viewer left (%s)", session.msid, reason)
                 return
+            for other in list(share.viewers):  # their next renewal is refused: a new session
+                other.ended.set()
+                other.end_reason = f"a device watching the same upload left ({reason})"
+                self.sessions.pop((other.msid, other.owner), None)
+                if other.task is not None:
+                    other.task.cancel()
+            share.viewers.clear()
             key = (share.account, share.camera_id, share.stream)
             if self.shared.get(key) is share:
                 del self.shared[key]

@@ -155,8 +155,8 @@ async def test_devices_of_one_account_share_a_live_upload_and_leave_it_one_by_on
     assert other.msid != phone.msid
     assert relay.opened == 2 and Uploading.started == 2
     work = phone.work
-    # The phone's user loses the right: it alone is dropped, at once; the tablet goes on.
-    assert await media.stop(phone.msid, "phone", reason="access withdrawn")
+    # The phone stops watching: it alone leaves; the tablet goes on.
+    assert await media.stop(phone.msid, "phone")
     assert media.lease(phone.msid, "phone") is None
     assert media.lease(tablet.msid, "tablet") is tablet
     assert not work.cancelled.is_set()
@@ -168,4 +168,42 @@ async def test_devices_of_one_account_share_a_live_upload_and_leave_it_one_by_on
     # A device joining afterwards starts a new upload.
     again = await media.join_live("acct-1", "phone", 7, "front", "sub", Uploading)
     assert again.msid != phone.msid
+    await media.close()
+
+
+@pytest.mark.parametrize(
+    "leaves", ["access withdrawn", "tunnel ended", "lease lapsed"], ids=lambda r: r.split()[0]
+)
+async def test_a_device_dropped_from_a_shared_live_view_ends_it_for_the_account(
+    leaves: str,
+) -> None:
+    """The relay hands links to the account, not the device: a device that did not leave of its
+    own accord (revoked, right withdrawn, gone) still holds the key, so the session it shared
+    ends for every device (links refused from then on) and the others start a new one."""
+    alive = {"phone", "tablet"}
+    media, relay, _, clock = world(alive=alive)
+    phone = await media.join_live("acct-1", "phone", 7, "front", "sub", Uploading)
+    tablet = await media.join_live("acct-1", "tablet", 8, "front", "sub", Uploading)
+    await asyncio.sleep(0)
+    work = phone.work
+    if leaves == "access withdrawn":
+        assert await media.stop(phone.msid, "phone", reason="access withdrawn")
+    elif leaves == "tunnel ended":
+        alive.discard("phone")
+    else:  # the tablet keeps renewing; the phone does not
+        clock.advance(15)
+        assert media.lease(tablet.msid, "tablet") is tablet
+        clock.advance(10)
+    for _ in range(200):  # the holders look every second of the fake clock
+        if tablet.ended.is_set() and work.cancelled.is_set():
+            break
+        clock.advance(1)
+        await asyncio.sleep(0.01)
+    assert phone.ended.is_set() and tablet.ended.is_set(), (phone.end_reason, tablet.end_reason)
+    assert "a device watching the same upload left" in tablet.end_reason
+    assert media.lease(tablet.msid, "tablet") is None  # the device's player starts over
+    assert work.cancelled.is_set()
+    assert relay.sent.count({"t": "media_end", "msid": phone.msid}) == 1
+    again = await media.join_live("acct-1", "tablet", 8, "front", "sub", Uploading)
+    assert again.msid != phone.msid and media.answer(again)["key"] != media.answer(phone)["key"]
     await media.close()

@@ -198,7 +198,7 @@ async def renew_lease(
     if session is None:
         raise NotFound("no such media session (ended)")
     if not principal.can(session.camera_id, Right(session.right)):
-        await remote.sessions.stop(msid, owner.sid)
+        await remote.sessions.stop(msid, owner.sid, reason="access withdrawn")
         raise Forbidden(f"no {session.right} right on this camera any more")
     if (
         body is not None
