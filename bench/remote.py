@@ -194,7 +194,9 @@ def _recorded_s(site: Site) -> float:
     return float(sum(r["end_ms"] - r["start_ms"] for r in runs)) / 1000
 
 
-async def measure(site: Site, clients: list[str], runs: int, watch_s: float) -> dict[str, Any]:
+async def measure(
+    site: Site, clients: list[str], runs: int, watch_s: float, sessions: tuple[int, float]
+) -> dict[str, Any]:
     """Each client in turn on the same site (the reference first: the browser's playback needs
     recordings, which are there by then), then the headline: the browser's if it measured
     every figure, else the reference's."""
@@ -204,7 +206,7 @@ async def measure(site: Site, clients: list[str], runs: int, watch_s: float) -> 
         figures["reference"] = await measure_reference(site, runs, watch_s)
     if "browser" in clients:
         await site.until(lambda: _recorded_s(site) >= 40, 120, "40 s recorded")
-        figures["browser"] = await measure_browser(site, runs, watch_s, watch_s)
+        figures["browser"] = await measure_browser(site, runs, watch_s, *sessions)
     if "browser" in figures and complete(figures["browser"]):
         headline = "browser"
     elif "reference" in figures:
@@ -229,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="starts measured (live, playback)")
     parser.add_argument("--watch-s", type=float, default=30, help="live watch per camera")
     parser.add_argument(
+        "--sessions", type=int, default=3, help="browser live sessions sampled for latency"
+    )
+    parser.add_argument("--session-s", type=float, default=10, help="each (after the first)")
+    parser.add_argument(
         "--client",
         choices=("both", "browser", "reference"),
         default="both",
@@ -236,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     runs, watch_s = (2, 8.0) if args.smoke else (args.runs, args.watch_s)
+    sessions = (2, 5.0) if args.smoke else (args.sessions, args.session_s)
     clients = ["reference", "browser"] if args.client == "both" else [args.client]
     env_at_start = environment()
     if "browser" in clients:
@@ -243,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="skycam-bench-remote-") as folder:
         root = Path(folder)
         with remote_site(root / "relay", root / "site") as site:
-            figures = asyncio.run(measure(site, clients, runs, watch_s))
+            figures = asyncio.run(measure(site, clients, runs, watch_s, sessions))
     env_at_start["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     figures |= {"smoke": args.smoke, "environment": env_at_start}
     emit_figures(figures, args.json)

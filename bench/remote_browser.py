@@ -30,7 +30,7 @@ def _uploader(site: Site) -> FormUploader:
 
 
 async def measure_browser(
-    site: Site, runs: int, watch_s: float, slow_watch_s: float
+    site: Site, runs: int, watch_s: float, sessions: int, session_s: float
 ) -> dict[str, Any]:
     with site.lan() as lan:
         groups = [
@@ -53,7 +53,8 @@ async def measure_browser(
         "SLOW_GROUP": SLOW_GROUP,
         "RUNS": str(runs),
         "WATCH_S": str(watch_s),
-        "SLOW_WATCH_S": str(slow_watch_s),
+        "SESSIONS": str(sessions),
+        "SESSION_S": str(session_s),
         "CHROMIUM": CHROMIUM,
     }
     uploader = _uploader(site)
@@ -109,8 +110,10 @@ def summarize(raw: dict[str, Any], uploads: int, upload_bytes: int) -> dict[str,
         if latency
         else None,
         "remote_live_latency_frames": len(latency),
+        "remote_live_latency_sessions_s": _seconds(raw["latency_sessions_ms"]),
         "remote_live_latency_4s_gop_s": median(slow),
         "remote_live_latency_4s_gop_frames": len(slow),
+        "remote_live_latency_4s_gop_sessions_s": _seconds(raw["latency_4s_gop_sessions_ms"]),
         "remote_playback_start_s": median(playback),
         "remote_playback_start_runs_s": [round(s, 3) for s in playback],
         "relay_cost_usd_per_viewer_hour": cost["total"],
@@ -136,6 +139,10 @@ def summarize(raw: dict[str, Any], uploads: int, upload_bytes: int) -> dict[str,
         "failures": raw["failures"],
         "console_errors": raw["console_errors"][:10],
     }
+
+
+def _seconds(ms: list[float | None]) -> list[float | None]:
+    return [None if m is None else round(m / 1000, 3) for m in ms]
 
 
 def complete(figures: dict[str, Any]) -> bool:

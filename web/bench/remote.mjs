@@ -4,7 +4,7 @@
 // reads the recorder's upload counters at the watch window's edges) and, last, one JSON object
 // of raw measurements. Environment: SKYCAM_RELAY, INVITATION (link), EMAIL, CLOUD_PASSWORD,
 // CAMERA, SLOW_CAMERA (4 s GOP), GROUP / SLOW_GROUP (wall groups of one camera each), RUNS,
-// WATCH_S, SLOW_WATCH_S, SETTLE_S, PLAYBACK_BEFORE_END_S.
+// WATCH_S, SESSIONS, SESSION_S, SETTLE_S, PLAYBACK_BEFORE_END_S.
 import { chromium } from '@playwright/test'
 import { chromiumArgs } from '../chromium-args.mjs'
 
@@ -14,7 +14,10 @@ const camera = env.CAMERA
 const slowCamera = env.SLOW_CAMERA
 const runs = Number(env.RUNS ?? 5)
 const watchS = Number(env.WATCH_S ?? 30)
-const slowWatchS = Number(env.SLOW_WATCH_S ?? watchS)
+// A live session's latency is set where the player joined (a keyframe part some way behind
+// the live edge) and stays there: latency is sampled over several sessions, each SESSION_S.
+const sessions = Number(env.SESSIONS ?? 3)
+const sessionS = Number(env.SESSION_S ?? 10)
 const settleS = Number(env.SETTLE_S ?? 4)
 const beforeEndS = Number(env.PLAYBACK_BEFORE_END_S ?? 20)
 const relayWs = new URL(env.SKYCAM_RELAY_WS ?? relay).host
@@ -25,6 +28,8 @@ const out = {
   live_start_ms: [],
   latency_ms: [],
   latency_4s_gop_ms: [],
+  latency_sessions_ms: [], // each session's median
+  latency_4s_gop_sessions_ms: [],
   playback_start_ms: [],
   window: null,
   console_errors: [],
@@ -128,6 +133,20 @@ async function latencies(selector, seconds) {
   )
 }
 
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)] : null
+}
+
+/** One more live session of `id` on its one-camera wall group: settled, then its latencies. */
+async function session(id, group, seconds) {
+  await away()
+  await go(`/?layout=4&group=${encodeURIComponent(group)}`)
+  await playing(id)
+  await page.waitForTimeout(settleS * 1000)
+  return latencies(tileVideo(id), seconds)
+}
+
 const tileVideo = (id) => `figure.tile[data-camera="${id}"] video`
 const playing = (id) => page.locator(`figure.tile[data-camera="${id}"][data-state="playing"]`).waitFor({ timeout: 60_000 })
 
@@ -170,7 +189,7 @@ await away()
 
 // 3. The viewer window: one substream tile on the wall (a group of one camera, as the reference
 // client watches), settled, then every frame's latency and everything the browser asked of the
-// relay for WATCH_S seconds.
+// relay for WATCH_S seconds; then SESSIONS - 1 more sessions for latency alone.
 await go(`/?layout=4&group=${encodeURIComponent(env.GROUP)}`)
 await playing(camera)
 await page.waitForTimeout(settleS * 1000)
@@ -178,19 +197,24 @@ counts = fresh()
 counting = true
 mark('window-start')
 const started = Date.now()
-out.latency_ms = await latencies(tileVideo(camera), watchS)
+const first = await latencies(tileVideo(camera), watchS)
 counting = false
 const seconds = (Date.now() - started) / 1000
 mark('window-end')
 await page.waitForTimeout(500) // answers still in flight when the window closed are counted
 out.window = { seconds, ...counts, tiles: await page.locator('figure.tile').count() }
+for (let i = 0; i < sessions; i++) {
+  const got = i === 0 ? first : await session(camera, env.GROUP, sessionS)
+  out.latency_ms.push(...got)
+  out.latency_sessions_ms.push(median(got))
+}
 
-// 4. The 4 s GOP camera's latency, the same way.
-await away()
-await go(`/?layout=4&group=${encodeURIComponent(env.SLOW_GROUP)}`)
-await playing(slowCamera)
-await page.waitForTimeout(settleS * 1000)
-out.latency_4s_gop_ms = await latencies(tileVideo(slowCamera), slowWatchS)
+// 4. The 4 s GOP camera's latency, the same way (SESSIONS sessions of SESSION_S).
+for (let i = 0; i < sessions; i++) {
+  const got = await session(slowCamera, env.SLOW_GROUP, sessionS)
+  out.latency_4s_gop_ms.push(...got)
+  out.latency_4s_gop_sessions_ms.push(median(got))
+}
 
 // 5. Playback start: a click on the timeline, BEFORE_END_S (and a little more each run) before
 // the end of the recording, to the first recorded frame shown; a fresh view (and remote
