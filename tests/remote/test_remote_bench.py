@@ -53,12 +53,13 @@ def test_the_smoke_run_writes_its_figures(tmp_path: Path) -> None:
     assert len(browser["remote_playback_start_runs_s"]) == 2
     for name in FIGURES:
         assert 0 < browser[name] < 30, name
-    # Frames shown at 15 fps over 8 + 5 s and 2 x 5 s, well over half of them with a latency,
+    # Frames shown at 15 fps over 2 x 5 s per camera, well over half of them with a latency,
     # in two live sessions of each camera.
-    assert browser["remote_live_latency_frames"] > 80
+    assert browser["remote_live_latency_frames"] > 60
     assert browser["remote_live_latency_4s_gop_frames"] > 60
     for name in ("remote_live_latency_sessions_s", "remote_live_latency_4s_gop_sessions_s"):
         assert len(browser[name]) == 2 and all(0 < s < 30 for s in browser[name]), name
+    assert 0 < browser["remote_live_latency_window_s"] < 30
     window = browser["viewer_counts"]
     assert window["uploads"] > 0 and window["upload_bytes"] > 0
     # The browser fetched parts by signed links and renewed its lease through the tunnel.
