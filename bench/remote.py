@@ -1,28 +1,34 @@
 """Remote media benchmark (issue 17): live and playback through `skycam relay` on loopback,
-real processes (simulated cameras, the recorder, the relay, the reference device).
+real processes (simulated cameras, the recorder, the relay), measured with two clients side by
+side in one run: Chromium running the PWA (what users run: the headline figures) and the Python
+reference device (recorder/tunnel/device.py with recorder/remote/viewer.py).
 
-    .venv/bin/python bench/remote.py --json bench/out/remote.json
+    .venv/bin/python bench/remote.py --json bench/out/remote.json [--client both|browser|reference]
     .venv/bin/python bench/remote.py --smoke --json bench/out/remote-smoke.json
 
-Figures (docs/ref/bench.md, "Remote media"):
-- `remote_live_start_s`: the device's request (POST /api/v1/remote/live through the sealed
-  channel) to its first frame decoded (median of `--runs`; `remote_live_start_cold_s` is the
-  first run, whose live feed opens a new RTSP connection);
-- `remote_live_latency_s`: for every part the device decoded, the time it was decoded minus
-  the time its first frame reached the recorder (`#EXT-X-PROGRAM-DATE-TIME`; one machine, one
-  clock), median, on the 1 s GOP substream and on a camera with a 4 s GOP
-  (`remote_live_latency_4s_gop_s`): a player showing each part as it arrives lags that much;
-- `remote_playback_start_s`: POST /api/v1/remote/playback of the last minute to the first
-  segment decoded (median of `--runs`);
+Figures (docs/ref/bench.md, "Remote media"), each client's under `browser` and `reference`,
+the headline client's (`headline_client`) also at the top level:
+- `remote_live_start_s`: asking for a camera's live view to its first frame (browser: the
+  in-app navigation to the camera view to the first frame shown, requestVideoFrameCallback;
+  reference: POST /api/v1/remote/live through the sealed channel to its first frame decoded),
+  median of the runs after the first; `remote_live_start_cold_s` is the first;
+- `remote_live_latency_s`: the time a frame reached the recorder (its part's
+  `#EXT-X-PROGRAM-DATE-TIME`; one machine, one clock) to its display (browser: every frame
+  shown by a substream tile; reference: every part decoded), median, on the 1 s GOP camera and
+  on a camera with a 4 s GOP (`remote_live_latency_4s_gop_s`);
+- `remote_playback_start_s`: asking to play a recorded moment to its first frame (browser: a
+  click on the timeline; reference: POST /api/v1/remote/playback of the last minute to the
+  first segment decoded), median of `--runs`;
 - `relay_cost_usd_per_viewer_hour`: what one live viewer costs the relay's AWS account per
-  hour at the list prices below, from what the live watch counted (uploads, downloads, bytes,
-  link requests, lease renewals), scaled to an hour; `relay_cost_breakdown_usd` itemises it.
+  hour at the list prices of bench/remote_cost.py, from what a watch window counted, scaled to
+  an hour; `relay_cost_breakdown_usd` itemises it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -33,33 +39,15 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repository
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.output import emit_figures
+from bench.errors import BenchError
+from bench.output import add_output_arguments, emit_figures, environment
+from bench.remote_browser import complete, measure_browser
+from bench.remote_cost import reference_viewer_hour
 from recorder.remote.parts import PLAYLIST
 from recorder.remote.uploads import FormUploader
 from recorder.remote.viewer import RemoteView, StreamDecoder, parse_playlist
 from tests.remote.site import CANARY, SLOW_GOP, Phone, Site, remote_site
-
-# AWS list prices (us-east-1, 2026), USD.
-PRICE_S3_PUT = 0.005 / 1000  # PUT/POST/LIST requests, S3 Standard
-PRICE_S3_GET = 0.0004 / 1000  # CloudFront's origin fetch (the media behavior caches nothing)
-PRICE_S3_GB_MONTH = 0.023
-# Devices download through CloudFront (signed URLs, docs/DEPLOYMENT.md): its egress, first 10 TB
-# North America/Europe (S3 to CloudFront is free), and its HTTPS requests.
-PRICE_EGRESS_GB = 0.085
-PRICE_CLOUDFRONT_REQUEST = 0.0100 / 10_000
-PRICE_REST_REQUEST = 3.50 / 1e6  # API Gateway REST API, first 333 million
-PRICE_WS_MESSAGE = 1.00 / 1e6  # API Gateway WebSocket, per 32 KB message
-PRICE_LAMBDA_REQUEST = 0.20 / 1e6
-PRICE_LAMBDA_GB_S = 0.0000166667
-PRICE_DDB_READ = 0.125 / 1e6  # on-demand read request unit
-PRICE_DDB_WRITE = 0.625 / 1e6
-LAMBDA_GB, LAMBDA_S = 0.25, 0.05  # a relay invocation: 256 MB, ~50 ms
-# One brokered call (a lease renewal): device -> relay -> recorder and back, 4 messages, two
-# of them invoking the relay's Lambda, each reading the session and counting the rate limit.
-CALL_MESSAGES, CALL_INVOCATIONS, CALL_READS, CALL_WRITES = 4, 2, 4, 2
-# A links request: one REST call, one Lambda, reads of the account, grant and media session.
-LINKS_READS = 3
-OBJECT_DAYS = 1.0  # the media bucket's lifecycle rule keeps session parts a day
+from tests.web.stack import build_web
 
 TARGETS = {
     "remote_live_start_s": "<= 3",
@@ -155,33 +143,7 @@ async def playback_start(site: Site, phone: Phone, runs: int) -> list[float]:
     return times
 
 
-def viewer_hour_cost(watch: dict[str, Any], uploads: int, upload_bytes: int) -> dict[str, float]:
-    scale = 3600 / watch["seconds"]
-    gb_down = watch["bytes_down"] * scale / 1e9
-    gb_stored = upload_bytes * scale / 1e9
-    lambdas = (watch["link_requests"] + watch["renewals"] * CALL_INVOCATIONS) * scale
-    cost = {
-        "s3_uploads": uploads * scale * PRICE_S3_PUT,
-        "s3_downloads": watch["gets"] * scale * PRICE_S3_GET,
-        "s3_storage": gb_stored * PRICE_S3_GB_MONTH * OBJECT_DAYS / 30,
-        "egress": gb_down * PRICE_EGRESS_GB,
-        "cloudfront_requests": watch["gets"] * scale * PRICE_CLOUDFRONT_REQUEST,
-        "link_requests": watch["link_requests"] * scale * PRICE_REST_REQUEST,
-        "lease_messages": watch["renewals"] * scale * CALL_MESSAGES * PRICE_WS_MESSAGE,
-        "lambda": lambdas * (PRICE_LAMBDA_REQUEST + LAMBDA_GB * LAMBDA_S * PRICE_LAMBDA_GB_S),
-        "dynamodb": scale
-        * (
-            watch["link_requests"] * LINKS_READS * PRICE_DDB_READ
-            + watch["renewals"] * (CALL_READS * PRICE_DDB_READ + CALL_WRITES * PRICE_DDB_WRITE)
-        ),
-    }
-    cost = {k: round(v, 5) for k, v in cost.items()}
-    cost["total"] = round(sum(cost.values()), 4)
-    return cost
-
-
-async def measure(site: Site, runs: int, watch_s: float) -> dict[str, Any]:
-    await site.until(site.connected, 60, "the tunnel connected")
+async def measure_reference(site: Site, runs: int, watch_s: float) -> dict[str, Any]:
     phone = await site.phone("bench@example.test")
     try:
         starts = await live_start(phone, CANARY, runs)
@@ -198,7 +160,7 @@ async def measure(site: Site, runs: int, watch_s: float) -> dict[str, Any]:
         playback = await playback_start(site, phone, runs)
     finally:
         await phone.close()
-    cost = viewer_hour_cost(watch, uploads, upload_bytes)
+    cost = reference_viewer_hour(watch, uploads, upload_bytes)
     return {
         "remote_live_start_s": round(statistics.median(starts[1:] or starts), 3),
         "remote_live_start_cold_s": round(starts[0], 3),
@@ -220,7 +182,6 @@ async def measure(site: Site, runs: int, watch_s: float) -> dict[str, Any]:
             "link_requests": watch["link_requests"],
             "lease_renewals": watch["renewals"],
         },
-        "targets": TARGETS,
     }
 
 
@@ -233,18 +194,65 @@ def _recorded_s(site: Site) -> float:
     return float(sum(r["end_ms"] - r["start_ms"] for r in runs)) / 1000
 
 
+async def measure(
+    site: Site, clients: list[str], runs: int, watch_s: float, sessions: tuple[int, float]
+) -> dict[str, Any]:
+    """Each client in turn on the same site (the reference first: the browser's playback needs
+    recordings, which are there by then), then the headline: the browser's if it measured
+    every figure, else the reference's."""
+    await site.until(site.connected, 60, "the tunnel connected")
+    figures: dict[str, Any] = {}
+    if "reference" in clients:
+        figures["reference"] = await measure_reference(site, runs, watch_s)
+    if "browser" in clients:
+        await site.until(lambda: _recorded_s(site) >= 40, 120, "40 s recorded")
+        figures["browser"] = await measure_browser(site, runs, watch_s, *sessions)
+    if "browser" in figures and complete(figures["browser"]):
+        headline = "browser"
+    elif "reference" in figures:
+        headline = "reference"
+    else:
+        raise BenchError(f"the browser did not measure every figure: {figures['browser']}")
+    keys = ("remote_live_start_s", "remote_live_start_cold_s", "remote_live_start_runs_s",
+            "remote_live_latency_s", "remote_live_latency_4s_gop_s", "remote_playback_start_s",
+            "remote_playback_start_runs_s", "relay_cost_usd_per_viewer_hour",
+            "relay_cost_breakdown_usd")  # fmt: skip
+    return {
+        "headline_client": headline,
+        **{k: figures[headline][k] for k in keys},
+        **figures,
+        "targets": TARGETS,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", type=Path, help="write the figures here")
-    parser.add_argument("--smoke", action="store_true", help="small and quick (CI)")
+    add_output_arguments(parser, "2 starts of each kind, 8 s watches, both clients")
     parser.add_argument("--runs", type=int, default=5, help="starts measured (live, playback)")
     parser.add_argument("--watch-s", type=float, default=30, help="live watch per camera")
+    parser.add_argument(
+        "--sessions", type=int, default=3, help="browser live sessions sampled for latency"
+    )
+    parser.add_argument("--session-s", type=float, default=10, help="each (after the first)")
+    parser.add_argument(
+        "--client",
+        choices=("both", "browser", "reference"),
+        default="both",
+        help="Chromium with the PWA, the Python reference device, or both in one run",
+    )
     args = parser.parse_args(argv)
     runs, watch_s = (2, 8.0) if args.smoke else (args.runs, args.watch_s)
+    sessions = (2, 5.0) if args.smoke else (args.sessions, args.session_s)
+    clients = ["reference", "browser"] if args.client == "both" else [args.client]
+    env_at_start = environment()
+    if "browser" in clients:
+        build_web()  # the relay serves web/dist: built before it starts
     with tempfile.TemporaryDirectory(prefix="skycam-bench-remote-") as folder:
         root = Path(folder)
         with remote_site(root / "relay", root / "site") as site:
-            figures = asyncio.run(measure(site, runs, watch_s))
+            figures = asyncio.run(measure(site, clients, runs, watch_s, sessions))
+    env_at_start["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    figures |= {"smoke": args.smoke, "environment": env_at_start}
     emit_figures(figures, args.json)
     return 0
 
