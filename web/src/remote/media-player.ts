@@ -109,6 +109,10 @@ export class RemoteLive {
       maxBufferLength: 6,
       backBufferLength: 10,
       liveSyncDurationCount: 2,
+      // A camera with a long GOP can only be joined at a keyframe part, up to a GOP behind the
+      // edge: play a little faster until the target (2 parts behind) is reached instead of
+      // keeping the distance joined at for the whole session (hls.js's default rate is 1).
+      maxLiveSyncPlaybackRate: 1.5,
     })
     this.hls = hls
     hls.once(Hls.Events.LEVEL_LOADED, (_event, data) => {
