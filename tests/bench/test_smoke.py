@@ -28,7 +28,7 @@ TESTED_ELSEWHERE = {
     "remote": "tests/remote/test_remote_bench.py",  # bench/remote.py (issue 17's branch)
 }
 # Modules of bench/ that are parts of a bench, not benches.
-PARTS = {"errors", "output", "recorder_child", "motion_scenes", "relay_tunnel"}
+PARTS = {"errors", "output", "recorder_child", "motion_scenes", "relay_tunnel", "web_phases"}
 
 
 def run_smoke(module: str, tmp_path: Path, *extra: str, timeout: float = 540) -> dict[str, Any]:

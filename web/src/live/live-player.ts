@@ -13,7 +13,15 @@ export interface LiveStats {
   latenciesMs: number[] // capture (arrival at the recorder) to display, for recent frames
   firstFrameMs: number | null // from start() to the first frame shown
   mode: 'mse' | 'hls' | null
+  /** When each step to the first picture happened (performance.now(), ms since the page's
+   * navigation started), for the first connection: where page-open-to-picture time goes
+   * (bench/web.py reads it). `firstAgeMs`: how old the first frame was when it arrived (from
+   * the recorder's GOP buffer: up to a GOP; a fresh frame: the network); `firstFrames`: frames
+   * in the first append. */
+  phases: Partial<Record<LivePhase, number>> & { firstAgeMs?: number; firstFrames?: number }
 }
+
+export type LivePhase = 'start' | 'socket' | 'open' | 'init' | 'fragment' | 'sourceopen' | 'appended' | 'frame'
 
 export interface LiveOptions {
   socketUrl: string // ws(s)://.../cameras/{id}/live.ws?stream=...
@@ -33,7 +41,7 @@ const RETRY_MS = [500, 1000, 2000, 5000]
 const MAX_PENDING = 45 // appends waiting (the decoder is behind): drop to the next keyframe
 
 export class LivePlayer {
-  readonly stats: LiveStats = { frames: 0, latenciesMs: [], firstFrameMs: null, mode: null }
+  readonly stats: LiveStats = { frames: 0, latenciesMs: [], firstFrameMs: null, mode: null, phases: {} }
   private socket: WebSocket | null = null
   private source: MediaSource | null = null
   private buffer: SourceBuffer | null = null
@@ -49,6 +57,7 @@ export class LivePlayer {
   private frameCallback = 0
   private hls: { destroy(): void } | null = null
   private codec = ''
+  private initQueued = false // the next append starts with the init section
 
   constructor(
     private readonly video: HTMLVideoElement,
@@ -63,6 +72,10 @@ export class LivePlayer {
 
   private awaitingData = false // lost: frames still shown from the buffer do not mean recovery
 
+  private mark(phase: LivePhase): void {
+    this.stats.phases[phase] ??= performance.now()
+  }
+
   private setState(state: LiveState, reason: string): void {
     if (state === 'lost') this.awaitingData = true
     if (state === this.state && state === 'playing') return
@@ -74,6 +87,7 @@ export class LivePlayer {
     if (!this.stopped) return
     this.stopped = false
     this.started = performance.now()
+    this.mark('start')
     this.connect()
     this.watchFrames()
     this.timer = window.setInterval(() => this.watchdog(), 1000)
@@ -94,7 +108,11 @@ export class LivePlayer {
     const socket = new WebSocket(this.options.socketUrl)
     socket.binaryType = 'arraybuffer'
     this.socket = socket
-    socket.onopen = () => socket.send(JSON.stringify({ type: 'auth', token: this.options.token() }))
+    this.mark('socket')
+    socket.onopen = () => {
+      this.mark('open')
+      socket.send(JSON.stringify({ type: 'auth', token: this.options.token() }))
+    }
     socket.onmessage = (message) => {
       if (typeof message.data === 'string') this.onText(message.data)
       else this.onBinary(message.data as ArrayBuffer)
@@ -145,11 +163,16 @@ export class LivePlayer {
     const kind = view.getUint8(0)
     const keyframe = (view.getUint8(1) & 1) === 1
     if (kind === 0) {
+      this.mark('init')
       this.openMedia(data.slice(HEADER_BYTES))
       return
     }
     const wallMs = view.getFloat64(8)
     const mediaS = view.getFloat64(16)
+    if (this.stats.phases.fragment === undefined) {
+      this.mark('fragment')
+      this.stats.phases.firstAgeMs = Date.now() - wallMs
+    }
     this.wallOffsetMs = wallMs - mediaS * 1000
     this.awaitingData = false
     if (this.pending.length > MAX_PENDING) {
@@ -174,11 +197,13 @@ export class LivePlayer {
     const source = new MediaSource()
     this.source = source
     this.pending = [init]
+    this.initQueued = true
     this.waitingKeyframe = false
     source.addEventListener(
       'sourceopen',
       () => {
         if (this.source !== source) return
+        this.mark('sourceopen')
         const buffer = source.addSourceBuffer(type)
         buffer.addEventListener('updateend', () => this.afterAppend())
         this.buffer = buffer
@@ -219,6 +244,9 @@ export class LivePlayer {
       }
       data = joined.buffer
     }
+    const frames = parts.length - (this.initQueued ? 1 : 0)
+    this.initQueued = false
+    if (frames > 0) this.stats.phases.firstFrames ??= frames
     try {
       buffer.appendBuffer(data)
     } catch {
@@ -234,6 +262,7 @@ export class LivePlayer {
     if (!buffer) return
     const ranges = buffer.buffered
     if (ranges.length) {
+      this.mark('appended')
       const end = ranges.end(ranges.length - 1)
       const lastStart = ranges.start(ranges.length - 1)
       const lag = end - video.currentTime
@@ -260,6 +289,7 @@ export class LivePlayer {
       this.lastFrameAt = now
       if (this.stats.firstFrameMs === null) {
         this.stats.firstFrameMs = now - this.started
+        this.mark('frame')
       }
       if (this.stats.mode === 'mse') {
         const shown = performance.timeOrigin + (meta.expectedDisplayTime ?? now)
