@@ -49,6 +49,7 @@ def first_frame_phases(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "at_ms": at,
         "step_ms": steps,
         "first_frame_age_ms": median(run.get("firstAgeMs") for run in runs),
+        "runs_at_ms": runs,
         "first_append_frames": median(run.get("firstFrames") for run in runs),
     }
 

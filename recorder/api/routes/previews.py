@@ -86,9 +86,10 @@ async def preview(
 class _Timing:
     """Where a preview's time went, as a `Server-Timing` header (ms): `locate` (the segment
     and keyframe), `queue` (waiting for a worker thread), `decode` (read, decode, shrink and
-    JPEG, in the thread), `resume` (back onto the event loop), `handler` (all of it). The
-    browser's Resource Timing shows it beside the request's own timings, so bench/web.py can
-    tell the recorder's work from waiting on a loaded machine. A cache hit has no decode."""
+    JPEG, in the thread; `cpu`: the thread's CPU time in it), `resume` (back onto the event
+    loop), `handler` (all of it). The browser's Resource Timing shows it beside the request's
+    own timings, so bench/web.py can tell the recorder's work from waiting on a loaded
+    machine (wall time well over `cpu`). A cache hit has no decode."""
 
     def __init__(self) -> None:
         self._start = self._last = time.perf_counter()
@@ -101,10 +102,12 @@ class _Timing:
 
     def in_thread(self, work: Callable[..., bytes], *args: object) -> bytes:
         self.lap("queue")
+        cpu = time.thread_time()
         try:
             return work(*args)
         finally:
             self.lap("decode")
+            self._phases["cpu"] = time.thread_time() - cpu
 
     def header(self) -> str:
         phases = self._phases | {"handler": time.perf_counter() - self._start}
