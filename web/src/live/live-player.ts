@@ -32,6 +32,8 @@ export interface LiveOptions {
 }
 
 const HEADER_BYTES = 24
+const PROTOCOL = 'skycam.live'
+const TOKEN_PROTOCOL = 'skycam.token.'
 const MAX_LAG_S = 1.0 // further behind the newest frame than this: jump
 const TARGET_LAG_S = 0.12
 const CATCH_UP_RATE = 1.15
@@ -105,13 +107,17 @@ export class LivePlayer {
 
   private connect(): void {
     this.setState('connecting', '')
-    const socket = new WebSocket(this.options.socketUrl)
+    // The token goes with the handshake (a subprotocol the recorder reads and does not select):
+    // the first frames come as soon as the socket opens, not a round trip after `onopen`. A
+    // recorder that does not select `skycam.live` gets the auth message instead.
+    const token = this.options.token()
+    const socket = new WebSocket(this.options.socketUrl, token ? [PROTOCOL, `${TOKEN_PROTOCOL}${token}`] : [])
     socket.binaryType = 'arraybuffer'
     this.socket = socket
     this.mark('socket')
     socket.onopen = () => {
       this.mark('open')
-      socket.send(JSON.stringify({ type: 'auth', token: this.options.token() }))
+      if (socket.protocol !== PROTOCOL) socket.send(JSON.stringify({ type: 'auth', token }))
     }
     socket.onmessage = (message) => {
       if (typeof message.data === 'string') this.onText(message.data)
