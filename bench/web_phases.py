@@ -27,7 +27,8 @@ FIRST_FRAME_MARKS = (
     "fragment",  # the first frame received
     "sourceopen",  # Media Source ready for the codec
     "appended",  # the first frames appended
-    "frame",  # the first frame shown (requestVideoFrameCallback)
+    "frame",  # the first frame shown (requestVideoFrameCallback): the buffered GOP's keyframe
+    "edge",  # the first frame shown at the live edge, jumped to once the keyframe was shown
 )
 
 

@@ -112,6 +112,10 @@ async function serious(page) {
     await p.goto(`${url}/?layout=4`)
     await p.waitForFunction(() => window.__firstFrame !== null, null, { timeout: 30_000 })
     out.first_frame_ms.push(await p.evaluate(() => window.__firstFrame))
+    // The tiles' jump to the live edge follows their first picture.
+    await p
+      .waitForFunction(() => [...document.querySelectorAll('video')].every((v) => v.skycamLive?.phases.frame === undefined || v.skycamLive.phases.edge !== undefined), null, { timeout: 5000 })
+      .catch(() => undefined)
     // The steps of the tile that showed the first picture, beside the page's own (all in ms
     // since navigation started): document, the app's script, then the player's phases.
     out.first_frame_phases.push(
