@@ -14,6 +14,8 @@ cameras on loopback (docs/ref/bench.md, "Web").
   of wall time (target 0.4); grid9_fps_min is the slowest tile's frames shown per second;
 - scrub_preview_ms: on a 10-minute timeline, pointer event to preview picture shown, median
   over SCRUB_POINTS places (each a keyframe not asked for before: decoded, not cached);
+- first_frame_phases and scrub_phases: where those two go (bench/web_phases.py), with the
+  preview endpoint alone beside the browser's figure;
 - console_errors: errors logged by the pages; axe_serious: serious or critical axe violations
   on the login and the wall.
 """
@@ -36,6 +38,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.output import add_output_arguments, emit_figures, environment  # noqa: E402
+from bench.web_phases import first_frame_phases, scrub_phases  # noqa: E402
 from tests.web.stack import WEB, playwright_env, web_stack  # noqa: E402
 
 TARGETS = {
@@ -67,6 +70,7 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
         "first_frame_s": round(statistics.median(first), 3),
         "first_frame_cold_s": round(first[0], 3),
         "first_frame_runs_s": [round(x, 3) for x in first],
+        "first_frame_phases": first_frame_phases(raw["first_frame_phases"]),
         "live_latency_s": round(statistics.median(latency), 3),
         "live_latency_p95_s": round(sorted(latency)[int(len(latency) * 0.95)], 3),
         "live_latency_frames": len(latency),
@@ -79,6 +83,7 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
         "scrub_fetch_ms": round(statistics.median(raw["scrub_fetch_ms"]))
         if raw["scrub_fetch_ms"]
         else None,
+        "scrub_phases": scrub_phases(raw["scrub_hovers"], raw["preview_endpoint"]),
         "failures": raw["failures"],  # a measurement that could not be made, and why
         "console_errors": len(raw["console_errors"]),
         "console_error_texts": raw["console_errors"][:10],

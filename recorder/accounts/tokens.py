@@ -98,6 +98,18 @@ class TokenService:
         return TokenPair(access, refresh, self.access_ttl_s, session_id)
 
     async def verify_access(self, token: str) -> AccessClaims:
+        claims = self.read_access(token)
+        async with self._db.conn.execute(
+            "SELECT revoked_ms FROM sessions WHERE id = ?", (claims.session_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None or row[0] is not None:
+            raise NotAuthenticated("session ended: log in again")
+        return claims
+
+    def read_access(self, token: str) -> AccessClaims:
+        """The token's claims if its signature, type and expiry are good (no I/O: whether its
+        session is still open is `verify_access`'s question)."""
         try:
             claims = jwt.decode(
                 token,
@@ -114,14 +126,7 @@ class TokenService:
             raise NotAuthenticated("invalid access token") from None
         if int(claims["exp"]) <= self._clock.now() or claims.get("typ") != "access":
             raise NotAuthenticated("access token expired: refresh it")
-        session_id = str(claims["sid"])
-        async with self._db.conn.execute(
-            "SELECT revoked_ms FROM sessions WHERE id = ?", (session_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is None or row[0] is not None:
-            raise NotAuthenticated("session ended: log in again")
-        return AccessClaims(int(claims["sub"]), session_id)
+        return AccessClaims(int(claims["sub"]), str(claims["sid"]))
 
     async def refresh(self, refresh_token: str) -> tuple[int, TokenPair]:
         """Trade a refresh token for a new pair; returns the user id too.

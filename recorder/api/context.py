@@ -13,6 +13,7 @@ from recorder.accounts.store import AccountStore
 from recorder.accounts.throttle import LoginThrottle
 from recorder.accounts.tokens import TokenService
 from recorder.api.realtime import RealtimeHub
+from recorder.api.session_cache import SessionCache
 from recorder.cameras.registry import CameraRegistry
 from recorder.capture.health import HealthBoard
 from recorder.capture.opener import StreamOpener
@@ -69,6 +70,11 @@ class ApiContext:
     push: PushService | None = None  # Web Push; None when [push] enabled = false
     remote: RemoteMediaService | None = None  # remote media through the relay (with a relay)
     previews: PreviewCache = field(default_factory=PreviewCache)  # timeline scrubbing
+    sessions: SessionCache = field(init=False)  # what authentication read, for a moment
+
+    def __post_init__(self) -> None:
+        self.sessions = SessionCache(self.clock)
+        self.signal.subscribe(self.sessions.forget)
 
     def camera(self, camera_id: str) -> CameraConfig:
         return self.cameras.get(camera_id)

@@ -37,16 +37,23 @@ def token_of(request: Request) -> str | None:
 
 
 async def authenticate(ctx: ApiContext, token: str | None) -> Principal:
+    """The caller of `token`: checked on every call; what the site database says about its
+    session and user is shared for a moment (api/session_cache.py)."""
     if not token:
         raise NotAuthenticated("missing access token (Authorization: Bearer ...)")
-    claims = await ctx.tokens.verify_access(token)
-    try:
-        user = await ctx.accounts.get(claims.user_id)
-    except NotFound:
-        raise NotAuthenticated("unknown user") from None
-    if user.disabled:
-        raise NotAuthenticated("account disabled")
-    return Principal(user.id, user.username, user.role, user.rights, claims.session_id)
+    claims = ctx.tokens.read_access(token)
+
+    async def read() -> Principal:
+        checked = await ctx.tokens.verify_access(token)
+        try:
+            user = await ctx.accounts.get(checked.user_id)
+        except NotFound:
+            raise NotAuthenticated("unknown user") from None
+        if user.disabled:
+            raise NotAuthenticated("account disabled")
+        return Principal(user.id, user.username, user.role, user.rights, checked.session_id)
+
+    return await ctx.sessions.principal((claims.user_id, claims.session_id), read)
 
 
 async def current_principal(request: Request) -> Principal:

@@ -28,8 +28,10 @@ TESTED_ELSEWHERE = {
     "remote": "tests/remote/test_remote_bench.py",  # bench/remote.py (issue 17's branch)
 }
 # Modules of bench/ that are parts of a bench, not benches.
-PARTS = {"errors", "output", "recorder_child", "motion_scenes", "relay_tunnel", "remote_browser",
-         "remote_cost"}  # fmt: skip
+PARTS = {
+    "errors", "output", "recorder_child", "motion_scenes", "relay_tunnel", "remote_browser",
+    "remote_cost", "web_phases",
+}  # fmt: skip
 
 
 def run_smoke(module: str, tmp_path: Path, *extra: str, timeout: float = 540) -> dict[str, Any]:

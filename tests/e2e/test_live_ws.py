@@ -144,6 +144,46 @@ def test_refuses_without_token_and_without_the_live_right(site: RecorderThread) 
     assert len(frames) == 3
 
 
+async def first_frames_by_subprotocol(url: str, protocols: list[str]) -> tuple[str | None, int]:
+    """(the subprotocol the recorder chose, binary messages received) with the token offered
+    in the handshake and no message ever sent."""
+    async with websockets.connect(url, subprotocols=protocols) as socket:
+        chosen = socket.subprotocol
+        binary = 0
+        while binary < 3:  # the init section and two frames
+            if not isinstance(await asyncio.wait_for(socket.recv(), 15), str):
+                binary += 1
+    return chosen, binary
+
+
+async def close_code_by_subprotocol(url: str, token: str) -> int | None:
+    protocols = ["skycam.live", f"skycam.token.{token}"]
+    async with websockets.connect(url, subprotocols=protocols) as socket:
+        try:
+            while True:
+                await asyncio.wait_for(socket.recv(), 10)
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+
+
+def test_the_token_may_come_with_the_handshake(site: RecorderThread) -> None:
+    """Offered as a subprotocol, the token needs no first message: frames come unasked."""
+    token = token_for(site, "admin", site.admin_password)
+    url = ws_url(site, "front", "sub")
+    chosen, binary = asyncio.run(
+        first_frames_by_subprotocol(url, ["skycam.live", f"skycam.token.{token}"])
+    )
+    assert chosen == "skycam.live" and binary == 3
+    assert asyncio.run(close_code_by_subprotocol(url, "not-a-token")) == 4401
+    revoked = token_for(site, "admin", site.admin_password)
+    httpx.post(
+        f"{site.http_url}/api/v1/auth/logout",
+        headers={"Authorization": f"Bearer {revoked}"},
+        timeout=10,
+    ).raise_for_status()
+    assert asyncio.run(close_code_by_subprotocol(url, revoked)) == 4401
+
+
 async def through_a_drop(url: str, token: str, deadline_s: float) -> list[str]:
     """What a viewer sees while the camera drops its clients: status, init and frame events."""
     seen: list[str] = []

@@ -52,8 +52,11 @@ const out = {
   axe: {},
   console_errors: consoleErrors,
   grid9: null,
+  first_frame_phases: [], // per page load: where the time to the first picture went
   scrub_ms: [],
   scrub_fetch_ms: [],
+  scrub_hovers: [], // per hover: the request's Resource Timing and the recorder's Server-Timing
+  preview_endpoint: { cold: [], warm: [] }, // the endpoint alone, from node (no browser)
   failures: [],
 }
 
@@ -109,6 +112,26 @@ async function serious(page) {
     await p.goto(`${url}/?layout=4`)
     await p.waitForFunction(() => window.__firstFrame !== null, null, { timeout: 30_000 })
     out.first_frame_ms.push(await p.evaluate(() => window.__firstFrame))
+    // The tiles' jump to the live edge follows their first picture.
+    await p
+      .waitForFunction(() => [...document.querySelectorAll('video')].every((v) => v.skycamLive?.phases.frame === undefined || v.skycamLive.phases.edge !== undefined), null, { timeout: 5000 })
+      .catch(() => undefined)
+    // The steps of the tile that showed the first picture, beside the page's own (all in ms
+    // since navigation started): document, the app's script, then the player's phases.
+    out.first_frame_phases.push(
+      await p.evaluate(() => {
+        const nav = performance.getEntriesByType('navigation')[0]
+        const scripts = performance.getEntriesByType('resource').filter((e) => e.initiatorType === 'script' || e.name.endsWith('.js'))
+        const videos = [...document.querySelectorAll('video')].filter((v) => v.skycamLive?.phases.frame !== undefined)
+        const first = videos.sort((a, b) => a.skycamLive.phases.frame - b.skycamLive.phases.frame)[0]
+        return {
+          document: nav.responseEnd,
+          script: Math.max(0, ...scripts.map((e) => e.responseEnd)),
+          dom_ready: nav.domContentLoadedEventEnd,
+          ...(first?.skycamLive.phases ?? {}),
+        }
+      }),
+    )
     if (i === runs - 1) {
       await p.waitForTimeout(2000) // settle: the first GOP arrives at once, then catch-up
       await p.evaluate(() => document.querySelectorAll('video').forEach((v) => (v.skycamLive.latenciesMs.length = 0)))
@@ -175,11 +198,43 @@ async function serious(page) {
         .then((h) => h.jsonValue())
         .catch(() => null)
       if (shown !== null) out.scrub_ms.push(Number(shown))
+      // The request behind the picture shown: the page's part is the rest of the latency.
+      if (shown !== null) {
+        out.scrub_hovers.push(
+          await p.evaluate((latency) => {
+            const src = document.querySelector('figure.preview img')?.getAttribute('src') ?? ''
+            const entry = performance.getEntriesByName(new URL(src, location.href).href).at(-1)
+            if (!entry) return { latency_ms: latency }
+            const server = Object.fromEntries(entry.serverTiming.map((t) => [t.name, t.duration]))
+            return { latency_ms: latency, fetch_ms: entry.responseEnd - entry.startTime, ttfb_ms: entry.responseStart - entry.startTime, server }
+          }, Number(shown)),
+        )
+      }
     }
     // The request alone (network and recorder), to tell it from the page's part.
-    out.scrub_fetch_ms = await p.evaluate(() =>
-      performance.getEntriesByType('resource').filter((e) => e.name.includes('/preview.jpg')).map((e) => e.responseEnd - e.startTime),
-    )
+    const previews = await p.evaluate(() => performance.getEntriesByType('resource').filter((e) => e.name.includes('/preview.jpg')))
+    out.scrub_fetch_ms = previews.map((e) => e.responseEnd - e.startTime)
+    // The endpoint alone, from node at the same instants: w=161 is another cache entry, so
+    // each first request decodes again (cold); the second is answered from the cache (warm:
+    // authentication, routing and the network, no decode).
+    const token = await p.evaluate(() => JSON.parse(localStorage.getItem('skycam.session')).access)
+    const urls = previews.map((e) => e.name.replace(/([?&])w=\d+/, '$1w=161'))
+    for (const phase of ['cold', 'warm']) {
+      for (const u of urls) {
+        const began = performance.now()
+        const response = await fetch(u, { headers: { authorization: `Bearer ${token}` } })
+        await response.arrayBuffer()
+        const total = performance.now() - began
+        const server = Object.fromEntries(
+          (response.headers.get('server-timing') ?? '')
+            .split(',')
+            .map((part) => part.trim().match(/^(\w+);dur=([\d.]+)/))
+            .filter(Boolean)
+            .map((m) => [m[1], Number(m[2])]),
+        )
+        out.preview_endpoint[phase].push({ total_ms: total, status: response.status, server })
+      }
+    }
     await ctx.close()
   } catch (e) {
     out.failures.push(`scrub: ${e.message.split('\n')[0]}`)

@@ -1,9 +1,15 @@
 """WS /api/v1/cameras/{id}/live.ws: live video as one fMP4 fragment per frame (docs/ref/api.md).
 
-Authentication is the one of /api/v1/ws (`?token=` or a first `{"type": "auth"}` message),
-then the live right on the camera. The caller is checked again as soon as the recorder's access
-signal (recorder/accounts/revocation.py) says its user or session changed, so a revoked session,
-a disabled user or a withdrawn right ends the stream at once; and every `RECHECK_S` as a backstop
+Authentication is the one of /api/v1/ws (`?token=` or a first `{"type": "auth"}` message), or
+the access token offered as a subprotocol, `skycam.token.<token>` beside `skycam.live` (the one
+the recorder selects): the browser sends it with the handshake, so the first frames leave as
+soon as the socket is accepted instead of a round trip later (the auth message waits for the
+page's `onopen`, 100 ms median on a busy page, bench/web.py); a header is never written to an
+access log, where a `?token=` URL would be. Then the live right on the camera.
+
+The caller is checked again as soon as the recorder's access signal
+(recorder/accounts/revocation.py) says its user or session changed, so a revoked session, a
+disabled user or a withdrawn right ends the stream at once; and every `RECHECK_S` as a backstop
 for a change no signal announced (the `skycam user` command writes from another process).
 
 Text messages are JSON: `{"type": "status", "state", "reason"}` and `{"type": "init", "codec"}`
@@ -37,6 +43,8 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 RECHECK_S = 30.0
 STREAMS = ("main", "sub")
+PROTOCOL = "skycam.live"
+TOKEN_PROTOCOL = "skycam.token."  # followed by the access token (a JWT: token characters only)
 _HEADER = struct.Struct(">BB6xdd")
 
 
@@ -77,8 +85,10 @@ async def _allowed(ctx: ApiContext, token: str | None, camera_id: str) -> Princi
 @router.websocket("/cameras/{camera_id}/live.ws")
 async def live_video(websocket: WebSocket, camera_id: str, stream: str = "main") -> None:
     ctx: ApiContext = websocket.app.state.ctx
-    await websocket.accept()
-    token = await _token(websocket)
+    offered: list[str] = websocket.scope.get("subprotocols") or []
+    await websocket.accept(subprotocol=PROTOCOL if PROTOCOL in offered else None)
+    given = [p.removeprefix(TOKEN_PROTOCOL) for p in offered if p.startswith(TOKEN_PROTOCOL)]
+    token = given[0] if given else await _token(websocket)
     allowed = await _allowed(ctx, token, camera_id)
     if isinstance(allowed, int) or stream not in STREAMS:
         code, reason = (

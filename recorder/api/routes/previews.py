@@ -7,6 +7,8 @@ Scrubbing asks many times a second, so answers come from an LRU of decoded keyfr
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -53,13 +55,16 @@ async def preview(
 ) -> Response:
     """The recorded keyframe nearest `t` (within its segment, or the nearest segment up to
     15 s away), `w` pixels wide; `X-Taken-At-Ms` says when it was taken. 404 in a gap."""
+    timing = _Timing()
     t_ms = parse_time("t", t)
     segment = await _segment_near(ctx, camera_id, t_ms)
     index, offset_ms, _ = nearest_keyframe(segment, t_ms)
     path = ctx.layout.absolute(segment.path)
+    timing.lap("locate")
 
     async def make() -> Preview:
-        jpeg = await asyncio.to_thread(decode_preview, path, segment, index, w)
+        jpeg = await asyncio.to_thread(timing.in_thread, decode_preview, path, segment, index, w)
+        timing.lap("resume")
         return Preview(jpeg, segment.start_ms + offset_ms)
 
     # Checked on cache hits too: what retention deleted is not shown from memory either.
@@ -70,5 +75,40 @@ async def preview(
         shown.jpeg,
         media_type="image/jpeg",
         # The same URL always gives the same picture (until retention deletes it).
-        headers={"Cache-Control": "private, max-age=3600", "X-Taken-At-Ms": str(shown.taken_ms)},
+        headers={
+            "Cache-Control": "private, max-age=3600",
+            "X-Taken-At-Ms": str(shown.taken_ms),
+            "Server-Timing": timing.header(),
+        },
     )
+
+
+class _Timing:
+    """Where a preview's time went, as a `Server-Timing` header (ms): `locate` (the segment
+    and keyframe), `queue` (waiting for a worker thread), `decode` (read, decode, shrink and
+    JPEG, in the thread; `cpu`: the thread's CPU time in it), `resume` (back onto the event
+    loop), `handler` (all of it). The browser's Resource Timing shows it beside the request's
+    own timings, so bench/web.py can tell the recorder's work from waiting on a loaded
+    machine (wall time well over `cpu`). A cache hit has no decode."""
+
+    def __init__(self) -> None:
+        self._start = self._last = time.perf_counter()
+        self._phases: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self._phases[name] = now - self._last
+        self._last = now
+
+    def in_thread(self, work: Callable[..., bytes], *args: object) -> bytes:
+        self.lap("queue")
+        cpu = time.thread_time()
+        try:
+            return work(*args)
+        finally:
+            self.lap("decode")
+            self._phases["cpu"] = time.thread_time() - cpu
+
+    def header(self) -> str:
+        phases = self._phases | {"handler": time.perf_counter() - self._start}
+        return ", ".join(f"{name};dur={seconds * 1000:.1f}" for name, seconds in phases.items())

@@ -13,7 +13,16 @@ export interface LiveStats {
   latenciesMs: number[] // capture (arrival at the recorder) to display, for recent frames
   firstFrameMs: number | null // from start() to the first frame shown
   mode: 'mse' | 'hls' | null
+  /** When each step to the first picture happened (performance.now(), ms since the page's
+   * navigation started), for the first connection: where page-open-to-picture time goes
+   * (bench/web.py reads it). `firstAgeMs`: how old the first frame was when it arrived (from
+   * the recorder's GOP buffer: up to a GOP; a fresh frame: the network); `firstFrames`: frames
+   * in the first append; `edge`: the first picture at the live edge (the first one shown is
+   * the GOP's keyframe, up to a GOP older). */
+  phases: Partial<Record<LivePhase, number>> & { firstAgeMs?: number; firstFrames?: number }
 }
+
+export type LivePhase = 'start' | 'socket' | 'open' | 'init' | 'fragment' | 'sourceopen' | 'appended' | 'frame' | 'edge'
 
 export interface LiveOptions {
   socketUrl: string // ws(s)://.../cameras/{id}/live.ws?stream=...
@@ -24,6 +33,8 @@ export interface LiveOptions {
 }
 
 const HEADER_BYTES = 24
+const PROTOCOL = 'skycam.live'
+const TOKEN_PROTOCOL = 'skycam.token.'
 const MAX_LAG_S = 1.0 // further behind the newest frame than this: jump
 const TARGET_LAG_S = 0.12
 const CATCH_UP_RATE = 1.15
@@ -33,7 +44,7 @@ const RETRY_MS = [500, 1000, 2000, 5000]
 const MAX_PENDING = 45 // appends waiting (the decoder is behind): drop to the next keyframe
 
 export class LivePlayer {
-  readonly stats: LiveStats = { frames: 0, latenciesMs: [], firstFrameMs: null, mode: null }
+  readonly stats: LiveStats = { frames: 0, latenciesMs: [], firstFrameMs: null, mode: null, phases: {} }
   private socket: WebSocket | null = null
   private source: MediaSource | null = null
   private buffer: SourceBuffer | null = null
@@ -49,6 +60,9 @@ export class LivePlayer {
   private frameCallback = 0
   private hls: { destroy(): void } | null = null
   private codec = ''
+  private initQueued = false // the next append starts with the init section
+  private firstShown = true // false from a new media source until its first picture is shown
+  private edgeTarget = 0 // media time of the live edge jumped to after the first picture
 
   constructor(
     private readonly video: HTMLVideoElement,
@@ -63,6 +77,10 @@ export class LivePlayer {
 
   private awaitingData = false // lost: frames still shown from the buffer do not mean recovery
 
+  private mark(phase: LivePhase): void {
+    this.stats.phases[phase] ??= performance.now()
+  }
+
   private setState(state: LiveState, reason: string): void {
     if (state === 'lost') this.awaitingData = true
     if (state === this.state && state === 'playing') return
@@ -74,6 +92,7 @@ export class LivePlayer {
     if (!this.stopped) return
     this.stopped = false
     this.started = performance.now()
+    this.mark('start')
     this.connect()
     this.watchFrames()
     this.timer = window.setInterval(() => this.watchdog(), 1000)
@@ -91,10 +110,18 @@ export class LivePlayer {
 
   private connect(): void {
     this.setState('connecting', '')
-    const socket = new WebSocket(this.options.socketUrl)
+    // The token goes with the handshake (a subprotocol the recorder reads and does not select):
+    // the first frames come as soon as the socket opens, not a round trip after `onopen`. A
+    // recorder that does not select `skycam.live` gets the auth message instead.
+    const token = this.options.token()
+    const socket = new WebSocket(this.options.socketUrl, token ? [PROTOCOL, `${TOKEN_PROTOCOL}${token}`] : [])
     socket.binaryType = 'arraybuffer'
     this.socket = socket
-    socket.onopen = () => socket.send(JSON.stringify({ type: 'auth', token: this.options.token() }))
+    this.mark('socket')
+    socket.onopen = () => {
+      this.mark('open')
+      if (socket.protocol !== PROTOCOL) socket.send(JSON.stringify({ type: 'auth', token }))
+    }
     socket.onmessage = (message) => {
       if (typeof message.data === 'string') this.onText(message.data)
       else this.onBinary(message.data as ArrayBuffer)
@@ -145,11 +172,16 @@ export class LivePlayer {
     const kind = view.getUint8(0)
     const keyframe = (view.getUint8(1) & 1) === 1
     if (kind === 0) {
+      this.mark('init')
       this.openMedia(data.slice(HEADER_BYTES))
       return
     }
     const wallMs = view.getFloat64(8)
     const mediaS = view.getFloat64(16)
+    if (this.stats.phases.fragment === undefined) {
+      this.mark('fragment')
+      this.stats.phases.firstAgeMs = Date.now() - wallMs
+    }
     this.wallOffsetMs = wallMs - mediaS * 1000
     this.awaitingData = false
     if (this.pending.length > MAX_PENDING) {
@@ -174,11 +206,14 @@ export class LivePlayer {
     const source = new MediaSource()
     this.source = source
     this.pending = [init]
+    this.initQueued = true
+    this.firstShown = false
     this.waitingKeyframe = false
     source.addEventListener(
       'sourceopen',
       () => {
         if (this.source !== source) return
+        this.mark('sourceopen')
         const buffer = source.addSourceBuffer(type)
         buffer.addEventListener('updateend', () => this.afterAppend())
         this.buffer = buffer
@@ -219,6 +254,9 @@ export class LivePlayer {
       }
       data = joined.buffer
     }
+    const frames = parts.length - (this.initQueued ? 1 : 0)
+    this.initQueued = false
+    if (frames > 0) this.stats.phases.firstFrames ??= frames
     try {
       buffer.appendBuffer(data)
     } catch {
@@ -234,10 +272,17 @@ export class LivePlayer {
     if (!buffer) return
     const ranges = buffer.buffered
     if (ranges.length) {
+      this.mark('appended')
       const end = ranges.end(ranges.length - 1)
       const lastStart = ranges.start(ranges.length - 1)
       const lag = end - video.currentTime
-      if (video.currentTime < lastStart || lag > MAX_LAG_S) {
+      if (!this.firstShown) {
+        // A new media source's first picture is the keyframe it starts with: it decodes alone,
+        // where the live edge needs every frame of the GOP before it decoded first (100-250 ms
+        // for a second of frames on the loaded VM, bench/web.py's first_frame_phases). The
+        // jump to the edge follows as soon as it is shown (watchFrames).
+        if (video.currentTime < lastStart) video.currentTime = lastStart
+      } else if (video.currentTime < lastStart || lag > MAX_LAG_S) {
         video.currentTime = Math.max(lastStart, end - TARGET_LAG_S)
       }
       video.playbackRate = lag > 0.4 ? CATCH_UP_RATE : 1
@@ -251,6 +296,17 @@ export class LivePlayer {
     this.pump()
   }
 
+  /** Jumps to the live edge if the picture shown is behind it; returns the media time aimed at. */
+  private jumpToEdge(): number {
+    const ranges = this.buffer?.buffered
+    const video = this.video
+    if (!ranges?.length) return video.currentTime
+    const end = ranges.end(ranges.length - 1)
+    if (end - video.currentTime <= 2 * TARGET_LAG_S) return video.currentTime
+    video.currentTime = end - TARGET_LAG_S
+    return video.currentTime
+  }
+
   private watchFrames(): void {
     const video = this.video
     if (!video.requestVideoFrameCallback) return
@@ -260,6 +316,13 @@ export class LivePlayer {
       this.lastFrameAt = now
       if (this.stats.firstFrameMs === null) {
         this.stats.firstFrameMs = now - this.started
+        this.mark('frame')
+      }
+      if (!this.firstShown) {
+        this.firstShown = true
+        this.edgeTarget = this.jumpToEdge()
+      } else if (this.stats.phases.edge === undefined && meta.mediaTime >= this.edgeTarget - 0.01) {
+        this.mark('edge')
       }
       if (this.stats.mode === 'mse') {
         const shown = performance.timeOrigin + (meta.expectedDisplayTime ?? now)
