@@ -41,8 +41,10 @@ class SessionCache:
         self._generation = 0  # moves on every access change: answers read before are not kept
 
     def forget(self, _change: AccessChange | None = None) -> None:
-        """Drop everything (an `AccessSignal` listener: any change may concern anyone)."""
+        """Drop everything (an `AccessSignal` listener: any change may concern anyone). Reads
+        under way are no longer shared: a call from now on reads what the change wrote."""
         self._entries.clear()
+        self._pending.clear()
         self._generation += 1
 
     async def principal(
@@ -69,7 +71,8 @@ class SessionCache:
             future.exception()  # marked retrieved: nobody else may be waiting
             raise
         finally:
-            self._pending.pop(key, None)
+            if self._pending.get(key) is future:  # not a newer read started after a change
+                del self._pending[key]
         future.set_result(principal)
         if generation == self._generation:
             self._keep(key, now + self._ttl, principal)

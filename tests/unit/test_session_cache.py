@@ -81,6 +81,26 @@ async def test_calls_in_flight_share_one_read_and_a_read_overtaken_by_a_change_i
     assert db.reads == 2 and len(cache) == 1
 
 
+async def test_a_call_after_a_change_does_not_join_a_read_that_began_before_it() -> None:
+    """The read under way may have seen the session open; a call made once the logout was
+    announced must see it ended."""
+    clock = FakeClock()
+    cache, db = SessionCache(clock), Database()
+    db.gate = asyncio.Event()
+    before = asyncio.create_task(cache.principal((1, "s1"), db.read))
+    await db.reading.wait()
+    cache.forget()  # the logout is written and announced while that read waits
+    gate, db.gate = db.gate, None
+    db.revoked = True
+    with pytest.raises(NotAuthenticated, match="session ended"):  # not stuck behind the gate
+        await asyncio.wait_for(cache.principal((1, "s1"), db.read), 5)
+    assert db.reads == 2
+    db.revoked = False  # what the first read saw, from before the change
+    gate.set()
+    assert await before == principal(1, "s1")
+    assert len(cache) == 0
+
+
 async def test_other_sessions_are_other_entries_and_the_cache_is_bounded() -> None:
     cache = SessionCache(FakeClock(), max_entries=3)
     for n in range(5):
