@@ -16,13 +16,13 @@ the recorder still takes effect on the very next call. A change another process 
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
 from recorder.accounts.model import Principal
 from recorder.accounts.revocation import AccessChange
 from recorder.clock import Clock
+from recorder.shared_calls import SharedCalls
 
 TTL_S = 2.0
 MAX_ENTRIES = 1024  # sessions active within TTL_S: a handful on a site
@@ -37,14 +37,14 @@ class SessionCache:
         self._ttl = ttl_s
         self._max = max_entries
         self._entries: OrderedDict[SessionKey, tuple[float, Principal]] = OrderedDict()
-        self._pending: dict[SessionKey, asyncio.Future[Principal]] = {}
+        self._reads: SharedCalls[SessionKey, Principal] = SharedCalls()
         self._generation = 0  # moves on every access change: answers read before are not kept
 
     def forget(self, _change: AccessChange | None = None) -> None:
         """Drop everything (an `AccessSignal` listener: any change may concern anyone). Reads
         under way are no longer shared: a call from now on reads what the change wrote."""
         self._entries.clear()
-        self._pending.clear()
+        self._reads.forget()
         self._generation += 1
 
     async def principal(
@@ -55,25 +55,8 @@ class SessionCache:
         found = self._entries.get(key)
         if found is not None and found[0] > now:
             return found[1]
-        pending = self._pending.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
         generation = self._generation
-        future: asyncio.Future[Principal] = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
-        try:
-            principal = await read()
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except Exception as exc:
-            future.set_exception(exc)
-            future.exception()  # marked retrieved: nobody else may be waiting
-            raise
-        finally:
-            if self._pending.get(key) is future:  # not a newer read started after a change
-                del self._pending[key]
-        future.set_result(principal)
+        principal = await self._reads.run(key, read)
         if generation == self._generation:
             self._keep(key, now + self._ttl, principal)
         return principal

@@ -13,7 +13,6 @@ that retention deletes just stops being asked for and ages out.
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -27,6 +26,7 @@ import cv2
 
 from recorder.av_errors import CAUGHT
 from recorder.errors import NotFound, SegmentError
+from recorder.shared_calls import SharedCalls
 from recorder.storage.fmp4_sample import KeyframeSample, read_keyframe_sample
 from recorder.storage.model import Segment
 
@@ -129,7 +129,7 @@ class PreviewCache:
         self._entries: OrderedDict[PreviewKey, Preview] = OrderedDict()
         # A drag sends the same keyframe's request several times before the first answer:
         # they all wait for one decode.
-        self._pending: dict[PreviewKey, asyncio.Future[Preview]] = {}
+        self._decodes: SharedCalls[PreviewKey, Preview] = SharedCalls()
         self._segments: OrderedDict[int, Segment] = OrderedDict()
         self.hits = 0
         self.misses = 0
@@ -152,23 +152,7 @@ class PreviewCache:
         found = self.get(key)
         if found is not None:
             return found
-        pending = self._pending.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Preview] = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
-        try:
-            preview = await make()
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except Exception as exc:
-            future.set_exception(exc)
-            future.exception()  # marked retrieved: nobody else may be waiting
-            raise
-        finally:
-            self._pending.pop(key, None)
-        future.set_result(preview)
+        preview = await self._decodes.run(key, make)
         self.put(key, preview)
         return preview
 

@@ -24,6 +24,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "recorder.site",
             "recorder.av_errors",
             "recorder.reconnect",
+            "recorder.shared_calls",
         ),
     ),
     # A domain's own settings, which recorder.config assembles into one model.
