@@ -38,13 +38,19 @@ async def camera_endpoints(api: Api, camera: str) -> list[tuple[str, str]]:
         query = next((q for suffix, q in QUERIES.items() if path.endswith(suffix)), "")
         for method in operations:
             out.append((method.upper(), f"{path}?{query}" if query else path))
-    return sorted(out, key=lambda item: item[0] == "DELETE")  # destructive calls last
+    # Destructive calls last, and the camera's own deletion last of all.
+    whole = ("DELETE", f"/api/v1/cameras/{camera}")
+    return sorted(out, key=lambda item: (item[0] == "DELETE", item == whole))
 
 
 def body_for(path: str) -> dict[str, object]:
     """A valid body for the endpoints that take one, so a 403 is about rights."""
     if path.endswith("/clips"):
         return {"start": str(T0), "end": str(T0 + 5_000)}
+    if path.endswith("/ptz/centre"):
+        return {"x": 0.75, "y": 0.25}
+    if path.endswith("/ptz/presets"):
+        return {"name": "Permissions check"}
     return {}
 
 
