@@ -9,6 +9,7 @@ the resource `APIHandler`, chalice 1.34), so the log groups are made here instea
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -44,21 +45,30 @@ class RelayApi(Construct):
         memory_mb: int = 256,
     ) -> None:
         super().__init__(scope, id)
-        self.chalice = Chalice(
-            self,
-            "Chalice",
-            source_dir=str(source_dir),
-            stage_config={
-                "environment_variables": dict(environment),
-                "manage_iam_role": False,
-                "iam_role_arn": role.role_arn,
-                "lambda_memory_size": memory_mb,
-                # API Gateway gives up on an integration after 29 s.
-                "lambda_timeout": 29,
-                "api_gateway_stage": API_STAGE,
-                "websocket_api_stage": API_STAGE,
-            },
-        )
+        # `chalice package` imports the app with the stage's environment written into this
+        # process's os.environ (chalice.api.package_app hands it os.environ) and leaves it there:
+        # a relay started later by the same process (the tests' local host) would read the
+        # Lambda's settings. The process's environment is put back as it was.
+        saved = dict(os.environ)
+        try:
+            self.chalice = Chalice(
+                self,
+                "Chalice",
+                source_dir=str(source_dir),
+                stage_config={
+                    "environment_variables": dict(environment),
+                    "manage_iam_role": False,
+                    "iam_role_arn": role.role_arn,
+                    "lambda_memory_size": memory_mb,
+                    # API Gateway gives up on an integration after 29 s.
+                    "lambda_timeout": 29,
+                    "api_gateway_stage": API_STAGE,
+                    "websocket_api_stage": API_STAGE,
+                },
+            )
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
         self.function_names: dict[str, str] = {
             name: self.chalice.get_resource(name).ref for name in FUNCTIONS
         }

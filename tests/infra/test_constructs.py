@@ -4,6 +4,7 @@ code where the relay decides (table shape, Lambda environment, functions)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import fields
@@ -511,3 +512,11 @@ def test_key_pair_maker_runs_the_reviewed_source_inline(synthesized: Synthesized
     assert function["Properties"]["Handler"] == "index.handler"
     # The private key goes to its secret; CloudFormation hears only the public key.
     assert '"PublicKeyPem"' in source and "PrivateKeyPlaintext" in source
+
+
+def test_synthesizing_leaves_the_process_environment_as_it_was(synthesized: Synthesized) -> None:
+    """`chalice package` writes the Lambda's settings into os.environ while it imports the app;
+    left there, a local relay started later in the same process read `MEDIA_LINKS=cloudfront`
+    and refused to start."""
+    assert synthesized.template  # the app was synthesized in this process
+    assert not [name for name in os.environ if name.startswith(PREFIX)]
